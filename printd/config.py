@@ -1,0 +1,276 @@
+"""TOML -> typed, validated settings.
+
+Every problem is one line that names the file and the key, and the daemon does not start:
+`printd.toml: [printers.card1.time_scale] Input should be a valid number`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from printd.errors import ConfigError
+
+CARD_TYPES = ("ktp-el", "kia")
+CardType = Literal["ktp-el", "kia"]
+PRINTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+DEFAULT_CONFIG_NAME = "default.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    """`[server]`: the HTTP listener."""
+
+    listen: str = "127.0.0.1:8740"
+    max_body_mb: float = Field(12.0, gt=0, le=64)
+    #: hosts (besides loopback) that a job's callback_url may name
+    callback_hosts: tuple[str, ...] = ()
+    session_hours: float = Field(12.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8740")
+        return v
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class StationConfig(_Section):
+    """`[station]`: the office and its working day."""
+
+    name: str = "printd"
+    office: str = "Dinas Kependudukan dan Pencatatan Sipil"
+    timezone: str = "Asia/Jakarta"
+    daily_capacity: int = Field(250, gt=0, le=10000)
+    max_attempts: int = Field(3, ge=1, le=10)
+    #: ISO weekdays the office prints (1 = Monday)
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    opens: time = time(8, 0)
+    closes: time = time(16, 0)
+    #: days a final job keeps its images, NIK and name before they are deleted (UU 27/2022)
+    retention_days: float = Field(7.0, ge=0)
+    #: seconds between status polls of an idle printer
+    poll_interval_s: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}, e.g. Asia/Jakarta") from exc
+        return v
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(d < 1 or d > 7 for d in v):
+            raise ValueError("must list ISO weekdays 1 (Monday) to 7 (Sunday)")
+        return tuple(sorted(set(v)))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StockConfig(_Section):
+    """`[stock]`: blangko alert thresholds and the demo seed."""
+
+    safe_low: int = Field(50, ge=0)
+    hopper_low: int = Field(10, ge=0)
+    #: book this delivery and fill simulated hoppers when the ledger is empty (demo / first start only)
+    seed: dict[CardType, int] = Field(default_factory=dict)
+
+
+class LoggingConfig(_Section):
+    """`[logging]`."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class WebhookConfig(_Section):
+    """`[webhooks]`: delivery of job state changes to callback_url."""
+
+    retry_for_s: float = Field(86400.0, gt=0)
+    timeout_s: float = Field(5.0, gt=0, le=60)
+    backoff_max_s: float = Field(300.0, gt=0)
+
+
+class _PrinterBase(_Section):
+    #: the card type in this printer's hopper
+    card_type: CardType = "ktp-el"
+    #: start with the printer enabled (dispatching) and accepting
+    enabled: bool = True
+
+
+class MockPrinterConfig(_PrinterBase):
+    """`[printers.NAME] driver = "mock"`: the simulated card printer."""
+
+    driver: Literal["mock"]
+    time_scale: float = Field(1.0, gt=0, le=100000)
+    seconds_single: float = Field(35.0, gt=0)
+    seconds_dual: float = Field(50.0, gt=0)
+    ribbon_capacity: int = Field(500, gt=0)
+    film_capacity: int = Field(1500, gt=0)
+    hopper_capacity: int = Field(100, gt=0)
+    model: str = "Simulated HDP5000"
+    serial: str | None = None
+    #: probability per card of a random fault (seeded by fault_seed)
+    fault_rate: float = Field(0.0, ge=0, le=1)
+    fault_seed: int | None = None
+    fault_kinds: tuple[str, ...] = ("media-jam", "marker-supply-empty", "cover-open", "overheat", "offline")
+    #: seconds a random fault lasts before it clears by itself (simulated time, scaled)
+    fault_duration_s: float = Field(60.0, gt=0)
+    #: write each printed card's PNGs beside printed.jsonl
+    write_images: bool = False
+
+    @field_validator("fault_kinds")
+    @classmethod
+    def _kinds(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from printd.drivers.base import FAULT_KINDS
+
+        bad = [k for k in v if k not in FAULT_KINDS]
+        if bad:
+            raise ValueError(f"unknown fault kind(s) {bad}; known: {', '.join(FAULT_KINDS)}")
+        return v
+
+
+class CupsPrinterConfig(_PrinterBase):
+    """`[printers.NAME] driver = "cups"`: a printer behind its own CUPS queue (never a class)."""
+
+    driver: Literal["cups"]
+    queue: str
+    #: CUPS server (host:port or socket path); default: $CUPS_SERVER as for `lp`
+    cups_server: str | None = None
+    seconds_single: float = Field(35.0, gt=0)
+    seconds_dual: float = Field(50.0, gt=0)
+    #: seconds without progress after which a card in flight is given up as in doubt
+    timeout_s: float = Field(180.0, gt=0)
+    #: seconds each CUPS call may take
+    call_timeout_s: float = Field(10.0, gt=0)
+    media: str = "om_cr80_53.98x85.6mm"
+    #: probe the printer's device URI while a card is in flight (catches a vanished printer)
+    probe_device: bool = True
+
+
+class EvolisPrinterConfig(_PrinterBase):
+    """`[printers.NAME] driver = "evolis"`: direct USB/serial link with the Evolis command set."""
+
+    driver: Literal["evolis"]
+    transport: Literal["usb", "serial", "emulator"]
+    serial_number: str | None = None
+    port: str | None = None
+    baudrate: int = Field(115200, gt=0)
+    flow_control: Literal["none", "rtscts", "xonxoff"] = "none"
+    ribbon: str = "ymcko"
+    timeout_s: float = Field(120.0, gt=0)
+    command_timeout_s: float = Field(5.0, gt=0)
+    seconds_single: float = Field(35.0, gt=0)
+    seconds_dual: float = Field(50.0, gt=0)
+    #: emulator only: speed-up of the emulated mechanics
+    time_scale: float = Field(1.0, gt=0, le=100000)
+
+    @model_validator(mode="after")
+    def _needs(self) -> EvolisPrinterConfig:
+        if self.transport == "usb" and not self.serial_number:
+            raise ValueError("transport 'usb' needs serial_number (the printer is chosen by serial, not bus address)")
+        if self.transport == "serial" and not self.port:
+            raise ValueError("transport 'serial' needs port, e.g. /dev/serial/by-id/usb-Evolis_...")
+        return self
+
+
+PrinterConfig = Annotated[
+    MockPrinterConfig | CupsPrinterConfig | EvolisPrinterConfig, Field(discriminator="driver")
+]
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    server: ServerConfig = ServerConfig()
+    station: StationConfig = StationConfig()
+    stock: StockConfig = StockConfig()
+    logging: LoggingConfig = LoggingConfig()
+    webhooks: WebhookConfig = WebhookConfig()
+    printers: dict[str, PrinterConfig] = Field(default_factory=dict)
+    #: where the config came from (for messages); not a TOML key
+    source: str = Field("<embedded default>", exclude=True)
+
+    @field_validator("printers")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in v:
+            if not PRINTER_NAME_RE.match(name):
+                raise ValueError(f"printer name {name!r} must be 1-32 of a-z 0-9 _ - (starting with a letter or digit)")
+        if not v:
+            raise ValueError("at least one [printers.NAME] table is needed")
+        return v
+
+
+def _format_error(err: dict[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    # drop the discriminator tag pydantic inserts into union locations (printers.card1.mock.x)
+    if len(loc) >= 3 and loc[0] == "printers" and loc[2] in ("mock", "cups", "evolis"):
+        del loc[2]
+    key = ".".join(loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see config/printd.toml for every key)"
+    elif err["type"] == "union_tag_invalid" or err["type"] == "union_tag_not_found":
+        msg = 'driver must be "mock", "cups" or "evolis"'
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"[{key}] {msg}"
+
+
+def parse(text: str, source: str) -> Settings:
+    """Parse and validate TOML text; raise ConfigError naming the key and the file."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=source) from exc
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(_format_error(first) + tail, file=source) from exc
+
+
+def embedded_default_text() -> str:
+    """The embedded default: two simulated printers card1 and card2."""
+    return resources.files("printd").joinpath(DEFAULT_CONFIG_NAME).read_text(encoding="utf-8")
+
+
+def load(path: str | os.PathLike[str] | None) -> Settings:
+    """Load the config file at `path`, or the embedded default when `path` is None."""
+    if path is None:
+        return parse(embedded_default_text(), "<embedded default>")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError("config file not found", file=str(p)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", file=str(p)) from exc
+    return parse(text, str(p))
