@@ -1,0 +1,58 @@
+"""Builds the FastAPI app and starts the Station; nothing else."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from printd import __version__
+from printd.accounts import Accounts
+from printd.api import errors, events, health, jobs, printers, stock
+from printd.api.limits import BodyLimit
+from printd.bootstrap import bootstrap_tokens
+from printd.config import Settings
+from printd.station import Station
+
+log = logging.getLogger("printd")
+
+
+def build_app(settings: Settings, state_dir: Path) -> FastAPI:
+    """The whole HTTP application around one Station."""
+    station = Station(settings, state_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await station.start()
+        assert station.database is not None
+        app.state.accounts = Accounts(station.database)
+        tokens_file = await station.db(bootstrap_tokens, app.state.accounts, state_dir)
+        if tokens_file is not None:
+            app.state.first_tokens_file = tokens_file
+            log.warning("first start: admin and enrollment tokens created; they are in %s (mode 0600)", tokens_file)
+        for hook in app.state.on_start:
+            await hook(app)
+        log.info("printd %s ready: %d printer(s), listening on %s", __version__, len(station.workers),
+                 settings.server.listen)
+        try:
+            yield
+        finally:
+            for hook in app.state.on_stop:
+                await hook(app)
+            await station.stop()
+
+    app = FastAPI(title="printd", version=__version__, lifespan=lifespan,
+                  description="Print-station controller for ID-card printers (e-KTP, KIA). "
+                              "Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.")
+    app.state.station = station
+    app.state.settings = settings
+    app.state.first_tokens_file = None
+    app.state.on_start = []
+    app.state.on_stop = []
+    errors.install(app)
+    for module in (health, jobs, printers, stock, events):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
+    return app

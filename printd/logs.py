@@ -1,0 +1,8 @@
+"""Logging setup (placeholder until the journald-aware version lands)."""
+from __future__ import annotations
+
+import logging
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

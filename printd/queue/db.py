@@ -1,0 +1,257 @@
+"""The SQLite database: connection, pragmas, schema with forward migrations, transactions.
+
+One connection, one writer: the station calls the store from a single database thread. WAL with
+`synchronous=FULL`, so a commit that returned is on disk before anything is acknowledged.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from printd.errors import PrintdError, StoreUnavailable
+
+#: Each entry migrates from version i to i+1. Never edit a released entry: append a new one.
+MIGRATIONS: list[str] = [
+    # 0 -> 1: the first schema
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        client TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        nik TEXT,
+        nik_masked TEXT NOT NULL,
+        name TEXT,
+        card_type TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        printer TEXT,
+        front_sha TEXT,
+        back_sha TEXT,
+        callback_url TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        printed_at REAL,
+        final_at REAL,
+        day TEXT NOT NULL,
+        purged INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (client, request_id)
+    );
+    CREATE INDEX jobs_pending ON jobs (state, card_type, priority, seq);
+    CREATE INDEX jobs_day ON jobs (day, seq);
+    CREATE INDEX jobs_final ON jobs (purged, final_at);
+
+    CREATE TABLE attempts (
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        n INTEGER NOT NULL,
+        printer TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        fed_before INTEGER,
+        printed_before INTEGER,
+        fed_after INTEGER,
+        printed_after INTEGER,
+        note TEXT,
+        PRIMARY KEY (job_id, n)
+    );
+    CREATE INDEX attempts_open ON attempts (outcome);
+
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        card_type TEXT NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0),
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        printer TEXT,
+        job_id TEXT,
+        attempt_n INTEGER,
+        reason TEXT,
+        reference TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX ledger_day ON ledger (day);
+    CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        webhook_secret TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        revoked_at REAL,
+        last_used_at REAL
+    );
+
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE TABLE printer_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        printer TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reasons TEXT NOT NULL,
+        job_id TEXT,
+        detail TEXT
+    );
+    CREATE INDEX printer_events_at ON printer_events (printer, at);
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        job_id TEXT NOT NULL,
+        client TEXT NOT NULL,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        delivered_at REAL,
+        gave_up_at REAL,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (delivered_at, gave_up_at, job_id, id);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(PrintdError):
+    """The database was written by a newer printd."""
+
+
+def _is_unavailable(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("disk is full", "readonly", "read-only", "disk i/o error",
+                                   "unable to open", "database is locked"))
+
+
+class Database:
+    """One SQLite connection with printd's pragmas, schema and transaction helper."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (BEGIN IMMEDIATE for writes)
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.migrate()
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply forward migrations; refuse a database from a newer printd."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} has schema version {current}, this printd knows up to {SCHEMA_VERSION}: "
+                "install the newer printd again, or restore a backup made by this version")
+        for version in range(current, SCHEMA_VERSION):
+            with self.tx():
+                for statement in _split_sql(MIGRATIONS[version]):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version={version + 1}")
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): all or nothing, durable when it returns."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"database cannot start a write: {exc}") from exc
+            self._depth = 1
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(exc, sqlite3.Error) and _is_unavailable(exc):
+                    raise StoreUnavailable(f"database cannot persist: {exc}") from exc
+                raise
+            finally:
+                self._depth = 0
+
+    def query(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def backup_to(self, dest: Path) -> None:
+        """A consistent copy through SQLite's online backup API (safe while printing)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        target = sqlite3.connect(str(dest))
+        try:
+            with self._lock:
+                self.conn.backup(target)
+        finally:
+            target.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buf: list[str] = []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        joined = "\n".join(buf).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            buf = []
+    if "\n".join(buf).strip():
+        statements.append("\n".join(buf).strip())
+    return statements

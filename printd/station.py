@@ -1,0 +1,463 @@
+"""The running service: owns the store, the dispatcher and one worker per printer; publishes events.
+
+Everything that touches SQLite runs on one database thread (one writer); everything that touches a
+printer runs on that printer's own thread. The event loop only coordinates.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from printd.clock import StationClock
+from printd.config import Settings
+from printd.drivers import create_driver
+from printd.drivers.base import FAULT_KINDS, Simulated
+from printd.errors import Conflict, Invalid, NotFound
+from printd.events import EventBus
+from printd.queue.db import Database
+from printd.queue.dispatch import Candidate, claim_order, estimate_finish
+from printd.queue.images import ImageStore
+from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.store import CANCEL_REQUESTED, NewJob, Store
+from printd.stock import Stock
+from printd.worker import PrinterWorker
+
+log = logging.getLogger("printd.station")
+T = TypeVar("T")
+
+
+class Station:
+    """The print station: queue, printers, stock and the events that tell about them."""
+
+    def __init__(self, settings: Settings, state_dir: Path) -> None:
+        self.settings = settings
+        self.state_dir = state_dir
+        self.clock = StationClock(settings.station.timezone)
+        self.events = EventBus()
+        self._db_executor = ThreadPoolExecutor(1, thread_name_prefix="printd-db")
+        self.db_path = state_dir / "printd.sqlite3"
+        self.database: Database | None = None
+        self.store: Store = None  # type: ignore[assignment]  # set in open()
+        self.stock: Stock = None  # type: ignore[assignment]
+        self.images = ImageStore(state_dir / "images")
+        self.workers: dict[str, PrinterWorker] = {}
+        self._wake: asyncio.Event | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._estimates: dict[str, float] = {}
+        self._positions: dict[str, int] = {}
+        self._estimates_dirty = True
+        self.started_at = time.time()
+        self.ready = asyncio.Event()
+        self.dispatch_latencies: list[float] = []
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store call on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_executor, lambda: fn(*args, **kwargs))
+
+    def open_store(self) -> None:
+        """Open the database (synchronously; used at start-up and by CLI commands)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.database = Database(self.db_path)
+        self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
+        self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+
+    async def start(self) -> None:
+        """Open the store, recover from a crash, connect the printers and start dispatching."""
+        loop = asyncio.get_running_loop()
+        self.events.bind(loop)
+        self._wake = asyncio.Event()
+        await self.db(self.open_store)
+        in_doubt = await self.db(self.store.mark_open_attempts_in_doubt)
+        await self.db(self.store.requeue_unstarted)
+        if in_doubt:
+            log.warning("%d card(s) were in flight at the last stop; they are in_doubt until settled", len(in_doubt))
+        for name, cfg in self.settings.printers.items():
+            driver = create_driver(name, cfg, self.state_dir)
+            worker = PrinterWorker(name, driver, self, card_type=cfg.card_type, enabled=cfg.enabled,
+                                   seconds_single=getattr(cfg, "seconds_single", 35.0),
+                                   seconds_dual=getattr(cfg, "seconds_dual", 50.0), driver_kind=cfg.driver,
+                                   poll_interval_s=self.settings.station.poll_interval_s)
+            worker.cards_today = await self.db(self.store.printed_today, name)
+            self.workers[name] = worker
+        for worker in self.workers.values():
+            worker.start()
+        await self._first_poll()
+        await self._seed_stock()
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        self.ready.set()
+
+    async def _first_poll(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(w.last_seen_at or w.health.errors for w in self.workers.values()):
+            await asyncio.sleep(0.02)
+
+    async def _seed_stock(self) -> None:
+        """Demo only: on an empty ledger, book the configured delivery and fill the simulated hoppers."""
+        seed = self.settings.stock.seed
+        if not seed or not await self.db(self.stock.is_empty):
+            return
+        for card_type, count in seed.items():
+            await self.db(self.stock.receive, card_type, count, "seed (demo)", "system")
+        for name, worker in self.workers.items():
+            cfg = self.settings.printers[name]
+            if not worker.simulated:
+                continue
+            count = min(getattr(cfg, "hopper_capacity", 100), seed.get(cfg.card_type, 0) // max(1, len(self.workers)))
+            if count > 0:
+                await self.load(name, cfg.card_type, count, "system")
+        log.info("seeded the demo stock: %s", seed)
+
+    async def stop(self) -> None:
+        if self._dispatcher:
+            self._dispatcher.cancel()
+            try:
+                await self._dispatcher
+            except (asyncio.CancelledError, Exception):
+                pass
+        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        for w in self.workers.values():
+            try:
+                w.driver.close()
+            except Exception:
+                pass
+        if self.database:
+            await self.db(self.database.close)
+        self._db_executor.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ Host protocol (for workers)
+
+    def wake_dispatcher(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def printer_changed(self, worker: PrinterWorker) -> None:
+        self._estimates_dirty = True
+        self.events.publish("printer", self.printer_view(worker))
+
+    def job_changed(self, job: Job) -> None:
+        self._estimates_dirty = True
+        self.events.publish("job", self.job_view(job))
+
+    async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
+        if job.front_sha is None:
+            raise FileNotFoundError("the job's images were deleted (retention)")
+        front = await self.db(self.images.get, job.front_sha)
+        back = await self.db(self.images.get, job.back_sha) if job.back_sha else None
+        return front, back
+
+    async def settle_in_doubt(self, worker: PrinterWorker) -> None:
+        """A printer answered again: its counters may tell what happened to a card in doubt."""
+        open_ = await self.db(self.store.open_attempts, worker.name)
+        if len(open_) != 1 or worker.busy:
+            if len(open_) > 1:
+                log.warning("%s: %d cards in doubt; counters cannot tell them apart, the operator must resolve",
+                            worker.name, len(open_))
+            return
+        job, att = open_[0]
+        now = worker.counters
+        if now.printed is None or att.printed_before is None:
+            return  # no card counter (e.g. CUPS): the operator resolves it
+        if now.printed > att.printed_before:
+            outcome = AttemptOutcome.PRINTED
+        elif now.fed is not None and att.fed_before is not None and now.fed == att.fed_before:
+            outcome = AttemptOutcome.NOT_FED
+        elif now.fed is not None and att.fed_before is not None and now.fed > att.fed_before:
+            outcome = AttemptOutcome.SPOILED
+        else:
+            return
+        updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
+                                counters=now)
+        log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
+        self.job_changed(updated)
+        self.wake_dispatcher()
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def _dispatch_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatch failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def dispatch_once(self) -> int:
+        """Give each idle, able printer its next job. Returns how many jobs were started."""
+        started = 0
+        candidates = [Candidate(w.name, w.able, w.sensor_card_types(), w.cards_today) for w in self.workers.values()]
+        for cand in claim_order(candidates):
+            worker = self.workers[cand.name]
+            if not worker.able:
+                continue
+            t0 = time.perf_counter()
+            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
+            if job is None:
+                continue
+            self.dispatch_latencies.append(time.perf_counter() - t0)
+            del self.dispatch_latencies[:-1000]
+            worker.assign(job)
+            self.job_changed(job)
+            started += 1
+        return started
+
+    # ------------------------------------------------------------------ jobs
+
+    async def submit(self, new: NewJob) -> tuple[Job, bool]:
+        job, created = await self.db(self.store.submit, new)
+        if created:
+            self.job_changed(job)
+            self.wake_dispatcher()
+        return job, created
+
+    async def get_job(self, job_id: str, client: str | None = None) -> Job:
+        job = await self.db(self.store.get, job_id)
+        if client is not None and job.client != client:
+            raise NotFound(f"no job with id {job_id!r}", code="job_not_found", field="id")
+        return job
+
+    async def cancel(self, job_id: str, actor: str, client: str | None = None) -> Job:
+        job = await self.db(self.store.cancel, job_id, client=client)
+        if job.state == JobState.PRINTING and job.state_reason == CANCEL_REQUESTED and job.printer:
+            worker = self.workers.get(job.printer)
+            if worker is not None:
+                await asyncio.get_running_loop().run_in_executor(None, worker.driver.cancel)
+        await self.audit(actor, "job.cancel", job_id)
+        self.job_changed(job)
+        return job
+
+    async def hold(self, job_id: str, actor: str) -> Job:
+        job = await self.db(self.store.hold, job_id)
+        await self.audit(actor, "job.hold", job_id)
+        self.job_changed(job)
+        return job
+
+    async def release(self, job_id: str, actor: str) -> Job:
+        job = await self.db(self.store.release, job_id)
+        await self.audit(actor, "job.release", job_id)
+        self.job_changed(job)
+        self.wake_dispatcher()
+        return job
+
+    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None) -> Job:
+        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note)
+        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note})
+        self.job_changed(job)
+        self.wake_dispatcher()
+        return job
+
+    async def reprint(self, job_id: str, reason: str, actor: str) -> Job:
+        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor)
+        await self.audit(actor, "job.reprint", job_id, {"reason": reason})
+        self.job_changed(job)
+        self.wake_dispatcher()
+        return job
+
+    async def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
+        await self.db(self.store.audit, actor, action, target, detail)
+
+    # ------------------------------------------------------------------ printers
+
+    def worker(self, name: str) -> PrinterWorker:
+        try:
+            return self.workers[name]
+        except KeyError:
+            raise NotFound(f"no printer named {name!r}; printers: {', '.join(self.workers)}",
+                           code="printer_not_found", field="name") from None
+
+    async def pause(self, name: str, when: str, actor: str) -> PrinterWorker:
+        w = self.worker(name)
+        if when not in ("now", "after_current"):
+            raise Invalid('when must be "now" or "after_current"', code="invalid_when", field="when")
+        if when == "after_current" and w.busy:
+            w.pause_after_current = True
+        else:
+            w.enabled = False
+        await self.audit(actor, "printer.pause", name, {"when": when})
+        self.printer_changed(w)
+        return w
+
+    async def resume(self, name: str, actor: str) -> PrinterWorker:
+        w = self.worker(name)
+        w.enabled = True
+        w.pause_after_current = False
+        await self.audit(actor, "printer.resume", name)
+        self.printer_changed(w)
+        w.poll_soon()
+        self.wake_dispatcher()
+        return w
+
+    async def set_accepting(self, name: str, accepting: bool, actor: str) -> PrinterWorker:
+        w = self.worker(name)
+        w.accepting = accepting
+        await self.audit(actor, "printer.accept" if accepting else "printer.reject", name)
+        self.printer_changed(w)
+        self.wake_dispatcher()
+        return w
+
+    async def inject_fault(self, name: str, kind: str, duration_s: float | None, actor: str) -> PrinterWorker:
+        w = self.worker(name)
+        if not isinstance(w.driver, Simulated):
+            raise Conflict(f"printer {name} is a real printer; faults can only be simulated on simulated "
+                           "or emulated printers", code="not_simulated", field="name")
+        if kind not in FAULT_KINDS:
+            raise Invalid(f"unknown fault kind {kind!r}; use one of: {', '.join(FAULT_KINDS)}",
+                          code="invalid_fault_kind", field="kind")
+        await w.simulated_call(w.driver.inject_fault, kind, duration_s)
+        await self.audit(actor, "printer.fault.inject", name, {"kind": kind, "duration_s": duration_s})
+        w.poll_soon()
+        if duration_s is not None:
+            asyncio.get_running_loop().call_later(duration_s + 0.05, w.poll_soon)
+        return w
+
+    async def clear_faults(self, name: str, actor: str) -> PrinterWorker:
+        w = self.worker(name)
+        if not isinstance(w.driver, Simulated):
+            raise Conflict(f"printer {name} is a real printer; it has no simulated faults", code="not_simulated",
+                           field="name")
+        await w.simulated_call(w.driver.clear_faults)
+        await self.audit(actor, "printer.fault.clear", name)
+        w.poll_soon()
+        return w
+
+    # ------------------------------------------------------------------ stock
+
+    async def load(self, printer: str, card_type: str, count: int, actor: str, *, physical: bool = True) -> list[int]:
+        """Book a load; on a simulated printer also put the blanks into its hopper."""
+        ids = await self.db(self.stock.load, printer, card_type, count, actor)
+        w = self.workers.get(printer)
+        if w is not None and physical and isinstance(w.driver, Simulated):
+            await w.simulated_call(w.driver.load_cards, card_type, count)
+        await self.audit(actor, "stock.load", printer, {"card_type": card_type, "count": count})
+        self._stock_changed()
+        if w is not None:
+            w.poll_soon()
+        return ids
+
+    async def unload(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
+        ids = await self.db(self.stock.unload, printer, card_type, count, actor)
+        w = self.workers.get(printer)
+        if w is not None and isinstance(w.driver, Simulated):
+            await w.simulated_call(w.driver.unload_cards, count)
+        await self.audit(actor, "stock.unload", printer, {"card_type": card_type, "count": count})
+        self._stock_changed()
+        if w is not None:
+            w.poll_soon()
+        return ids
+
+    async def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
+        ids = await self.db(self.stock.receive, card_type, count, reference, actor)
+        await self.audit(actor, "stock.receive", None, {"card_type": card_type, "count": count,
+                                                        "reference": reference})
+        self._stock_changed()
+        return ids
+
+    async def adjust(self, card_type: str, location: str, delta: int, reason: str, actor: str) -> list[int]:
+        ids = await self.db(self.stock.adjust, card_type, location, delta, reason, actor)
+        await self.audit(actor, "stock.adjust", location, {"card_type": card_type, "delta": delta, "reason": reason})
+        self._stock_changed()
+        return ids
+
+    def _stock_changed(self) -> None:
+        self._estimates_dirty = True
+        self.wake_dispatcher()
+        self.events.publish("stock", {"changed_at": self.clock.iso(time.time())})
+
+    # ------------------------------------------------------------------ views (API objects)
+
+    def _refresh_estimates(self) -> None:
+        if not self._estimates_dirty or self.store is None:
+            return
+        self._estimates_dirty = False
+        order = self.store.queue_order()
+        self._positions = {job_id: i + 1 for i, (job_id, _, _) in enumerate(order)}
+        printers = []
+        for w in self.workers.values():
+            if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
+                continue
+            types = frozenset(self.store.hopper_card_types(w.name)) or w.sensor_card_types()
+            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
+        self._estimates = estimate_finish(order, printers, time.time())
+
+    def job_view(self, job: Job) -> dict[str, Any]:
+        """The API's job object."""
+        fmt = self.clock.iso
+        position = None
+        estimate = None
+        reason = job.state_reason
+        if job.state == JobState.QUEUED:
+            try:
+                self._refresh_estimates()
+            except Exception:
+                log.exception("estimate failed")
+            position = self._positions.get(job.id)
+            est = self._estimates.get(job.id)
+            estimate = fmt(est) if est else None
+            if est is None and not any(job.card_type in self.store.hopper_card_types(w) for w in self.workers):
+                reason = "no-blanks"
+        elif job.state == JobState.PRINTING and job.printer in self.workers:
+            estimate = fmt(self.workers[job.printer].busy_until())
+        return {
+            "id": job.id, "request_id": job.request_id, "client": job.client, "nik_masked": job.nik_masked,
+            "name": job.name, "card_type": job.card_type, "reason": job.reason, "priority": job.priority.value,
+            "state": job.state.value, "state_reason": reason, "printer": job.printer, "position": position,
+            "estimated_done_at": estimate, "dual": job.dual,
+            "attempts": [a.to_api(fmt) for a in job.attempts],
+            "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
+        }
+
+    def printer_view(self, w: PrinterWorker) -> dict[str, Any]:
+        """The API's printer object."""
+        st = w.status
+        ribbon = st.ribbon if st else None
+        film = st.film if st else None
+        ledger_count = None
+        card_type = st.hopper_card_type if st and st.hopper_card_type else w.default_card_type
+        if self.store is not None:
+            held = self.store.hopper_card_types(w.name)
+            if held:
+                card_type = next(iter(held))
+            ledger_count = held.get(card_type, 0)
+        counters = st.counters if st else None
+        return {
+            "name": w.name, "driver": w.driver_kind,
+            "model": w.identity.model if w.identity else None,
+            "serial": w.identity.serial if w.identity else None,
+            "firmware": w.identity.firmware if w.identity else None,
+            "state": w.state.value,
+            "reasons": [r.keyword for r in w.reasons],
+            "reason_details": [{"keyword": r.keyword, "severity": r.severity.value, "vendor_code": r.vendor_code,
+                                "message": r.message} for r in w.reasons],
+            "accepting": w.accepting, "enabled": w.enabled, "pause_after_current": w.pause_after_current,
+            "simulated": w.simulated,
+            "ribbon": {"type": ribbon.type, "remaining": ribbon.remaining, "capacity": ribbon.capacity} if ribbon else None,
+            "film": {"remaining": film.remaining, "capacity": film.capacity} if film else None,
+            "hopper": {"card_type": card_type, "count": ledger_count,
+                       "sensor_count": st.hopper_count if st else None,
+                       "sensor_empty": st.hopper_empty if st else None},
+            "counters": {"total": counters.printed if counters else None, "today": w.cards_today,
+                         "since_cleaning": counters.since_cleaning if counters else None},
+            "current_job": w.current_job.id if w.current_job else None,
+            "last_seen_at": self.clock.iso(w.last_seen_at),
+        }
+
+    def health(self) -> dict[str, Any]:
+        ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and
+                    (w.status.can_print or w.busy))
+        return {"status": "ok" if ready == len(self.workers) and self.ready.is_set() else "degraded",
+                "printers_ready": ready}

@@ -1,0 +1,157 @@
+"""The blangko ledger as operators use it: deliveries, loads, unloads, adjustments, and balances.
+
+Validation happens before anything is booked, and each action is one transaction, so a refused
+request books nothing. Balances are always derived from the append-only ledger.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from printd.clock import StationClock
+from printd.config import CARD_TYPES
+from printd.errors import Conflict, Invalid, NotFound
+from printd.queue import ledger
+from printd.queue.ledger import EXTERNAL, SAFE, EntryKind, hopper
+from printd.queue.store import Store
+
+
+@dataclass(frozen=True)
+class Booked:
+    """The result of a stock action: the entries' ids and the balances after it."""
+
+    entry_ids: list[int]
+    balances: dict[str, Any]
+
+
+class Stock:
+    """Stock actions and balances over the store's ledger."""
+
+    def __init__(self, store: Store, clock: StationClock, printers: list[str]) -> None:
+        self.store = store
+        self.clock = clock
+        self.printers = list(printers)
+
+    # --------------------------------------------------------------- validation helpers
+
+    @staticmethod
+    def _card_type(card_type: str) -> str:
+        if card_type not in CARD_TYPES:
+            raise Invalid(f"unknown card_type {card_type!r}; use one of: {', '.join(CARD_TYPES)}",
+                          code="invalid_card_type", field="card_type")
+        return card_type
+
+    @staticmethod
+    def _count(count: int, field: str = "count") -> int:
+        if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+            raise Invalid(f"{field} must be a whole number above zero", code="invalid_count", field=field)
+        if count > 100000:
+            raise Invalid(f"{field} is implausibly large (over 100000)", code="invalid_count", field=field)
+        return count
+
+    def _printer(self, name: str) -> str:
+        if name not in self.printers:
+            raise NotFound(f"no printer named {name!r}; printers: {', '.join(self.printers)}",
+                           code="printer_not_found", field="printer")
+        return name
+
+    def _location(self, location: str) -> str:
+        if location == SAFE:
+            return SAFE
+        name = location.removeprefix("hopper:")
+        self._printer(name)
+        return hopper(name)
+
+    # --------------------------------------------------------------- actions
+
+    def _tx_book(self, checks: list[tuple[str, str, int]], entries: list[dict[str, Any]]) -> list[int]:
+        """Check balances and book in one transaction: (location, card_type, needed) must be available."""
+        with self.store.db.tx() as c:
+            for location, card_type, needed in checks:
+                have = ledger.balance(c, location, card_type)
+                if have < needed:
+                    where = "the safe" if location == SAFE else f"printer {location.split(':', 1)[1]}'s hopper"
+                    raise Conflict(f"{where} holds {have} {card_type} blanks by the ledger, fewer than {needed};"
+                                   " record a delivery or correct the count with an adjustment first",
+                                   code="insufficient_stock", field="count")
+            return [ledger.book(c, **e) for e in entries]
+
+    def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
+        """A delivery into the safe, with the hand-over document's reference."""
+        self._card_type(card_type)
+        self._count(count)
+        if not reference or not reference.strip():
+            raise Invalid("reference (the hand-over document number) is required", code="missing_reference",
+                          field="reference")
+        return self._tx_book([], [dict(day=self.clock.day(), kind=EntryKind.RECEIVED, card_type=card_type,
+                                       count=count, src=EXTERNAL, dst=SAFE, reference=reference.strip()[:200],
+                                       actor=actor)])
+
+    def hopper_type_conflict(self, c: sqlite3.Connection, printer: str, card_type: str) -> str | None:
+        held = ledger.hopper_card_types(c, printer)
+        other = [t for t in held if t != card_type]
+        return other[0] if other else None
+
+    def load(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
+        """Cards from the safe into a printer's hopper."""
+        self._printer(printer)
+        self._card_type(card_type)
+        self._count(count)
+        with self.store.db._lock:
+            other = self.hopper_type_conflict(self.store.db.conn, printer, card_type)
+        if other:
+            raise Conflict(f"printer {printer}'s hopper holds {other} blanks; unload them before loading {card_type}",
+                           code="hopper_card_type", field="card_type")
+        return self._tx_book([(SAFE, card_type, count)],
+                             [dict(day=self.clock.day(), kind=EntryKind.LOADED, card_type=card_type, count=count,
+                                   src=SAFE, dst=hopper(printer), printer=printer, actor=actor)])
+
+    def unload(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
+        """Cards from a printer's hopper back into the safe."""
+        self._printer(printer)
+        self._card_type(card_type)
+        self._count(count)
+        return self._tx_book([(hopper(printer), card_type, count)],
+                             [dict(day=self.clock.day(), kind=EntryKind.UNLOADED, card_type=card_type,
+                                   count=count, src=hopper(printer), dst=SAFE, printer=printer, actor=actor)])
+
+    def adjust(self, card_type: str, location: str, delta: int, reason: str, actor: str) -> list[int]:
+        """A count correction with a mandatory reason; the only way a balance may go below what was booked."""
+        self._card_type(card_type)
+        loc = self._location(location)
+        if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
+            raise Invalid("delta must be a non-zero whole number (+ found, - missing)", code="invalid_delta",
+                          field="delta")
+        self._count(abs(delta), "delta")
+        if not reason or not reason.strip():
+            raise Invalid("reason is required for an adjustment (e.g. 'stock count 29 Nov: 2 missing')",
+                          code="missing_reason", field="reason")
+        src, dst = (EXTERNAL, loc) if delta > 0 else (loc, EXTERNAL)
+        printer = loc.split(":", 1)[1] if loc.startswith("hopper:") else None
+        return self._tx_book([], [dict(day=self.clock.day(), kind=EntryKind.ADJUSTED, card_type=card_type,
+                                       count=abs(delta), src=src, dst=dst, printer=printer,
+                                       reason=reason.strip()[:500], actor=actor)])
+
+    def book_test_card(self, printer: str, card_type: str, actor: str, attempt_ok: bool = True) -> list[int]:
+        """A test card used one blank from the printer's hopper."""
+        return self.store.book([dict(day=self.clock.day(), kind=EntryKind.TEST, card_type=card_type, count=1,
+                                     src=hopper(printer), dst="test", printer=printer,
+                                     reason=None if attempt_ok else "test-failed", actor=actor)])
+
+    # --------------------------------------------------------------- balances
+
+    def balances(self) -> dict[str, dict[str, Any]]:
+        """{card_type: {"safe": n, "hoppers": {printer: n}, "total": n}} for every card type."""
+        with self.store.db._lock:
+            raw = ledger.balances(self.store.db.conn)
+        out: dict[str, dict[str, Any]] = {}
+        for ct in CARD_TYPES:
+            hoppers = {p: raw.get((hopper(p), ct), 0) for p in self.printers}
+            safe = raw.get((SAFE, ct), 0)
+            out[ct] = {"safe": safe, "hoppers": hoppers, "total": safe + sum(hoppers.values())}
+        return out
+
+    def is_empty(self) -> bool:
+        rows = self.store.db.query("SELECT COUNT(*) FROM ledger")
+        return int(rows[0][0]) == 0

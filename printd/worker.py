@@ -1,0 +1,405 @@
+"""One worker per printer: the only place that calls its driver.
+
+Driver calls are blocking, so each printer has its own single thread; every call has a timeout,
+and while a call is unanswered no other is sent (one command in flight per printer). A hung
+printer therefore never blocks the other printer, the dispatcher or the API.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from printd.drivers.base import (
+    Card,
+    Counters,
+    Driver,
+    PrinterIdentity,
+    PrinterState,
+    PrinterStatus,
+    PrintOutcome,
+    Simulated,
+    StateReason,
+)
+from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
+from printd.queue.models import AttemptOutcome, Job
+from printd.queue.store import Store
+
+log = logging.getLogger("printd.printer")
+T = TypeVar("T")
+
+
+class Host(Protocol):
+    """What a worker needs from the station."""
+
+    store: Store
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+    def printer_changed(self, worker: PrinterWorker) -> None: ...
+    def job_changed(self, job: Job) -> None: ...
+    def wake_dispatcher(self) -> None: ...
+    async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
+    async def settle_in_doubt(self, worker: PrinterWorker) -> None: ...
+
+
+@dataclass
+class LinkHealth:
+    """Round-trip times and error ratio of the status calls, for technicians."""
+
+    rtts_ms: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=200))
+    calls: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        r = sorted(self.rtts_ms)
+        pick = (lambda q: round(r[min(len(r) - 1, int(q * len(r)))], 2)) if r else (lambda q: None)
+        return {"calls": self.calls, "errors": self.errors,
+                "error_ratio": round(self.errors / self.calls, 4) if self.calls else 0.0,
+                "rtt_ms_p50": pick(0.5), "rtt_ms_p95": pick(0.95), "rtt_ms_max": round(r[-1], 2) if r else None}
+
+
+class PrinterWorker:
+    """Keeps one printer's state, polls it, and prints the cards the dispatcher gives it."""
+
+    def __init__(self, name: str, driver: Driver, host: Host, *, card_type: str, enabled: bool,
+                 seconds_single: float, seconds_dual: float, driver_kind: str, poll_interval_s: float) -> None:
+        self.name = name
+        self.driver = driver
+        self.host = host
+        self.driver_kind = driver_kind
+        self.default_card_type = card_type
+        self.seconds_single = seconds_single
+        self.seconds_dual = seconds_dual
+        self.poll_interval_s = poll_interval_s
+        self.enabled = enabled
+        self.accepting = True
+        self.pause_after_current = False
+        self.identity: PrinterIdentity | None = None
+        self.status: PrinterStatus | None = None
+        self.online = False
+        self.last_seen_at: float | None = None
+        self.current_job: Job | None = None
+        self.current_started: float | None = None
+        self.cards_today = 0
+        self.health = LinkHealth()
+        self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=50)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{name}")
+        self._inflight: Future[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._print_task: asyncio.Task[None] | None = None
+        self._poll_now = asyncio.Event()
+        self._stopping = False
+        self._backoff = 1.0
+        self._last_key: tuple[Any, ...] | None = None
+
+    # ------------------------------------------------------------------ derived state
+
+    @property
+    def simulated(self) -> bool:
+        return isinstance(self.driver, Simulated)
+
+    @property
+    def busy(self) -> bool:
+        return self.current_job is not None
+
+    @property
+    def hung(self) -> bool:
+        return self._inflight is not None and not self._inflight.done()
+
+    @property
+    def state(self) -> PrinterState:
+        if not self.online or self.status is None:
+            return PrinterState.OFFLINE
+        if self.busy:
+            return PrinterState.PRINTING
+        if self.status.errors:
+            return PrinterState.STOPPED
+        if not self.enabled:
+            return PrinterState.PAUSED
+        return self.status.state if self.status.state != PrinterState.PAUSED else PrinterState.IDLE
+
+    @property
+    def reasons(self) -> list[StateReason]:
+        out = list(self.status.reasons) if self.status and self.online else []
+        if not self.online:
+            out = [StateReason.of("offline")]
+        if not self.enabled or self.pause_after_current:
+            out.append(StateReason.of("paused"))
+        return out
+
+    def sensor_card_types(self) -> frozenset[str]:
+        """Card types the printer's own sensor says it can take now."""
+        if self.status is None or self.status.hopper_empty is True:
+            return frozenset()
+        return frozenset({self.status.hopper_card_type or self.default_card_type})
+
+    @property
+    def able(self) -> bool:
+        """Can take a new card now."""
+        return (self.online and not self.busy and not self.hung and self.enabled and self.accepting
+                and not self.pause_after_current and self.status is not None and self.status.can_print)
+
+    @property
+    def counters(self) -> Counters:
+        return self.status.counters if self.status else Counters()
+
+    def busy_until(self) -> float:
+        """When the card in progress should be done (for estimates)."""
+        if not self.busy or self.current_started is None or self.current_job is None:
+            return time.time()
+        secs = self.seconds_dual if self.current_job.dual else self.seconds_single
+        return max(time.time(), self.current_started + secs)
+
+    # ------------------------------------------------------------------ calling the driver
+
+    async def call(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
+        """Run a blocking driver call on this printer's thread with a timeout."""
+        if self.hung:
+            raise PrinterOffline(f"{self.name}: an earlier command is still unanswered", card_fed=False)
+        loop = asyncio.get_running_loop()
+        cf: Future[T] = self._executor.submit(fn, *args)
+        self._inflight = cf
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
+        except TimeoutError as exc:
+            raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._poll_now.set()
+        for task in (self._task, self._print_task):
+            if task is not None:
+                task.cancel()
+        for task in (self._task, self._print_task):
+            if task is not None:
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
+        try:
+            self.driver.cancel()
+        except Exception:
+            pass
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def poll_soon(self) -> None:
+        self._poll_now.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            if not self.busy:
+                await self.refresh()
+            timeout = self.poll_interval_s if self.online else min(self._backoff, 30.0)
+            try:
+                await asyncio.wait_for(self._poll_now.wait(), timeout)
+            except TimeoutError:
+                pass
+            self._poll_now.clear()
+
+    async def refresh(self) -> None:
+        """(Re)connect if needed and read the printer's status; publish what changed."""
+        if self.hung:
+            self._went_offline("an earlier command is still unanswered")
+            return
+        try:
+            if not self.online:
+                self.identity = await self.call(self.driver.open, timeout=self.driver.status_timeout_s * 3)
+            t0 = time.perf_counter()
+            self.health.calls += 1
+            status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
+            self.health.rtts_ms.append((time.perf_counter() - t0) * 1000)
+        except PrinterError as exc:
+            self.health.errors += 1
+            self._went_offline(str(exc))
+            return
+        except Exception as exc:  # a driver bug must not kill the worker
+            self.health.errors += 1
+            log.exception("%s: status read failed", self.name)
+            self._went_offline(f"driver error: {exc}")
+            return
+        was_online = self.online
+        self.status = status
+        self.last_seen_at = time.time()
+        self._backoff = 1.0
+        if not was_online:
+            self.online = True
+            log.info("%s: printer online (%s, serial %s)", self.name,
+                     self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
+            await self.host.settle_in_doubt(self)
+        self._publish_if_changed()
+        if self.able:
+            self.host.wake_dispatcher()
+
+    def _went_offline(self, why: str) -> None:
+        if self.online:
+            log.warning("%s: printer offline: %s", self.name, why)
+            self.recent_errors.append({"at": time.time(), "reason": "offline", "message": why,
+                                       "job_id": self.current_job.id if self.current_job else None})
+        self.online = False
+        self._backoff = min(self._backoff * 2, 30.0)
+        self._publish_if_changed()
+
+    def _publish_if_changed(self) -> None:
+        key = (self.state, tuple(r.keyword for r in self.reasons), self.enabled, self.accepting,
+               self.current_job.id if self.current_job else None,
+               self.status.hopper_count if self.status else None,
+               self.status.ribbon.remaining if self.status and self.status.ribbon else None)
+        if key != self._last_key:
+            old = self._last_key
+            self._last_key = key
+            self.host.printer_changed(self)
+            if old is None or old[0] != key[0] or old[1] != key[1]:
+                self._record_history()
+
+    def _record_history(self) -> None:
+        reasons = [r.keyword for r in self.reasons]
+        job = self.current_job.id if self.current_job else None
+        asyncio.ensure_future(self.host.db(self._store_event, self.state.value, reasons, job))
+
+    def _store_event(self, state: str, reasons: list[str], job: str | None) -> None:
+        self.host.store.add_printer_event(self.name, state, reasons, job)
+
+    # ------------------------------------------------------------------ printing
+
+    def assign(self, job: Job) -> None:
+        """Print `job` (already claimed for this printer) in the background."""
+        self.current_job = job
+        self.current_started = time.time()
+        self._publish_if_changed()
+        self._print_task = asyncio.create_task(self._print(job), name=f"print-{job.id}")
+
+    async def _print(self, job: Job) -> None:
+        attempt = job.attempts[-1].n
+        outcome: AttemptOutcome
+        reason: str | None = None
+        counters: Counters | None = None
+        try:
+            try:
+                front, back = await self.host.read_card_images(job)
+            except Exception as exc:
+                log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
+                outcome, reason = AttemptOutcome.NOT_FED, "images-missing"
+            else:
+                card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
+                            back_png=back, title=f"printd {job.id} #{attempt}")
+                outcome, reason, counters = await self._print_card(job, card)
+            updated = await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome,
+                                         reason=reason, counters=counters)
+            self.host.job_changed(updated)
+            if outcome == AttemptOutcome.PRINTED:
+                self.cards_today += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: could not record the end of job %s attempt %d", self.name, job.id, attempt)
+        finally:
+            self.current_job = None
+            self.current_started = None
+            if self.pause_after_current:
+                self.pause_after_current = False
+                self.enabled = False
+            self._publish_if_changed()
+            self.poll_soon()
+            self.host.wake_dispatcher()
+
+    async def _print_card(self, job: Job, card: Card) -> tuple[AttemptOutcome, str | None, Counters | None]:
+        try:
+            result: PrintOutcome = await self.call(self.driver.print_card, card, timeout=self.driver.card_timeout_s)
+            if result.counters_after is not None:
+                self.status = _with_counters(self.status, result.counters_after)
+            return AttemptOutcome.PRINTED, None, result.counters_after
+        except PrinterTimeout as exc:
+            self._note_error(job, "timeout", str(exc))
+            self._went_offline(str(exc))
+            self._watch_late_answer(job, card.attempt)
+            return AttemptOutcome.IN_DOUBT, "timeout", None
+        except PrinterFault as exc:
+            reason = exc.reasons[0] if exc.reasons else "other"
+            self._note_error(job, reason, str(exc), exc.vendor_code)
+            self.poll_soon()
+            if exc.card_fed is True:
+                return AttemptOutcome.SPOILED, reason, None
+            if exc.card_fed is False:
+                return AttemptOutcome.NOT_FED, reason, None
+            return AttemptOutcome.IN_DOUBT, reason, None
+        except PrinterOffline as exc:
+            self._note_error(job, "offline", str(exc))
+            self._went_offline(str(exc))
+            if exc.card_fed is False:
+                return AttemptOutcome.NOT_FED, "offline", None
+            return AttemptOutcome.IN_DOUBT, "offline", None
+        except PrinterError as exc:
+            self._note_error(job, "other", str(exc))
+            return AttemptOutcome.IN_DOUBT, "other", None
+        except Exception as exc:
+            log.exception("%s: driver failed on job %s", self.name, job.id)
+            self._note_error(job, "other", f"driver error: {exc}")
+            return AttemptOutcome.IN_DOUBT, "driver-error", None
+
+    def _note_error(self, job: Job | None, reason: str, message: str, vendor_code: str | None = None) -> None:
+        self.recent_errors.append({"at": time.time(), "reason": reason, "message": message,
+                                   "vendor_code": vendor_code, "job_id": job.id if job else None})
+
+    def _watch_late_answer(self, job: Job, attempt: int) -> None:
+        """When a timed-out print call answers after all, its answer settles the job in doubt."""
+        fut = self._inflight
+        if fut is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def done(f: Future[Any]) -> None:
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._settle_late(job, attempt, f)))
+
+        fut.add_done_callback(done)
+
+    async def _settle_late(self, job: Job, attempt: int, fut: Future[Any]) -> None:
+        exc = fut.exception()
+        outcome: AttemptOutcome | None = None
+        reason = "late-answer"
+        if exc is None:
+            outcome = AttemptOutcome.PRINTED
+        elif isinstance(exc, PrinterFault | PrinterOffline) and exc.card_fed is not None:
+            outcome = AttemptOutcome.SPOILED if exc.card_fed else AttemptOutcome.NOT_FED
+            reason = exc.reasons[0] if exc.reasons else "other"
+        if outcome is None:
+            self.poll_soon()   # reconnect; the printer's counters may settle it
+            return
+        store = self.host.store
+        try:
+            current = await self.host.db(store.get, job.id)
+            att = next((a for a in current.attempts if a.n == attempt), None)
+            if att is None or att.outcome != AttemptOutcome.IN_DOUBT:
+                return
+            updated = await self.host.db(store.finish_attempt, job.id, attempt, outcome, reason=reason)
+            log.info("%s: job %s settled by the printer's late answer: %s", self.name, job.id, outcome.value)
+            self.host.job_changed(updated)
+        except Exception:
+            log.exception("%s: could not settle job %s from a late answer", self.name, job.id)
+        self.poll_soon()
+
+    # ------------------------------------------------------------------ simulation controls
+
+    async def simulated_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Simulation controls are quick and thread-safe: run them off the printer's own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, fn, *args)
+
+
+def _with_counters(status: PrinterStatus | None, counters: Counters) -> PrinterStatus | None:
+    if status is None:
+        return None
+    from dataclasses import replace
+
+    return replace(status, counters=counters)
+
+
