@@ -5,45 +5,20 @@ words (or PRINTD_CONFIG / PRINTD_STATE_DIR). Without a config the embedded defau
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from printd import __version__
-from printd.errors import ConfigError, PrintdError
-
-DEFAULT_STATE_DIR = "state"
-
-
-def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --config and --state-dir (with their environment variables) to a command."""
-
-    @click.option("--state-dir", "state_dir", envvar="PRINTD_STATE_DIR", type=click.Path(file_okay=False),
-                  default=DEFAULT_STATE_DIR, show_default=True, help="where the database and printer state live")
-    @click.option("--config", "config_path", envvar="PRINTD_CONFIG", type=click.Path(dir_okay=False),
-                  default=None, help="TOML config (default: embedded demo with two simulated printers)")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, config_path: str | None, state_dir: str, **kwargs: Any) -> Any:
-        from printd import config
-
-        try:
-            settings = config.load(config_path)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
-
-    return wrapper
-
-
-def _fail(exc: PrintdError) -> click.ClickException:
-    return click.ClickException(getattr(exc, "message", None) or str(exc))
-
+from printd.cli_common import call_daemon as _call
+from printd.cli_common import daemon_client as _client
+from printd.cli_common import fail as _fail
+from printd.cli_common import station_options
+from printd.errors import PrintdError
 
 @click.group()
 @click.version_option(__version__, prog_name="printd")
@@ -193,29 +168,6 @@ def user_list(settings: Any, state_dir: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- daemon clients
 
-def _client(settings: Any, state_dir: Path) -> Any:
-    from printd.bootstrap import read_local_admin_token
-    from printd.client import PrintdClient
-
-    tok = read_local_admin_token(state_dir)
-    if not tok:
-        raise click.ClickException(f"no admin token: set PRINTD_TOKEN or keep {state_dir}/initial-tokens.txt")
-    return PrintdClient(f"http://{settings.server.listen}", tok)
-
-
-def _call(fn: Callable[[], Any]) -> Any:
-    import httpx
-
-    from printd.client import ApiError
-
-    try:
-        return fn()
-    except ApiError as exc:
-        raise click.ClickException(f"{exc.status} {exc.code}: {exc.message}") from None
-    except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach the daemon: {exc}; is `printd serve` running?") from None
-
-
 @main.command()
 @station_options
 @click.option("--json", "as_json", is_flag=True)
@@ -303,10 +255,9 @@ def simulate(n_jobs: int, time_scale: float, dual: float, faults: tuple[str, ...
                    f"spoiled {p['spoiled']}")
 
 
-def run() -> None:  # pragma: no cover - console entry alias
-    main()
+# ---------------------------------------------------------------------------------------------- more commands
+# Commands that live in their own modules (printd/cli_<area>.py, each with `register(main)`) are added here.
 
 
 if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

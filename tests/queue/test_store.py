@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from printd.clock import StationClock
+from printd.drivers.base import Counters
+from printd.errors import Conflict
+from printd.queue import ledger
+from printd.queue.db import SCHEMA_VERSION, Database, SchemaTooNew
+from printd.queue.ledger import EntryKind
+from printd.queue.models import AttemptOutcome, JobState, Priority, Resolution
+from printd.queue.store import NewJob, Store
+
+
+def new_job(i: int, *, client: str = "siak", priority: Priority = Priority.NORMAL, card_type: str = "ktp-el",
+            name: str | None = None) -> NewJob:
+    return NewJob(client=client, request_id=f"R{i}", nik=f"327401120390{i + 1:04d}", name=name or f"N{i}",
+                  card_type=card_type, reason="new", priority=priority, front_sha="a" * 64, back_sha=None,
+                  callback_url=None)
+
+
+def stock(store: Store, printer: str, n: int, card_type: str = "ktp-el") -> None:
+    day = store.clock.day()
+    store.book([dict(day=day, kind=EntryKind.RECEIVED, card_type=card_type, count=n, src="external", dst="safe",
+                     actor="t"),
+                dict(day=day, kind=EntryKind.LOADED, card_type=card_type, count=n, src="safe",
+                     dst=ledger.hopper(printer), printer=printer, actor="t")])
+
+
+def test_pragmas_and_schema_version(db: Database) -> None:
+    assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNew, match="newer printd"):
+        Database(path)
+
+
+def test_submit_is_idempotent_per_client(store: Store) -> None:
+    job, created = store.submit(new_job(1))
+    again, created2 = store.submit(new_job(1))
+    assert created and not created2 and again.id == job.id
+    other_client, created3 = store.submit(new_job(1, client="other"))
+    assert created3 and other_client.id != job.id
+    with pytest.raises(Conflict) as exc:
+        store.submit(new_job(1, name="SOMEONE ELSE"))
+    assert exc.value.code == "request_id_conflict"
+    assert len(store.list()) == 2
+
+
+def test_claim_order_urgent_then_oldest_and_needs_blanks(store: Store) -> None:
+    a, _ = store.submit(new_job(1))
+    b, _ = store.submit(new_job(2, priority=Priority.URGENT))
+    kia, _ = store.submit(new_job(3, card_type="kia"))
+    assert store.claim_next("card1", ["ktp-el"], Counters()) is None  # no blanks booked in the hopper
+    stock(store, "card1", 5)
+    first = store.claim_next("card1", ["ktp-el"], Counters(fed=0, printed=0))
+    second = store.claim_next("card1", ["ktp-el"], Counters())
+    assert first is not None and second is not None
+    assert (first.id, second.id) == (b.id, a.id)
+    assert store.claim_next("card1", ["ktp-el"], Counters()) is None  # the kia job needs kia blanks
+    assert store.get(kia.id).state == JobState.QUEUED
+    assert first.attempts[-1].fed_before == 0
+
+
+def test_printed_books_consumed_in_same_transaction(store: Store) -> None:
+    stock(store, "card1", 2)
+    store.submit(new_job(1))
+    job = store.claim_next("card1", ["ktp-el"], Counters(fed=3, printed=3))
+    assert job is not None
+    done = store.finish_attempt(job.id, 1, AttemptOutcome.PRINTED, counters=Counters(fed=4, printed=4))
+    assert done.state == JobState.PRINTED and done.printed_at
+    assert store.balance("hopper:card1", "ktp-el") == 1
+    kinds = [r["kind"] for r in store.db.query("SELECT kind FROM ledger ORDER BY id")]
+    assert kinds == ["received", "loaded", "consumed"]
+
+
+def test_spoiled_requeues_until_max_attempts_then_fails(store: Store) -> None:
+    stock(store, "card1", 10)
+    job, _ = store.submit(new_job(1))
+    for n in range(1, 4):
+        claimed = store.claim_next("card1", ["ktp-el"], Counters())
+        assert claimed is not None and claimed.id == job.id
+        after = store.finish_attempt(job.id, n, AttemptOutcome.SPOILED, reason="media-jam")
+    assert after.state == JobState.FAILED and after.state_reason == "max-attempts"
+    assert store.balance("hopper:card1", "ktp-el") == 7
+    spoiled = store.db.query("SELECT reason FROM ledger WHERE kind='spoiled'")
+    assert [r[0] for r in spoiled] == ["media-jam"] * 3
+
+
+def test_not_fed_moves_job_back_without_booking(store: Store) -> None:
+    stock(store, "card1", 1)
+    job, _ = store.submit(new_job(1))
+    store.claim_next("card1", ["ktp-el"], Counters())
+    back = store.finish_attempt(job.id, 1, AttemptOutcome.NOT_FED, reason="cover-open")
+    assert back.state == JobState.QUEUED and back.printer is None
+    assert store.balance("hopper:card1", "ktp-el") == 1
+
+
+def test_in_doubt_then_operator_resolves(store: Store) -> None:
+    stock(store, "card1", 3)
+    job, _ = store.submit(new_job(1))
+    store.claim_next("card1", ["ktp-el"], Counters())
+    [doubt] = store.mark_open_attempts_in_doubt()
+    assert doubt.state == JobState.IN_DOUBT
+    with pytest.raises(Conflict):
+        store.cancel(job.id)
+    resolved = store.resolve(job.id, Resolution.SPOILED, actor="op")
+    assert resolved.state == JobState.QUEUED
+    assert store.balance("hopper:card1", "ktp-el") == 2
+    with pytest.raises(Conflict):
+        store.resolve(job.id, Resolution.PRINTED, actor="op")
+
+
+def test_reprint_books_spoilage_and_requeues(store: Store) -> None:
+    stock(store, "card1", 3)
+    job, _ = store.submit(new_job(1))
+    store.claim_next("card1", ["ktp-el"], Counters())
+    store.finish_attempt(job.id, 1, AttemptOutcome.PRINTED)
+    again = store.reprint(job.id, reason="faded photo", actor="op")
+    assert again.state == JobState.QUEUED
+    row = store.db.query("SELECT src, dst, reason FROM ledger WHERE kind='spoiled'")[0]
+    assert (row[0], row[1], row[2]) == ("printed", "spoiled", "reprint:faded photo")
+    claimed = store.claim_next("card1", ["ktp-el"], Counters())
+    assert claimed is not None and claimed.attempts[-1].n == 2
+
+
+def test_ledger_is_append_only(store: Store) -> None:
+    stock(store, "card1", 1)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        with store.db.tx() as c:
+            c.execute("UPDATE ledger SET count = 5")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        with store.db.tx() as c:
+            c.execute("DELETE FROM ledger")
+
+
+def test_cancel_and_hold_release(store: Store) -> None:
+    job, _ = store.submit(new_job(1))
+    assert store.hold(job.id).state == JobState.HELD
+    assert store.release(job.id).state == JobState.QUEUED
+    assert store.cancel(job.id).state == JobState.CANCELED
+    with pytest.raises(Conflict):
+        store.release(job.id)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_jobs=st.integers(1, 30), schedule=st.lists(st.sampled_from(["card1", "card2"]), min_size=1, max_size=80))
+def test_two_workers_never_claim_the_same_job(tmp_path_factory: pytest.TempPathFactory, n_jobs: int,
+                                              schedule: list[str]) -> None:
+    """Random interleavings of claims from two workers, each on its own connection and thread."""
+    path = tmp_path_factory.mktemp("claims") / "q.sqlite3"
+    clock = StationClock()
+    setup = Store(Database(path), clock)
+    stock(setup, "card1", 100)
+    stock(setup, "card2", 100)
+    for i in range(n_jobs):
+        setup.submit(new_job(i))
+    stores = {p: Store(Database(path), clock) for p in ("card1", "card2")}
+    claimed: dict[str, list[str]] = {"card1": [], "card2": []}
+    barrier = threading.Barrier(2)
+
+    def worker(p: str) -> None:
+        barrier.wait()
+        for who in schedule:
+            if who == p:
+                job = stores[p].claim_next(p, ["ktp-el"], Counters())
+                if job is not None:
+                    claimed[p].append(job.id)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    everyone = claimed["card1"] + claimed["card2"]
+    assert len(everyone) == len(set(everyone))
+    assert len(everyone) == min(n_jobs, len(schedule))
+    rows = setup.db.query("SELECT job_id, COUNT(*) FROM attempts GROUP BY job_id HAVING COUNT(*) > 1")
+    assert rows == []
