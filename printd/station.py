@@ -337,16 +337,16 @@ class Station:
 
     # ------------------------------------------------------------------ stock
 
-    async def load(self, printer: str, card_type: str, count: int, actor: str, *, physical: bool = True) -> list[int]:
+    async def load(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
         """Book a load; on a simulated printer also put the blanks into its hopper."""
         ids = await self.db(self.stock.load, printer, card_type, count, actor)
         w = self.workers.get(printer)
-        if w is not None and physical and isinstance(w.driver, Simulated):
+        if w is not None and isinstance(w.driver, Simulated):
             await w.simulated_call(w.driver.load_cards, card_type, count)
         await self.audit(actor, "stock.load", printer, {"card_type": card_type, "count": count})
+        if w is not None and not w.busy:
+            await w.refresh()   # so the dispatcher sees the filled hopper at once
         self._stock_changed()
-        if w is not None:
-            w.poll_soon()
         return ids
 
     async def unload(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:

@@ -90,6 +90,7 @@ class PrinterWorker:
         self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=50)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{name}")
         self._inflight: Future[Any] | None = None
+        self._call_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._print_task: asyncio.Task[None] | None = None
         self._poll_now = asyncio.Event()
@@ -159,24 +160,32 @@ class PrinterWorker:
 
     async def call(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         """Run a blocking driver call on this printer's thread with a timeout."""
-        if self.hung:
-            raise PrinterOffline(f"{self.name}: an earlier command is still unanswered", card_fed=False)
-        loop = asyncio.get_running_loop()
-        cf: Future[T] = self._executor.submit(fn, *args)
-        self._inflight = cf
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
-        except TimeoutError as exc:
-            raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
+        async with self._call_lock:   # a status poll and a card never overlap
+            if self.hung:
+                raise PrinterOffline(f"{self.name}: an earlier command is still unanswered", card_fed=False)
+            loop = asyncio.get_running_loop()
+            cf: Future[T] = self._executor.submit(fn, *args)
+            self._inflight = cf
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
+            except TimeoutError as exc:
+                raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
 
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop polling; let a card in the mechanism finish (cancelling it would waste a blank)."""
         self._stopping = True
         self._poll_now.set()
+        if self._print_task is not None and not self._print_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._print_task), grace_s)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                log.warning("%s: stopping with a card still in the printer; it will be settled at the next start",
+                            self.name)
         for task in (self._task, self._print_task):
             if task is not None:
                 task.cancel()
@@ -186,10 +195,6 @@ class PrinterWorker:
                     await task
                 except (asyncio.CancelledError, Exception):
                     pass
-        try:
-            self.driver.cancel()
-        except Exception:
-            pass
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def poll_soon(self) -> None:
