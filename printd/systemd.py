@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Notifier:
         self._socket_name = env.get("NOTIFY_SOCKET", "")
         self._address = _address(self._socket_name)
         self._sock: socket.socket | None = None
+        # printer workers run in threads and may report status too
+        self._lock = threading.Lock()
         self._warned = False
 
     @property
@@ -91,19 +94,20 @@ class Notifier:
         if self._address is None or not fields:
             return False
         payload = "\n".join(f"{key}={_one_line(str(value))}" for key, value in fields.items())
-        try:
-            if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-                # called from the event loop: a manager that reads slowly (a full datagram queue)
-                # may cost a dropped ping, never a stalled loop
-                self._sock.settimeout(SEND_TIMEOUT_S)
-            self._sock.sendto(payload.encode("utf-8", "replace"), self._address)
-        except OSError as exc:
-            # the manager may be restarting (daemon-reexec) or the socket gone in a test; say it once
-            if not self._warned:
-                log.warning("sd_notify to %s failed: %s", self._socket_name, exc)
-                self._warned = True
-            return False
+        with self._lock:
+            try:
+                if self._sock is None:
+                    self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                    # called from the event loop: a manager that reads slowly (a full datagram queue)
+                    # may cost a dropped ping, never a stalled loop
+                    self._sock.settimeout(SEND_TIMEOUT_S)
+                self._sock.sendto(payload.encode("utf-8", "replace"), self._address)
+            except OSError as exc:
+                # the manager may be restarting (daemon-reexec) or the socket gone; say it once
+                if not self._warned:
+                    log.warning("sd_notify to %s failed: %s", self._socket_name, exc)
+                    self._warned = True
+                return False
         return True
 
     def ready(self, status: str | None = None) -> bool:
@@ -132,9 +136,10 @@ class Notifier:
 
     def close(self) -> None:
         """Close the socket (it is reopened on the next message)."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
 
 
 async def watchdog_loop(

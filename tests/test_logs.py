@@ -27,11 +27,17 @@ def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(var, raising=False)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    libs = {name: (list(lg.handlers), lg.propagate)
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi")
+            for lg in [logging.getLogger(name)]}
     yield
     for h in list(root.handlers):
         if h not in handlers:
             root.removeHandler(h)
     root.setLevel(level)
+    for name, (lib_handlers, propagate) in libs.items():
+        logging.getLogger(name).handlers[:] = lib_handlers
+        logging.getLogger(name).propagate = propagate
     logging.captureWarnings(False)
 
 

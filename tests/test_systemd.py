@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +47,7 @@ class Collector:
         with self._lock:
             return list(self.messages)
 
-    def wait_for(self, predicate, timeout: float = 5.0) -> list[str]:
+    def wait_for(self, predicate: Callable[[list[str]], bool], timeout: float = 5.0) -> list[str]:
         """Wait (blocking the caller, not the collector) until predicate(messages) holds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -57,7 +57,7 @@ class Collector:
             time.sleep(0.01)
         raise AssertionError(f"timed out; received {self.snapshot()!r}")
 
-    async def await_for(self, predicate, timeout: float = 5.0) -> list[str]:
+    async def await_for(self, predicate: Callable[[list[str]], bool], timeout: float = 5.0) -> list[str]:
         """Like wait_for, but yields to the event loop while waiting."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
