@@ -1,8 +1,9 @@
 """config/60-printd-card-printers.rules: every line parses as udev would read it, every vendor is covered.
 
-`udevadm verify` exists from systemd 254 on; where it does, it must find nothing. Older udevadm
-(Debian 12 ships 252) has no offline checker, so the parser below carries the syntax rules
-(keys, operators, attributes, quoting, comma style, GOTO/LABEL pairs) that verify would enforce.
+Two checks: a parser of our own that carries udev's syntax rules (keys, operators, attributes,
+quoting, comma style, GOTO/LABEL pairs), and udev's own parser: `udevadm verify` from systemd 254
+on, and on older udevadm (Debian 12 ships 252, which has no verify) `udevadm test` run in a private
+mount namespace that shows it only this file.
 """
 from __future__ import annotations
 
@@ -207,14 +208,19 @@ def test_stable_symlinks_by_serial(rules: list[Rule]) -> None:
     links = [(r, v) for r in rules for v in r.get("SYMLINK", op="+=")]
     usb = [(r, v) for r, v in links if r.get("SUBSYSTEM", op="==") == ["usb"]]
     tty = [(r, v) for r, v in links if r.get("SUBSYSTEM", op="==") == ["tty"]]
-    assert [v for _, v in usb] == ["card-printer/$env{PRINTD_CARD_PRINTER}-$attr{serial}"]
-    # a device without a serial would get a bare 'evolis-' link shared by all of them
-    assert usb[0][0].get("ATTR", "serial", "==") == ["?*"]
-    assert len(tty) == 1 and tty[0][1].startswith("card-printer/$env{PRINTD_CARD_PRINTER}-$env{ID_SERIAL_SHORT}")
-    assert tty[0][0].get("ENV", "ID_SERIAL_SHORT", "==") == ["?*"]
-    # ID_SERIAL_SHORT comes from the usb_id builtin, imported for ttys before the link rule
+    assert [v for _, v in usb] == ["card-printer/$env{PRINTD_CARD_PRINTER}-$env{ID_SERIAL_SHORT}"]
+    assert [v for _, v in tty] == [
+        "card-printer/$env{PRINTD_CARD_PRINTER}-$env{ID_SERIAL_SHORT}-if$env{ID_USB_INTERFACE_NUM}"
+    ]
+    for rule, _ in usb + tty:
+        # a device without a serial would get a bare 'evolis-' link shared by all of them
+        assert rule.get("ENV", "ID_SERIAL_SHORT", "==") == ["?*"]
+    # ID_SERIAL_SHORT comes from the usb_id builtin (sanitised: a raw $attr{serial} may hold spaces,
+    # which would split the link), imported for both subsystems before the link rules
     importer = [r for r in rules if r.get("IMPORT", "builtin") == ["usb_id"]]
-    assert importer and importer[0].lineno < tty[0][0].lineno
+    assert len(importer) == 1 and not importer[0].get("SUBSYSTEM")
+    assert importer[0].lineno < min(r.lineno for r, _ in usb + tty)
+    assert not any("$attr{" in v for _, v in links)
     # only card printers get links: a GOTO skips everything else before the link rules
     skip = [r for r in rules if r.get("ENV", "PRINTD_CARD_PRINTER", "!=") == ["?*"] and r.get("GOTO")]
     assert skip and skip[0].lineno < min(r.lineno for r, _ in links)
@@ -230,17 +236,59 @@ def _udevadm_has_verify(udevadm: str) -> bool:
     return re.search(r"^\s+verify\s", helptext, re.MULTILINE) is not None
 
 
-def test_udevadm_verify_finds_nothing_where_it_exists(rules: list[Rule], tmp_path: Path) -> None:
+# Rules are read from these; in the private mount namespace each shows only the file under test.
+_RULES_DIRS = ("/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d", "/usr/lib/udev/rules.d")
+# -N never: the printd group is created by the installer, not on the build machine
+_NAME_RESOLUTION_OFF = "Resolving group name is disabled"
+
+
+def udev_findings(text: str, tmp_path: Path) -> list[str] | None:
+    """What udev's own parser says about rules `text`: [] when clean, None when there is no udevadm.
+
+    systemd >= 254: `udevadm verify`. Older (Debian 12: 252): `udevadm test` on /dev/null's sysfs
+    entry inside a private mount namespace where the rules directories hold only this file and /dev
+    and /run are scratch tmpfs, so the simulation reads our rules and touches nothing on the host.
+    """
     udevadm = shutil.which("udevadm")
-    # udevadm verify arrived in systemd 254: older udevadm (or none) leaves the checks to the parser
-    # above, which already passed through the `rules` fixture
-    if udevadm is None or not _udevadm_has_verify(udevadm):
-        assert rules
-        return
-    copy = tmp_path / RULES.name
-    shutil.copyfile(RULES, copy)
-    # the printd group is created by the installer, not on the build machine: don't resolve names
-    result = subprocess.run([udevadm, "verify", "--resolve-names=never", str(copy)],
-                            capture_output=True, text=True, timeout=60)
-    findings = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith(str(copy))]
-    assert (result.returncode, findings) == (0, [])
+    if udevadm is None:
+        return None
+    rules_dir = tmp_path / "rules.d"
+    rules_dir.mkdir()
+    rules = rules_dir / RULES.name
+    rules.write_text(text)
+    if _udevadm_has_verify(udevadm):
+        result = subprocess.run([udevadm, "verify", "--resolve-names=never", str(rules)],
+                                capture_output=True, text=True, timeout=60)
+        findings = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith(str(rules))]
+        return findings + ([f"exit status {result.returncode}"] if result.returncode else [])
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.fail("udevadm has no verify and unshare (util-linux) is missing")
+    script = "\n".join([
+        "set -e",
+        "mount -t tmpfs printd-test /run",
+        "mkdir -p /run/udev/rules.d",
+        *(f'[ ! -d {d} ] || mount --bind "$1" {d}' for d in _RULES_DIRS),
+        "mount -t tmpfs printd-test /dev",
+        'exec "$2" test --resolve-names=never --action=add /sys/class/mem/null',
+    ])
+    result = subprocess.run([unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                             str(rules_dir), udevadm], capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    if f"Reading rules file: /etc/udev/rules.d/{RULES.name}" not in output:
+        pytest.fail(f"udevadm test did not read the rules (a private mount namespace needs root):\n{output}")
+    return [line for line in output.splitlines()
+            if line.startswith(f"/etc/udev/rules.d/{RULES.name}:") and _NAME_RESOLUTION_OFF not in line]
+
+
+def test_udev_itself_finds_nothing(rules: list[Rule], tmp_path: Path) -> None:
+    findings = udev_findings(RULES.read_text(), tmp_path)
+    # without udevadm the parser above (the `rules` fixture) is the whole check
+    assert findings in ([], None) and rules
+
+
+def test_udev_check_would_catch_a_bad_key(tmp_path: Path) -> None:
+    """Control: the udev check above is live, whichever form it takes on this machine."""
+    bad = RULES.read_text().replace('MODE="0660"', 'MOD="0660"', 1)
+    findings = udev_findings(bad, tmp_path)
+    assert findings is None or any("MOD" in line for line in findings), findings
