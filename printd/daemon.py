@@ -44,6 +44,12 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
     app = build_app(settings, state_dir)
     app.state.on_start.extend(app_hooks)
     notifier = Notifier()
+
+    async def stopping(_: object) -> None:
+        # sent from the lifespan shutdown: uvicorn re-raises SIGTERM after it, so `finally` may never run
+        notifier.stopping("stopping: letting cards in flight finish")
+
+    app.state.on_stop.append(stopping)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                                            log_config=None, access_log=False, timeout_graceful_shutdown=10,
                                            lifespan="on"))
@@ -61,7 +67,6 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
             helpers.append(asyncio.create_task(watchdog_loop(notifier, status), name="watchdog"))
         await serving
     finally:
-        notifier.stopping("stopping: letting cards in flight finish")
         for task in helpers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
