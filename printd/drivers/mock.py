@@ -65,7 +65,8 @@ class MockPrinter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state_path = self.dir / "state.json"
         self.log_path = self.dir / "printed.jsonl"
-        self.card_timeout_s = cfg.seconds_dual / cfg.time_scale * 3 + 5
+        # three times the slowest card, at least half a second: a hang longer than that is "no answer"
+        self.card_timeout_s = max(0.5, cfg.seconds_dual / cfg.time_scale * 3)
         self._lock = threading.RLock()
         self._faults: dict[str, _Fault] = {}
         self._rng = random.Random(cfg.fault_seed)
