@@ -218,6 +218,11 @@ class Station:
 
     # ------------------------------------------------------------------ jobs
 
+    async def ensure_capacity(self) -> None:
+        """Raise StoreUnavailable (-> 503) when the disk or database is too full to take new jobs."""
+        assert self.database is not None
+        await self.db(self.database.check_headroom)
+
     async def submit(self, new: NewJob) -> tuple[Job, bool]:
         job, created = await self.db(self.store.submit, new)
         if created:

@@ -26,7 +26,7 @@ from printd.drivers.base import (
     Simulated,
     StateReason,
 )
-from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
+from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import Store
 
@@ -298,8 +298,7 @@ class PrinterWorker:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
                 outcome, reason, counters = await self._print_card(job, card)
-            updated = await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome,
-                                         reason=reason, counters=counters)
+            updated = await self._record(job, attempt, outcome, reason, counters)
             self.host.job_changed(updated)
             if outcome == AttemptOutcome.PRINTED:
                 self.cards_today += 1
@@ -316,6 +315,19 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
+                      counters: Counters | None) -> Job:
+        """Record the attempt's end; while the disk is full, keep the outcome and retry until it fits."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome, reason=reason,
+                                          counters=counters)
+            except StoreUnavailable as exc:
+                log.error("%s: cannot record job %s (%s); retrying in %.0f s", self.name, job.id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _print_card(self, job: Job, card: Card) -> tuple[AttemptOutcome, str | None, Counters | None]:
         try:

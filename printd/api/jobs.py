@@ -64,6 +64,7 @@ async def submit(body: JobIn, request: Request, response: Response, principal: S
     front = decode_card_image(body.front.content_type, body.front.data, "front")
     back = decode_card_image(body.back.content_type, body.back.data, "back") if body.back else None
     callback = _check_callback(body.callback_url, station.settings.server.callback_hosts) if body.callback_url else None
+    await station.ensure_capacity()
     front_sha = await station.db(station.images.put, front)
     back_sha = await station.db(station.images.put, back) if back is not None else None
     new = NewJob(client=principal.name, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,

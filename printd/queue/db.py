@@ -227,6 +227,27 @@ class Database:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
+    def check_headroom(self, reserve_pages: int = 256, min_free_bytes: int = 64 * 1024 * 1024) -> None:
+        """Refuse new work early when the database or its disk is nearly full.
+
+        The reserve keeps room for the attempts and ledger entries of jobs already accepted, so the
+        station can finish its queue while refusing new submissions (503) until space returns.
+        """
+        import shutil
+
+        with self._lock:
+            page_count = int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+            max_pages = int(self.conn.execute("PRAGMA max_page_count").fetchone()[0])
+            free_pages = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if max_pages - page_count + free_pages < reserve_pages:
+            raise StoreUnavailable("the database has reached its size limit")
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return
+        if free < min_free_bytes:
+            raise StoreUnavailable(f"the disk holding {self.path.parent} is nearly full ({free // 1024} KiB free)")
+
     def backup_to(self, dest: Path) -> None:
         """A consistent copy through SQLite's online backup API (safe while printing)."""
         dest.parent.mkdir(parents=True, exist_ok=True)
