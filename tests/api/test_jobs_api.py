@@ -200,3 +200,17 @@ def test_faults_on_simulated_printer_need_technician(daemon: Daemon) -> None:
 def test_openapi_is_served(daemon: Daemon) -> None:
     doc = httpx.get(daemon.url + "/openapi.json").json()
     assert "/api/v1/jobs" in doc["paths"] and "/api/v1/printers/{name}/faults" in doc["paths"]
+
+
+def test_queued_jobs_carry_position_and_estimate(daemon: Daemon) -> None:
+    with daemon.client() as admin:
+        admin.post("/api/v1/printers/card1/pause", json={"when": "now"})
+        admin.post("/api/v1/printers/card2/pause", json={"when": "now"})
+        jobs = [admin.post("/api/v1/jobs", json=job_payload(i)).json() for i in range(3)]
+        assert [j["position"] for j in jobs] == [1, 2, 3]
+        assert all(j["estimated_done_at"] is None for j in jobs)   # no printer is taking work
+        admin.post("/api/v1/printers/card2/resume")
+        wait_for(lambda: admin.get(f"/api/v1/jobs/{jobs[2]['id']}").json()["estimated_done_at"], timeout=5,
+                 what="an estimate once a printer takes work")
+        listed = admin.get("/api/v1/jobs", params={"state": "queued"}).json()["items"]
+        assert all(j["estimated_done_at"] and j["estimated_done_at"].endswith("+07:00") for j in listed)
