@@ -54,6 +54,7 @@ class Station:
         self._hoppers: dict[str, dict[str, int]] = {}
         self._queue_order: list[tuple[str, str, bool]] = []
         self._views_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
@@ -120,6 +121,9 @@ class Station:
         log.info("seeded the demo stock: %s", seed)
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._views_task is not None:
+            self._views_task.cancel()
         if self._dispatcher:
             self._dispatcher.cancel()
             try:
@@ -153,6 +157,8 @@ class Station:
     def _views_changed(self) -> None:
         """Queue order and hopper balances changed: refresh the cached view data off the event loop."""
         self._estimates_dirty = True
+        if self._stopping:
+            return
         if self._views_task is None or self._views_task.done():
             try:
                 self._views_task = asyncio.get_running_loop().create_task(self._refresh_views_soon())
