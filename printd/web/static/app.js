@@ -77,6 +77,9 @@ function main() {
     stock: () => refreshStock(),
     alert: () => refreshStock(),
   });
+  // the session ends after [server] session_hours: leave the page then, it shows personal data
+  const left = config.session_expires_at * 1000 - Date.now();
+  setTimeout(() => window.location.assign('/login'), Math.max(0, Math.min(left + 1000, 2 ** 31 - 1)));
   // a slow safety net: live events are the real source of change
   setInterval(() => { if (document.body.dataset.conn === 'live') reloadAll(); }, 60000);
 }

@@ -96,9 +96,11 @@ function card(p) {
   const paused = !p.enabled || p.pause_after_current;
   const controls = [];
   if (CAN_CONTROL.has(config.role)) {
-    if (paused) {
+    if (paused || p.state === 'stopped' || p.state === 'offline') {
+      // after a jam is cleared the remedy says "press Resume": resuming also asks the printer again at once
       controls.push(button(p, 'resume', t('printers.resume'), control(p, 'resume'), 'primary'));
-    } else {
+    }
+    if (!paused) {
       controls.push(button(p, 'pause', t('printers.pause_now'), control(p, 'pause', { when: 'now' })));
       if (busy) controls.push(button(p, 'pause-after', t('printers.pause_after'), control(p, 'pause', { when: 'after_current' })));
     }
