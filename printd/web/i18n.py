@@ -21,7 +21,8 @@ LANG_COOKIE = "printd_lang"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 #: Indonesia's three time zones have names every operator knows; elsewhere show the UTC offset
-_ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+_ZONE_LABELS = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
+                "Asia/Jayapura": "WIT"}
 
 
 @cache

@@ -31,10 +31,10 @@ _env = Environment(loader=PackageLoader("printd.web", "templates"), autoescape=s
                    trim_blocks=True, lstrip_blocks=True)
 
 #: the page loads nothing from anywhere but the daemon (the print PC may be offline; no CDN)
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                               "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": _CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -101,7 +101,8 @@ async def index(request: Request) -> Response:
 
 # ------------------------------------------------------------------------------------------ login
 
-def _login_page(request: Request, *, status: int = 200, error: str | None = None, username: str = "") -> Response:
+def _login_page(request: Request, *, status: int = 200, error: str | None = None,
+                username: str = "") -> Response:
     """The login form with a fresh login nonce (cookie + hidden field) against login CSRF."""
     lang = lang_of(request)
     nonce = secrets.token_urlsafe(24)
@@ -147,7 +148,8 @@ async def login(request: Request) -> Response:
         return response
     accounts = request.app.state.accounts
     # scrypt takes ~50 ms: keep it off both the event loop and the database thread that dispatches cards
-    principal = await asyncio.get_running_loop().run_in_executor(None, accounts.verify_user, username, password)
+    loop = asyncio.get_running_loop()
+    principal = await loop.run_in_executor(None, accounts.verify_user, username, password)
     if principal is None:
         wait = throttle.failed(username, address)
         await station.audit(f"address:{address}", "session.login_failed", username or None,

@@ -78,7 +78,8 @@ def _load_rows(db: Database, now: float) -> list[Session]:
             role = Role(r["role"])
         except ValueError:
             continue
-        out.append(Session(r["id_hash"], r["user"], role, r["csrf"], r["created_at"], r["expires_at"], r["address"]))
+        out.append(Session(r["id_hash"], r["user"], role, r["csrf"], r["created_at"], r["expires_at"],
+                           r["address"]))
     return out
 
 
@@ -137,13 +138,6 @@ class Sessions:
         db, run = self._attached()
         self._by_key.pop(session.key, None)
         await run(_delete, db, session.key)
-
-    async def end_user(self, user: str) -> int:
-        """End every session of a user (password changed, user disabled). Returns how many."""
-        ended = [s for s in self._by_key.values() if s.user == user]
-        for s in ended:
-            await self.end(s)
-        return len(ended)
 
     # ---------------------------------------------------------------- the hook auth.py calls
 

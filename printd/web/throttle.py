@@ -73,7 +73,8 @@ class LoginThrottle:
     def retry_after(self, user: str, address: str) -> float:
         """Seconds until this user from this address may try again (0: now)."""
         now = self._now()
-        waits = [c.locked_until - now for k in self._keys(user, address) if (c := self._current(k)) is not None]
+        counts = [self._current(k) for k in self._keys(user, address)]
+        waits = [c.locked_until - now for c in counts if c is not None]
         return max([0.0, *waits])
 
     def failed(self, user: str, address: str) -> float:

@@ -32,8 +32,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 expect.set_options(timeout=10_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
 #: a 35 s card in 0.9 s: quick, yet every state shows on the page for a while
 TIME_SCALE = 40
@@ -81,8 +82,9 @@ class PageDaemon:
     def start(self) -> None:
         app = build_app(self.config, self.state_dir)
         # an open event stream would hold a graceful shutdown forever: cut it after 1 s
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
-                                                    access_log=False, lifespan="on", timeout_graceful_shutdown=1))
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         wait_healthy(self.d.url)
@@ -198,6 +200,10 @@ def wait_printers_ready(admin: httpx.Client) -> None:
              timeout=20, what="both printers idle and enabled")
 
 
+def job_state(admin: httpx.Client, job_id: str) -> str:
+    return str(admin.get(f"/api/v1/jobs/{job_id}").json()["state"])
+
+
 def submit(enrollment: httpx.Client, n: int, **over: Any) -> str:
     r = enrollment.post("/api/v1/jobs", json=job_payload(n, **over))
     assert r.status_code == 201, r.text
@@ -275,7 +281,8 @@ def test_jobs_go_from_queued_to_printing_to_printed_without_a_reload(
     shot(page, "queue")
 
 
-def test_pause_and_resume_a_printer_from_its_card(page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
+def test_pause_and_resume_a_printer_from_its_card(
+        page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
     wait_printers_ready(admin)
     page.get_by_role("link", name="Printer").click()
     card2 = printer_card(page, "card2")
@@ -283,7 +290,7 @@ def test_pause_and_resume_a_printer_from_its_card(page: Page, admin: httpx.Clien
     expect(card2.locator('[data-role="state"]')).to_have_text("Dijeda")
     assert admin.get("/api/v1/printers/card2").json()["enabled"] is False
     ids = [submit(enrollment, i) for i in range(10, 12)]
-    wait_for(lambda: all(admin.get(f"/api/v1/jobs/{j}").json()["state"] == "printed" for j in ids), timeout=20,
+    wait_for(lambda: all(job_state(admin, j) == "printed" for j in ids), timeout=20,
              what="jobs printed while card2 is paused")
     assert {admin.get(f"/api/v1/jobs/{j}").json()["printer"] for j in ids} == {"card1"}
     card2.get_by_role("button", name="Lanjutkan").click()
@@ -319,18 +326,19 @@ def test_a_jam_shows_in_the_banner_and_on_the_printer_card(page: Page, admin: ht
     page.get_by_label("Bunyi peringatan").uncheck()
 
 
-def test_a_card_in_doubt_is_settled_by_the_operator(page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
+def test_a_card_in_doubt_is_settled_by_the_operator(
+        page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
     wait_printers_ready(admin)
     assert admin.post("/api/v1/printers/card2/pause", json={"when": "now"}).status_code == 200
     back = {"content_type": "image/png", "data": png_b64(3)}
     job_id = None
     for attempt in range(3):   # the link must drop while the card is inside card1; retry if it was too quick
         candidate = submit(enrollment, 20 + attempt, back=back)
-        wait_for(lambda: admin.get(f"/api/v1/jobs/{candidate}").json()["state"] in ("printing", "printed"),
-                 interval=0.01, what="the card to start")
+        wait_for(lambda c=candidate: job_state(admin, c) in ("printing", "printed"), interval=0.01,
+                 what="the card to start")
         admin.post("/api/v1/printers/card1/faults", json={"kind": "offline"})
-        state = wait_for(lambda: (s := admin.get(f"/api/v1/jobs/{candidate}").json()["state"]) in
-                         ("in_doubt", "printed") and s, what="the card in doubt")
+        state = wait_for(lambda c=candidate: (s := job_state(admin, c)) in ("in_doubt", "printed") and s,
+                         what="the card in doubt")
         if state == "in_doubt":
             job_id = candidate
             break
@@ -477,9 +485,11 @@ def test_keyboard_only_navigation(page: Page) -> None:
     expect(page.locator("#tab-stock")).to_have_attribute("aria-current", "page")
     page.keyboard.press("Tab")
     # every control on the page has a name a screen reader can say
-    unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input:not([type=hidden]), select, textarea')]
-        .filter((el) => !el.closest('[hidden]') && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
-                        && !el.textContent.trim()).map((el) => el.outerHTML)""")
+    unnamed = page.evaluate("""() => [...document.querySelectorAll(
+          'button, input:not([type=hidden]), select, textarea')]
+        .filter((el) => !el.closest('[hidden]') && !(el.labels && el.labels.length)
+                        && !el.getAttribute('aria-label') && !el.textContent.trim())
+        .map((el) => el.outerHTML)""")
     assert unnamed == []
 
 
@@ -488,7 +498,8 @@ def test_laptop_and_tablet_layouts_fit(page: Page) -> None:
     for width, height, name in ((1366, 768, "laptop"), (800, 1280, "tablet-portrait"), (1280, 800, "tablet")):
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(100)
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        root = "document.documentElement"
+        overflow = page.evaluate(f"{root}.scrollWidth - {root}.clientWidth")
         assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
         if name != "laptop":
             shot(page, f"queue-{name}")

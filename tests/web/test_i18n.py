@@ -32,7 +32,8 @@ def test_every_state_reason_and_outcome_is_translated(lang: str) -> None:
     for job_state in JobState:
         assert f"state.job.{job_state.value}" in s
     for printer_state in PrinterState:
-        assert f"state.printer.{printer_state.value}" in s and f"state.printer_explain.{printer_state.value}" in s
+        assert f"state.printer.{printer_state.value}" in s
+        assert f"state.printer_explain.{printer_state.value}" in s
     for outcome in AttemptOutcome:
         assert f"outcome.{outcome.value}" in s
     for role in Role:

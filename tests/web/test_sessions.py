@@ -47,8 +47,8 @@ def request(cookie: str | None = None, csrf: str | None = None, method: str = "P
         headers.append((b"cookie", f"{SESSION_COOKIE}={cookie}".encode()))
     if csrf is not None:
         headers.append((b"x-csrf-token", csrf.encode()))
-    return Request({"type": "http", "method": method, "path": "/api/v1/x", "query_string": b"", "headers": headers,
-                    "scheme": "http", "server": ("testserver", 80)})
+    return Request({"type": "http", "method": method, "path": "/api/v1/x", "query_string": b"",
+                    "headers": headers, "scheme": "http", "server": ("testserver", 80)})
 
 
 # ------------------------------------------------------------------------------------------ throttle
@@ -214,7 +214,8 @@ def audit(daemon: Daemon, action: str) -> list[dict[str, Any]]:
     conn = sqlite3.connect(daemon.state_dir / "printd.sqlite3")
     conn.row_factory = sqlite3.Row
     try:
-        rows = conn.execute("SELECT actor, action, target, detail FROM audit WHERE action = ?", (action,)).fetchall()
+        rows = conn.execute("SELECT actor, action, target, detail FROM audit WHERE action = ?",
+                            (action,)).fetchall()
     finally:
         conn.close()
     return [dict(r) for r in rows]
@@ -263,7 +264,8 @@ def test_changes_through_the_api_need_the_csrf_token(client: httpx.Client, daemo
     assert client.get("/api/v1/printers").status_code == 200            # reading needs no token
     missing = client.post("/api/v1/printers/card1/pause", json={"when": "now"})
     assert missing.status_code == 403 and missing.json()["error"]["code"] == "csrf"
-    wrong = client.post("/api/v1/printers/card1/pause", json={"when": "now"}, headers={"X-CSRF-Token": csrf[:-1]})
+    wrong = client.post("/api/v1/printers/card1/pause", json={"when": "now"},
+                        headers={"X-CSRF-Token": csrf[:-1]})
     assert wrong.status_code == 403
     assert client.get("/api/v1/printers/card1").json()["enabled"] is True   # nothing was changed
     ok = client.post("/api/v1/printers/card1/pause", json={"when": "now"}, headers={"X-CSRF-Token": csrf})
@@ -297,6 +299,7 @@ def test_logout_needs_the_token_and_ends_the_session(client: httpx.Client, daemo
     assert login(client).status_code == 303
     csrf = page_csrf(client)
     old_cookie = client.cookies.get(SESSION_COOKIE)
+    assert old_cookie
     assert client.post("/logout", data={"csrf_token": "wrong"}).status_code == 403
     assert client.get("/").status_code == 200
     r = client.post("/logout", data={"csrf_token": csrf})
