@@ -155,13 +155,27 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
-@pytest.fixture(scope="module")
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    # the PC's clock is on UTC here: the page must still show the station's day and time (WIB)
+def new_context(browser: Browser) -> BrowserContext:
+    """A browser profile like the print PC's, except that its clock is on UTC: the page must still show
+    the station's day and time (WIB)."""
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, timezone_id="UTC", locale="id-ID",
                               accept_downloads=True)
     ctx.add_init_script(COUNT_BEEPS)
     ctx.set_default_timeout(10_000)
+    return ctx
+
+
+def log_in(page: Page, url: str, user: str = "sari") -> None:
+    page.goto(url + "/login")
+    page.get_by_label("Nama pengguna").fill(user)
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    page.get_by_role("button", name="Masuk").click()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+
+@pytest.fixture(scope="module")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = new_context(browser)
     try:
         yield ctx
     finally:
@@ -175,9 +189,10 @@ def errors() -> list[str]:
 
 @pytest.fixture(scope="module")
 def page(context: BrowserContext, station: PageDaemon, errors: list[str]) -> Page:
+    """The operator's page, logged in through the form."""
     p = context.new_page()
     p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.goto(station.d.url + "/")
+    log_in(p, station.d.url)
     return p
 
 
@@ -200,6 +215,11 @@ def wait_printers_ready(admin: httpx.Client) -> None:
              timeout=20, what="both printers idle and enabled")
 
 
+def wait_printers_ready_one(admin: httpx.Client, name: str) -> None:
+    wait_for(lambda: admin.get(f"/api/v1/printers/{name}").json()["state"] == "idle", timeout=20,
+             what=f"{name} idle")
+
+
 def job_state(admin: httpx.Client, job_id: str) -> str:
     return str(admin.get(f"/api/v1/jobs/{job_id}").json()["state"])
 
@@ -212,7 +232,16 @@ def submit(enrollment: httpx.Client, n: int, **over: Any) -> str:
 
 # ------------------------------------------------------------------------------------------ tests
 
-def test_a_wrong_password_is_refused_then_the_operator_logs_in(page: Page, station: PageDaemon) -> None:
+def test_a_wrong_password_is_refused_then_the_operator_logs_in(browser: Browser, station: PageDaemon) -> None:
+    ctx = new_context(browser)
+    try:
+        login_flow(ctx.new_page(), station)
+    finally:
+        ctx.close()
+
+
+def login_flow(page: Page, station: PageDaemon) -> None:
+    page.goto(station.d.url + "/")
     expect(page).to_have_url(station.d.url + "/login")
     page.get_by_label("Nama pengguna").fill("sari")
     page.get_by_label("Kata sandi").fill("bukan-sandinya")
@@ -247,8 +276,11 @@ def test_a_change_without_the_csrf_token_is_refused(page: Page, admin: httpx.Cli
 
 def test_jobs_go_from_queued_to_printing_to_printed_without_a_reload(
         page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
+    wait_printers_ready(admin)
+    printed_before = sum(p["counters"]["today"] for p in admin.get("/api/v1/printers").json())
     for name in ("card1", "card2"):
         assert admin.post(f"/api/v1/printers/{name}/pause", json={"when": "now"}).status_code == 200
+    page.get_by_role("link", name="Antrian").click()
     page.evaluate(RECORD_STATES)
     t0 = time.monotonic()
     ids = [submit(enrollment, 0)]
@@ -275,7 +307,7 @@ def test_jobs_go_from_queued_to_printing_to_printed_without_a_reload(
         assert seen[job_id] == ["queued", "printing", "printed"], seen[job_id]
     assert page.evaluate("window.__sameDocument") is True
     printed = sum(p["counters"]["today"] for p in admin.get("/api/v1/printers").json())
-    assert printed == 4
+    assert printed == printed_before + 4
     expect(page.locator("#cap-text")).to_have_text(f"{printed} / {CAPACITY}")
     assert page.locator("#cap-bar").evaluate("bar => [bar.value, bar.max]") == [printed, CAPACITY]
     shot(page, "queue")
@@ -374,11 +406,6 @@ def test_a_card_in_doubt_is_settled_by_the_operator(
     expect(page.locator("#alerts")).to_be_hidden()
 
 
-def wait_printers_ready_one(admin: httpx.Client, name: str) -> None:
-    wait_for(lambda: admin.get(f"/api/v1/printers/{name}").json()["state"] == "idle", timeout=20,
-             what=f"{name} idle")
-
-
 def test_receive_a_delivery_and_load_a_hopper(page: Page, admin: httpx.Client) -> None:
     def balances() -> dict[str, Any]:
         return next(c for c in admin.get("/api/v1/stock").json()["card_types"] if c["card_type"] == "ktp-el")
@@ -446,7 +473,7 @@ def test_switch_to_english_and_back(page: Page, station: PageDaemon) -> None:
     expect(page.locator("nav.tabs")).to_contain_text("Queue")
     expect(page.locator("#h-queue")).to_have_text("Today's queue")
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    expect(page.locator("#jobs-body .pill").first).to_have_text("Printed")
+    expect(page.locator('#state-filter option[value="printed"]')).to_contain_text("Printed (")
     assert any(c["name"] == "printd_lang" and c["value"] == "en" for c in page.context.cookies())
     shot(page, "queue-english")
     page.reload()
@@ -494,30 +521,30 @@ def test_keyboard_only_navigation(page: Page) -> None:
 
 
 def test_laptop_and_tablet_layouts_fit(page: Page) -> None:
-    page.get_by_role("link", name="Antrian").click()
-    for width, height, name in ((1366, 768, "laptop"), (800, 1280, "tablet-portrait"), (1280, 800, "tablet")):
+    root = "document.documentElement"
+    for width, height, size in ((1366, 768, "laptop"), (800, 1280, "tablet-portrait"), (1280, 800, "tablet")):
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        root = "document.documentElement"
-        overflow = page.evaluate(f"{root}.scrollWidth - {root}.clientWidth")
-        assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px"
-        if name != "laptop":
-            shot(page, f"queue-{name}")
+        for view in ("queue", "printers", "stock", "reports"):
+            page.locator(f"#tab-{view}").click()
+            expect(page.locator(f"#view-{view}")).to_be_visible()
+            overflow = page.evaluate(f"{root}.scrollWidth - {root}.clientWidth")
+            assert overflow <= 0, f"{size}, {view}: the page scrolls sideways by {overflow} px"
+            if size != "laptop" and view in ("queue", "printers"):
+                shot(page, f"{view}-{size}")
     page.set_viewport_size({"width": 1366, "height": 768})
 
 
-def test_a_technician_sees_printers_but_no_operator_actions(browser: Browser, station: PageDaemon,
-                                                            admin: httpx.Client) -> None:
+def test_a_technician_sees_printers_but_no_operator_actions(
+        browser: Browser, station: PageDaemon, admin: httpx.Client, enrollment: httpx.Client) -> None:
+    job_id = submit(enrollment, 50)
+    wait_for(lambda: job_state(admin, job_id) == "printed", timeout=20, what="a printed job")
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     try:
         page = ctx.new_page()
-        page.goto(station.d.url + "/login")
-        page.get_by_label("Nama pengguna").fill("teknisi")
-        page.get_by_label("Kata sandi").fill(PASSWORD)
         with page.expect_response(lambda r: r.url.endswith("/printers/card1/diagnostics")) as diag:
-            page.get_by_role("button", name="Masuk").click()
+            log_in(page, station.d.url, "teknisi")
         expect(page.locator(".role-badge")).to_have_text("Teknisi")
-        expect(page.locator("#jobs-body tr").first).to_be_visible()
+        expect(job_row(page, job_id)).to_have_attribute("data-state", "printed")
         assert page.locator("#jobs-body button").count() == 0        # queue actions are the operator's
         page.get_by_role("link", name="Printer").click()
         expect(printer_card(page, "card1").get_by_role("button", name="Jeda sekarang")).to_be_visible()
