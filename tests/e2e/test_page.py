@@ -285,7 +285,9 @@ def test_jobs_go_from_queued_to_printing_to_printed_without_a_reload(
     t0 = time.monotonic()
     ids = [submit(enrollment, 0)]
     expect(job_row(page, ids[0])).to_be_visible()
-    print(f"a new job on the page {(time.monotonic() - t0) * 1000:.0f} ms after the API acknowledged it")
+    shown_after = time.monotonic() - t0
+    print(f"a new job on the page {shown_after * 1000:.0f} ms after the API acknowledged it")
+    assert shown_after < 1.0          # "within a second of the change"
     ids += [submit(enrollment, i) for i in range(1, 4)]
     for job_id in ids:
         expect(job_row(page, job_id)).to_have_attribute("data-state", "queued")
@@ -351,7 +353,7 @@ def test_a_jam_shows_in_the_banner_and_on_the_printer_card(page: Page, admin: ht
     shot(page, "printers-jam")
     page.wait_for_function("n => window.__beeps > n", arg=beeps_before)
     print(f"jam on the page {seen_after * 1000:.0f} ms after the fault was injected")
-    assert seen_after < 2.0
+    assert seen_after < 1.0           # "a printer error reaches the page within a second"
     # the simulated jam is cleared after 3 s, as if someone took the card out: the banner goes
     expect(card1).to_have_attribute("data-state", "idle", timeout=10_000)
     expect(page.locator("#alerts")).to_be_hidden()

@@ -173,6 +173,7 @@ async def test_logout_and_disabled_users_end_sessions(database: Database) -> Non
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """The conftest's daemon, with page users made before it starts."""
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     db = Database(state_dir / "printd.sqlite3")
