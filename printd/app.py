@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__
+from printd import __version__, web
 from printd.accounts import Accounts
 from printd.api import errors, events, health, jobs, printers, stock
 from printd.api.limits import BodyLimit
@@ -54,5 +54,6 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     errors.install(app)
     for module in (health, jobs, printers, stock, events):
         app.include_router(module.router)
+    web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     return app

@@ -145,6 +145,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, gave_up_at, job_id, id);
     """,
+    # 1 -> 2: the operator page's login sessions (printd/web/sessions.py). Only a hash of the cookie
+    # is kept, as for tokens, so a copy of the database (backup, support bundle) opens no session.
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        address TEXT
+    );
+    CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
