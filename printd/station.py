@@ -185,7 +185,10 @@ class Station:
         assert self._wake is not None
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as
+                # the event is set (a wake right before stop()), and stop() then waits forever
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

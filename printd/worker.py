@@ -198,8 +198,7 @@ class PrinterWorker:
                 self.pause_after_current = False
                 self.enabled = False
             self._publish_if_changed()
-            self.poll_soon()
-            self.host.wake_dispatcher()
+            self.poll_soon()   # the poll that follows wakes the dispatcher if the printer is able
 
     # ------------------------------------------------------------------ life cycle
 

@@ -42,7 +42,9 @@ def _v(value: Any) -> str:
 def _wrap(text: str, indent: int, hanging: int | None = None) -> list[str]:
     pad = " " * indent
     more = " " * (indent + 2 if hanging is None else hanging)
-    return textwrap.wrap(text, WIDTH, initial_indent=pad, subsequent_indent=more) or [pad]
+    # paths and vendor codes must stay whole: never break at their hyphens
+    return textwrap.wrap(text, WIDTH, initial_indent=pad, subsequent_indent=more, break_on_hyphens=False,
+                         break_long_words=False) or [pad]
 
 
 def _section(out: list[str], en: str, id_: str) -> None:
@@ -138,9 +140,9 @@ def render_text(doc: dict[str, Any]) -> str:
     h = doc["history"]
     _section(out, f"History, last {h['days']} days", f"Riwayat {h['days']} hari")
     out.append(f"  recorded from {_v(h.get('recorded_from'))} to {h['to']}")
-    shares = ", ".join(f"{k} {v * 100:.1f}% ({duration(h['seconds_in_state'].get(k))})"
-                       for k, v in h["share_in_state"].items())
-    out += _wrap(f"time in state: {shares or '-'}", 2)
+    out.append("  time in state:" + ("" if h["share_in_state"] else " nothing recorded yet"))
+    for k, v in h["share_in_state"].items():
+        out.append(f"    {k:<9} {v * 100:5.1f}%  {duration(h['seconds_in_state'].get(k))}")
     out.append(f"  cards {h['cards']} (printed {h['printed']}, spoiled {h['spoiled']}, test {h['test']}), "
                f"in doubt {h['in_doubt']}, not fed {h['not_fed']}")
     by_reason = ", ".join(f"{k} {v}" for k, v in h["faults_by_reason"].items())
