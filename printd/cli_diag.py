@@ -37,7 +37,7 @@ def _print_discovery(found: Any) -> None:
         click.echo(f"  {d.vendor:<16} {d.vendor_id:04x}:{d.product_id:04x}  {what}  serial {d.serial or '?'}  "
                    f"({cls}; now at bus {d.bus} address {d.address})")
         if d.note:
-            click.echo(f"      {d.note}")
+            click.echo(f"      {d.note}; run as root or install the udev rules, then discover again")
     click.echo("Serial ports:")
     if not found.serial:
         click.echo("  none")

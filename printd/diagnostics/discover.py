@@ -27,7 +27,9 @@ _VENDOR_WORDS = {"evolis": "Evolis", "fargo": "HID Fargo", "zebra": "Zebra", "da
                  "entrust": "Entrust Datacard", "magicard": "Magicard"}
 USB_CLASS_PRINTER = 7
 BY_ID_DIR = Path("/dev/serial/by-id")
-_NAME_BAD = re.compile(r"[^a-z0-9_-]+")
+_NAME_BAD = re.compile(r"[^a-z0-9-]+")
+#: udev's by-id names: usb-<maker>_<model>_<serial>-if<NN>[-port<N>]
+_BY_ID = re.compile(r"^usb-(?P<model>.+)_(?P<serial>[^_]+)-if\d+(-port\d+)?$")
 #: serial ports on the main board (their names are stable, unlike ttyUSB/ttyACM adapters)
 _BUILT_IN = re.compile(r"^/dev/ttyS\d+$")
 
@@ -128,8 +130,7 @@ def find_usb(backend: Any = None, notes: list[str] | None = None) -> list[UsbPri
                 strings[key] = _usb_string(dev, index)
             except (usb.core.USBError, ValueError, NotImplementedError, OSError) as exc:
                 strings[key] = None
-                note = (f"strings unreadable ({exc}); run as root or install the udev rules "
-                        "(config/60-printd-card-printers.rules), then discover again")
+                note = f"cannot read its strings: {exc}"
         printer_class = dev.bDeviceClass == USB_CLASS_PRINTER
         try:
             printer_class = printer_class or any(intf.bInterfaceClass == USB_CLASS_PRINTER
@@ -234,8 +235,8 @@ class _Names:
         self.used: set[str] = set()
 
     def __call__(self, *parts: str) -> str:
-        base = _NAME_BAD.sub("-", "-".join(p for p in parts if p).lower()).strip("-_") or "printer"
-        base = base[:32].rstrip("-_")
+        base = _NAME_BAD.sub("-", "-".join(p for p in parts if p).lower()).strip("-") or "printer"
+        base = base[:32].rstrip("-")
         name, n = base, 2
         while name in self.used:
             suffix = f"-{n}"
@@ -260,8 +261,9 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
                            f"[printers.{name}]", 'driver = "evolis"', 'transport = "usb"',
                            f"serial_number = {_toml_str(dev.serial)}", f'card_type = "{card_type}"'])
         elif dev.vendor == "Evolis":
-            blocks.append([f"# {what} on USB: its serial number could not be read ({dev.note or 'no serial'});",
-                           "# printd names USB printers by serial number only, so fix access and discover again."])
+            blocks.append([f"# {what} on USB: {dev.note or 'it reports no serial number'}.",
+                           "# printd names USB printers by serial number only: run discover as root or install the",
+                           "# udev rules (config/60-printd-card-printers.rules), then discover again."])
         else:
             serial = f", serial number {dev.serial}" if dev.serial else ""
             blocks.append([f"# {what} on USB{serial}: printd talks to this maker through CUPS. Make a queue for it",
@@ -280,8 +282,9 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
             blocks.append([f"# {label}: no stable name under /dev/serial/by-id, so no config is written for it",
                            "# (its kernel name can change at the next boot); install the udev rules and discover again."])
             continue
-        tail = Path(port.by_id).name.removeprefix("usb-").removeprefix("pci-")
-        name = names("evolis" if port.vendor == "Evolis" else "serial", port.serial or tail)
+        m = _BY_ID.match(Path(port.by_id).name)
+        ident = port.serial or (m["serial"] if m else Path(port.by_id).name)
+        name = names("evolis" if port.vendor == "Evolis" else "serial", ident)
         table = [f"[printers.{name}]", 'driver = "evolis"', 'transport = "serial"',
                  f"port = {_toml_str(port.by_id)}", f'card_type = "{card_type}"']
         if port.vendor == "Evolis":
