@@ -85,18 +85,21 @@ def register(main: click.Group) -> None:
             click.echo(snippet, nl=False)
 
     @main.command()
-    @click.argument("name")
+    @click.argument("name", required=False)
     @station_options
     @click.option("--json", "as_json", is_flag=True, help="the whole diagnostics document as JSON")
-    def diag(name: str, settings: Any, state_dir: Path, as_json: bool) -> None:
-        """A printer's diagnostics: identity, state with remedies, counters, errors, link health, history."""
+    def diag(name: str | None, settings: Any, state_dir: Path, as_json: bool) -> None:
+        """A printer's diagnostics (every printer's without NAME): identity, state with remedies,
+        counters, recent errors, link health, 30-day history, the driver's own report."""
         from printd.diagnostics.render import render_text
 
-        doc = call_daemon(lambda: daemon_client(settings, state_dir).diagnostics(name))
+        client = daemon_client(settings, state_dir)
+        names = [name] if name else [p["name"] for p in call_daemon(client.printers)]
+        docs = [call_daemon(lambda n=n: client.diagnostics(n)) for n in names]
         if as_json:
-            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+            click.echo(json.dumps(docs[0] if name else {"printers": docs}, indent=2, ensure_ascii=False))
         else:
-            click.echo(render_text(doc), nl=False)
+            click.echo("\n".join(render_text(doc) for doc in docs), nl=False)
 
     @main.command("test-print")
     @click.argument("name")

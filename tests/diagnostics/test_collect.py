@@ -226,6 +226,7 @@ def test_printd_diag_text_matches_the_snapshot(tmp_path: Path) -> None:
         runner = CliRunner()
         text = runner.invoke(main, ["diag", "card1", "--config", str(cfg), "--state-dir", str(state)])
         as_json = runner.invoke(main, ["diag", "card1", "--json", "--config", str(cfg), "--state-dir", str(state)])
+        every = runner.invoke(main, ["diag", "--config", str(cfg), "--state-dir", str(state)])
     assert text.exit_code == 0, text.output
     assert as_json.exit_code == 0, as_json.output
     doc = json.loads(as_json.output)
@@ -236,6 +237,8 @@ def test_printd_diag_text_matches_the_snapshot(tmp_path: Path) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS"):
         snapshot.write_text(got)
     assert got == snapshot.read_text(), "diag output changed; if on purpose, rerun with UPDATE_SNAPSHOTS=1"
+    # without NAME: every printer (here the only one), same layout
+    assert every.exit_code == 0 and normalise(every.output, tmp_path) == got
 
 
 def test_printd_diag_says_when_the_daemon_is_down(tmp_path: Path) -> None:
