@@ -1,6 +1,7 @@
 """Technician commands: `printd discover|diag|test-print|raw|support-bundle|backup`."""
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sqlite3
@@ -34,8 +35,8 @@ def _print_discovery(found: Any) -> None:
     for d in found.usb:
         what = " ".join(x for x in (d.manufacturer, d.product) if x) or "?"
         cls = "printer class" if d.printer_class else "no printer interface"
-        click.echo(f"  {d.vendor:<16} {d.vendor_id:04x}:{d.product_id:04x}  {what}  serial {d.serial or '?'}  "
-                   f"({cls}; now at bus {d.bus} address {d.address})")
+        click.echo(f"  {d.vendor:<16} {d.vendor_id:04x}:{d.product_id:04x}  {what}  "
+                   f"serial {d.serial or '?'}  ({cls}; now at bus {d.bus} address {d.address})")
         if d.note:
             click.echo(f"      {d.note}; run as root or install the udev rules, then discover again")
     click.echo("Serial ports:")
@@ -48,7 +49,8 @@ def _print_discovery(found: Any) -> None:
     if not found.cups:
         click.echo("  none")
     for q in found.cups:
-        click.echo(f"  {q.name:<20} {q.state or '?':<10} {q.device_uri or '-'}  {q.make_and_model or ''}".rstrip())
+        line = f"  {q.name:<20} {q.state or '?':<10} {q.device_uri or '-'}  {q.make_and_model or ''}"
+        click.echo(line.rstrip())
     for note in found.notes:
         click.echo(f"note: {note}")
 
@@ -60,10 +62,12 @@ def register(main: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="everything found, and the snippet, as JSON")
     @click.option("--toml", "toml_only", is_flag=True, help="print only the config snippet")
     @click.option("--card-type", default="ktp-el", show_default=True, type=click.Choice(["ktp-el", "kia"]))
-    @click.option("--cups-server", default=None, help="CUPS server (host[:port] or socket); default as for lp")
+    @click.option("--cups-server", default=None,
+                  help="CUPS server (host[:port] or socket); default as for lp")
     @click.option("--no-cups", is_flag=True, help="do not ask CUPS")
-    @click.option("--by-id-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("/dev/serial/by-id"),
-                  show_default=True, help="where udev keeps stable serial-port links")
+    @click.option("--by-id-dir", type=click.Path(file_okay=False, path_type=Path),
+                  default=Path("/dev/serial/by-id"), show_default=True,
+                  help="where udev keeps stable serial-port links")
     @click.option("--usb-backend", envvar="PRINTD_USB_BACKEND", default=None, hidden=True,
                   help="MODULE:CALLABLE returning a pyusb backend (emulators and tests)")
     def discover(as_json: bool, toml_only: bool, card_type: str, cups_server: str | None, no_cups: bool,
@@ -95,7 +99,7 @@ def register(main: click.Group) -> None:
 
         client = daemon_client(settings, state_dir)
         names = [name] if name else [p["name"] for p in call_daemon(client.printers)]
-        docs = [call_daemon(lambda n=n: client.diagnostics(n)) for n in names]
+        docs = [call_daemon(functools.partial(client.diagnostics, n)) for n in names]
         if as_json:
             click.echo(json.dumps(docs[0] if name else {"printers": docs}, indent=2, ensure_ascii=False))
         else:
@@ -107,8 +111,9 @@ def register(main: click.Group) -> None:
     def test_print(name: str, settings: Any, state_dir: Path) -> None:
         """Print the generated test card (name, time, colour bars, grid); its blank is booked as `test`."""
         r = call_daemon(lambda: daemon_client(settings, state_dir).test_print(name))
+        entries = ", ".join(map(str, r["ledger_entry_ids"]))
         click.echo(f"test card printed on {r['printer']} ({r['card_type']}) in {r['duration_s']} s; "
-                   f"booked as test (ledger entry {', '.join(map(str, r['ledger_entry_ids']))}), id {r['test_id']}")
+                   f"booked as test (ledger entry {entries}), id {r['test_id']}")
 
     @main.command()
     @click.argument("name")
@@ -133,14 +138,16 @@ def register(main: click.Group) -> None:
         from printd.errors import PrintdError
 
         token = read_local_admin_token(state_dir)
-        factory = (lambda: PrintdClient(f"http://{settings.server.listen}", token, timeout=15.0)) if token else None
+        url = f"http://{settings.server.listen}"
+        factory = (lambda: PrintdClient(url, token, timeout=15.0)) if token else None
         try:
             result = make_bundle(settings, state_dir, output, log_files=log_files, client_factory=factory)
         except (PrintdError, sqlite3.Error, OSError) as exc:
             raise click.ClickException(f"cannot make the bundle: {exc}") from None
         click.echo(f"support bundle written: {result.path} ({result.path.stat().st_size} bytes, "
                    f"{len(result.files)} files)")
-        click.echo(f"database integrity: {result.integrity if result.integrity is not None else 'no database'}")
+        integrity = result.integrity if result.integrity is not None else "no database"
+        click.echo(f"database integrity: {integrity}")
         click.echo(f"printer diagnostics: {'included' if result.daemon else 'not included'}")
         for note in result.notes:
             click.echo(f"note: {note}")
@@ -160,5 +167,5 @@ def register(main: click.Group) -> None:
             info = backup_database(state_dir / "printd.sqlite3", path)
         except (PrintdError, sqlite3.Error, OSError) as exc:
             raise click.ClickException(f"backup failed: {exc}") from None
-        click.echo(f"backup written: {path} ({info['size_bytes']} bytes, schema version {info['schema_version']}, "
-                   f"integrity {info['integrity_check']})")
+        click.echo(f"backup written: {path} ({info['size_bytes']} bytes, "
+                   f"schema version {info['schema_version']}, integrity {info['integrity_check']})")

@@ -185,7 +185,8 @@ class PrinterWorker:
             # most likely a status poll answering right now: give it its status timeout
             await asyncio.wait({asyncio.wrap_future(self._inflight)}, timeout=self.driver.status_timeout_s)
         if self.busy or self.hung:
-            doing = f"job {self.current_job.id}" if self.current_job else (self.exclusive or "an earlier command")
+            doing = (f"job {self.current_job.id}" if self.current_job
+                     else self.exclusive or "an earlier command")
             raise Conflict(f"printer {self.name} is busy ({doing}); try again when it is idle",
                            code="printer_busy", field="name")
         self.exclusive = what
@@ -287,9 +288,9 @@ class PrinterWorker:
             return True
         if self._foreign_serial != identity.serial:
             self._foreign_serial = identity.serial
-            log.warning("%s: a different printer answers (serial %s, expected %s); staying offline until the "
-                        "expected printer is back or the config names the new one", self.name, identity.serial,
-                        known)
+            log.warning("%s: a different printer answers (serial %s, expected %s); staying offline until "
+                        "the expected printer is back or the config names the new one", self.name,
+                        identity.serial, known)
             self.recent_errors.append({"at": time.time(), "reason": "offline", "vendor_code": "wrong-printer",
                                        "message": f"serial {identity.serial} answered, expected {known}",
                                        "job_id": None})

@@ -64,9 +64,11 @@ class FakeBackend(usb.backend.IBackend):
         if intf != 0 or alt != 0:
             raise IndexError((intf, alt))
         return _desc(bLength=9, bDescriptorType=4, bInterfaceNumber=0, bAlternateSetting=0, bNumEndpoints=2,
-                     bInterfaceClass=dev.interface_class, bInterfaceSubClass=1, bInterfaceProtocol=2, iInterface=0)
+                     bInterfaceClass=dev.interface_class, bInterfaceSubClass=1, bInterfaceProtocol=2,
+                     iInterface=0)
 
-    def get_endpoint_descriptor(self, dev: FakeDevice, ep: int, intf: int, alt: int, config: int) -> SimpleNamespace:
+    def get_endpoint_descriptor(self, dev: FakeDevice, ep: int, intf: int, alt: int,
+                                config: int) -> SimpleNamespace:
         if ep > 1:
             raise IndexError(ep)
         return _desc(bLength=7, bDescriptorType=5, bEndpointAddress=(0x81 if ep else 0x02), bmAttributes=2,
@@ -79,8 +81,8 @@ class FakeBackend(usb.backend.IBackend):
     def close_device(self, dev_handle: FakeDevice) -> None:
         pass
 
-    def ctrl_transfer(self, dev_handle: FakeDevice, bmRequestType: int, bRequest: int, wValue: int, wIndex: int,
-                      data: Any, timeout: int) -> int:
+    def ctrl_transfer(self, dev_handle: FakeDevice, bmRequestType: int, bRequest: int, wValue: int,
+                      wIndex: int, data: Any, timeout: int) -> int:
         if bRequest != GET_DESCRIPTOR or (wValue >> 8) != DESC_STRING:
             raise usb.core.USBError("request not supported by the fake", errno=32)
         if dev_handle.strings_denied:

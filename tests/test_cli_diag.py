@@ -47,7 +47,8 @@ def test_usb_discovery_reads_serials_through_pyusb() -> None:
 
 
 def test_every_known_vendor_id_is_recognised() -> None:
-    ids = {0x0F49: "Evolis", 0x09B0: "HID Fargo", 0x0A5F: "Zebra", 0x0A27: "Entrust Datacard", 0x0C1F: "Magicard"}
+    ids = {0x0F49: "Evolis", 0x09B0: "HID Fargo", 0x0A5F: "Zebra", 0x0A27: "Entrust Datacard",
+           0x0C1F: "Magicard"}
     devices = [FakeDevice(vid, 0x0001, "M", "P", f"S{i}", address=10 + i) for i, vid in enumerate(ids)]
     found = find_usb(FakeBackend(devices))
     assert [(d.vendor_id, d.vendor) for d in found] == list(ids.items())
@@ -87,7 +88,8 @@ def test_discover_prints_a_config_that_names_printers_by_serial_and_by_id(
     printers = settings.printers
     assert set(printers) == {"evolis-pri2-0042117", "evolis-pri2-0099"}
     usb = printers["evolis-pri2-0042117"]
-    assert isinstance(usb, EvolisPrinterConfig) and (usb.transport, usb.serial_number) == ("usb", "PRI2-0042117")
+    assert isinstance(usb, EvolisPrinterConfig)
+    assert (usb.transport, usb.serial_number) == ("usb", "PRI2-0042117")
     ser = printers["evolis-pri2-0099"]
     assert isinstance(ser, EvolisPrinterConfig) and (ser.transport, ser.port) == ("serial", str(link))
     # the unknown adapter and the printers printd cannot drive directly are there, commented out
@@ -105,8 +107,8 @@ def test_discover_human_listing_shows_where_things_are_now(pty_by_id: tuple[Path
     r = CliRunner().invoke(main, ["discover", "--no-cups", "--by-id-dir", str(by_id),
                                   "--usb-backend", "tests.fake_usb:station_backend"])
     assert r.exit_code == 0, r.output
-    assert "Evolis           0f49:1001  Evolis Primacy 2  serial PRI2-0042117  (printer class; now at bus 1 address 7)" \
-        in r.output
+    assert ("Evolis           0f49:1001  Evolis Primacy 2  serial PRI2-0042117  "
+            "(printer class; now at bus 1 address 7)") in r.output
     assert f"{link} -> {os.path.realpath(link)}" in r.output
     assert "[Evolis]" in r.output
     assert "Config snippet:" in r.output
@@ -188,7 +190,7 @@ def test_discover_without_cupsd_says_so() -> None:
     assert notes and "no cupsd answers" in notes[0]
 
 
-# ---------------------------------------------------------------------------------------------- support bundle
+# ------------------------------------------------------------------------------------ support bundle
 
 PEOPLE = [("SITI AMINAH BINTI SUPARDI", nik(101)), ("I Gusti Ayu Putri Larasati", nik(102)),
           ("ANDI MAPPANYUKKI", nik(103)), ("Budi Santoso", nik(104))]
@@ -229,16 +231,16 @@ def test_support_bundle_holds_no_name_nik_or_image(tmp_path: Path) -> None:
         (state / "printd.log").write_text(f"INFO printing card for {PEOPLE[0][0]} nik {PEOPLE[0][1]}\n"
                                           f"INFO {PEOPLE[1][0].upper()} done; NIK={PEOPLE[1][1]}\n")
         out = tmp_path / "bundle.tar.gz"
-        r = CliRunner().invoke(main, ["support-bundle", "--output", str(out), "--config", str(_cfg(tmp_path, d.url)),
-                                      "--state-dir", str(state)])
+        r = CliRunner().invoke(main, ["support-bundle", "--output", str(out),
+                                      "--config", str(_cfg(tmp_path, d.url)), "--state-dir", str(state)])
         assert r.exit_code == 0, r.output
     assert "printer diagnostics: included" in r.output and "database integrity: ok" in r.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
     files = _members(out)
     assert {"README.txt", "versions.json", "database.json", "config/printd.toml", "config/effective.json",
-            "diagnostics/health.json", "diagnostics/card1.json", "diagnostics/card1.txt", "diagnostics/card2.json",
-            "logs/file-printd.log"} <= set(files)
+            "diagnostics/health.json", "diagnostics/card1.json", "diagnostics/card1.txt",
+            "diagnostics/card2.json", "logs/file-printd.log"} <= set(files)
     needles: list[tuple[str, bytes]] = []
     for name, number in PEOPLE:
         needles += [(f"name {name}", name.encode()), (f"upper {name}", name.upper().encode()),
@@ -295,8 +297,8 @@ def test_config_secrets_are_removed() -> None:
 
 def test_scrubber_replaces_whole_names_and_any_nik() -> None:
     scrub = Scrubber(["Budi Santoso", "ANI"], ["3274011203900001"])
-    assert scrub("BUDI  SANTOSO met Ani, not Anita; 3274011203900001 / 1234567890123456 / 12345678901234567") == \
-        "<name> met <name>, not Anita; <nik> / <nik> / 12345678901234567"
+    text = "BUDI  SANTOSO met Ani, not Anita; 3274011203900001 / 1234567890123456 / 12345678901234567"
+    assert scrub(text) == "<name> met <name>, not Anita; <nik> / <nik> / 12345678901234567"
 
 
 # ---------------------------------------------------------------------------------------------- backup
@@ -313,12 +315,14 @@ def test_backup_while_printing_is_consistent(tmp_path: Path) -> None:
         copies = []
         for n in range(3):   # while cards print and the store writes
             out = tmp_path / f"backup-{n}.sqlite3"
-            r = CliRunner().invoke(main, ["backup", str(out), "--config", str(cfg), "--state-dir", str(state)])
+            r = CliRunner().invoke(main, ["backup", str(out), "--config", str(cfg),
+                                          "--state-dir", str(state)])
             assert r.exit_code == 0, r.output
             assert "integrity ok" in r.output
             copies.append(out)
             time.sleep(0.1)
-        refused = CliRunner().invoke(main, ["backup", str(copies[0]), "--config", str(cfg), "--state-dir", str(state)])
+        refused = CliRunner().invoke(main, ["backup", str(copies[0]), "--config", str(cfg),
+                                            "--state-dir", str(state)])
         assert refused.exit_code == 1 and "--force" in refused.output
     for out in copies:
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -336,6 +340,7 @@ def test_backup_while_printing_is_consistent(tmp_path: Path) -> None:
 
 
 def test_backup_without_a_database_fails_clearly(tmp_path: Path) -> None:
-    r = CliRunner().invoke(main, ["backup", str(tmp_path / "x.sqlite3"), "--state-dir", str(tmp_path / "empty")])
+    r = CliRunner().invoke(main, ["backup", str(tmp_path / "x.sqlite3"),
+                                  "--state-dir", str(tmp_path / "empty")])
     assert r.exit_code == 1 and "no database" in r.output
     assert not (tmp_path / "x.sqlite3").exists()

@@ -40,8 +40,8 @@ async def test_print(name: str, request: Request, principal: Technician) -> Any:
     result = await print_test_card(request.app.state.station, name, principal.actor)
     if result.outcome != "printed":
         booked = "a blank was used and booked as test" if result.ledger_entry_ids else "no blank was booked"
-        return error_response(503, "test_print_failed",
-                              f"test card on {name} {result.outcome} ({result.reason}): {result.message}; {booked}")
+        message = f"test card on {name} {result.outcome} ({result.reason}): {result.message}; {booked}"
+        return error_response(503, "test_print_failed", message)
     return JSONResponse(result.as_dict())
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from printd import __version__
+from printd.clock import StationClock
 from printd.config import Settings
 from printd.diagnostics.render import render_text
 from printd.queue import ledger
@@ -35,8 +36,8 @@ from printd.queue.db import Database
 #: packages whose versions matter when something goes wrong
 KEY_PACKAGES = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx", "click", "pillow", "jinja2",
                 "prometheus_client", "pyusb", "pyserial", "pycups", "tzdata")
-SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "password", "passwd", "pass", "key", "apikey",
-                          "credential", "credentials", "auth", "cookie", "private", "pin"})
+SECRET_WORDS = frozenset({"secret", "secrets", "token", "tokens", "password", "passwd", "pass", "key",
+                          "apikey", "credential", "credentials", "auth", "cookie", "private", "pin"})
 LOG_LINES = 5000
 NIK_RUN = re.compile(r"(?<!\d)\d{16}(?!\d)")
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/@\s:]+):([^/@\s]+)@")
@@ -83,8 +84,9 @@ class Scrubber:
 
     def __init__(self, names: Iterable[str], niks: Iterable[str]) -> None:
         unique = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
-        self._names = [re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, n.split())) + r"(?!\w)", re.IGNORECASE)
-                       for n in unique]
+        # whole words, any case, any run of spaces between the parts of the name
+        self._names = [re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, n.split())) + r"(?!\w)",
+                                  re.IGNORECASE) for n in unique]
         self._niks = sorted({n for n in niks if n}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -119,7 +121,7 @@ def _run(cmd: list[str], timeout: float = 20.0) -> str | None:
 
 def versions() -> dict[str, Any]:
     """printd, Python, key packages, OS."""
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in KEY_PACKAGES:
         try:
             packages[name] = metadata.version(name)
@@ -141,7 +143,8 @@ def versions() -> dict[str, Any]:
         libusb = False
     return {"printd": __version__, "python": sys.version.split()[0], "python_executable": sys.executable,
             "platform": platform.platform(), "machine": platform.machine(), "os_release": os_release,
-            "packages": packages, "libusb": libusb, "cups_scheduler": (_run(["lpstat", "-r"]) or "").strip() or None}
+            "packages": packages, "libusb": libusb,
+            "cups_scheduler": (_run(["lpstat", "-r"]) or "").strip() or None}
 
 
 def database_report(db_path: Path, workdir: Path) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -164,8 +167,10 @@ def database_report(db_path: Path, workdir: Path) -> tuple[dict[str, Any], list[
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                                              " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+        wal = db_path.with_name(db_path.name + "-wal")
         report: dict[str, Any] = {
             "present": True, "path": str(db_path), "size_bytes": db_path.stat().st_size,
+            "wal_bytes": wal.stat().st_size if wal.exists() else 0,
             "schema_version": conn.execute("PRAGMA user_version").fetchone()[0],
             "integrity_check": integrity if integrity != ["ok"] else "ok",
             "row_counts": counts,
@@ -193,7 +198,8 @@ def collect_logs(state_dir: Path, log_files: Iterable[Path]) -> tuple[dict[str, 
     """Recent log lines: the journal of printd.service if it has any, else the given or found log files."""
     notes: list[str] = []
     logs: dict[str, str] = {}
-    journal = _run(["journalctl", "-u", "printd", "--no-pager", "-q", "-o", "short-iso", "-n", str(LOG_LINES)])
+    journal = _run(["journalctl", "-u", "printd", "--no-pager", "-q", "-o", "short-iso",
+                    "-n", str(LOG_LINES)])
     if journal and journal.strip():
         logs["journal-printd.log"] = journal
     files = list(log_files) or sorted(state_dir.glob("*.log")) + sorted(state_dir.glob("logs/*.log"))
@@ -253,12 +259,13 @@ def make_bundle(settings: Settings, state_dir: Path, output: Path, *, log_files:
     daemon, why = daemon_diagnostics(client_factory)
     if daemon is None:
         result.notes.append(f"printer diagnostics missing: {why}")
-        files["diagnostics/NOT-INCLUDED.txt"] = (f"Printer diagnostics are not in this bundle: {why}\n"
-                                                 "Start the daemon and make the bundle again to include them.\n")
+        files["diagnostics/NOT-INCLUDED.txt"] = (
+            f"Printer diagnostics are not in this bundle: {why}\n"
+            "Start the daemon and make the bundle again to include them.\n")
     else:
         result.daemon = True
-        files["diagnostics/health.json"] = json.dumps({"health": daemon["health"], "printers": daemon["printers"]},
-                                                      indent=2, sort_keys=True)
+        summary = {"health": daemon["health"], "printers": daemon["printers"]}
+        files["diagnostics/health.json"] = json.dumps(summary, indent=2, sort_keys=True)
         for name, doc in daemon["diagnostics"].items():
             files[f"diagnostics/{name}.json"] = json.dumps(doc, indent=2, sort_keys=True)
             files[f"diagnostics/{name}.txt"] = render_text(doc)
@@ -268,11 +275,13 @@ def make_bundle(settings: Settings, state_dir: Path, output: Path, *, log_files:
     for name, text in logs.items():
         files[f"logs/{name}"] = text
 
+    made = StationClock(settings.station.timezone).iso(now)
     files["README.txt"] = (
-        f"printd support bundle, station {settings.station.name!r}, made {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n"
-        "No personal data: no names, NIKs or card images; job ids only. Names and NIKs of the station's jobs\n"
-        "and any 16-digit number were replaced by <name> / <nik> in every file.\n\n"
-        + "".join(f"note: {n}\n" for n in result.notes) + "\nfiles:\n" + "".join(f"  {f}\n" for f in sorted(files)))
+        f"printd support bundle, station {settings.station.name!r}, made {made}\n"
+        "No personal data: no names, NIKs or card images; job ids only. Names and NIKs of the station's\n"
+        "jobs and any 16-digit number were replaced by <name> / <nik> in every file.\n\n"
+        + "".join(f"note: {n}\n" for n in result.notes)
+        + "\nfiles:\n" + "".join(f"  {f}\n" for f in sorted(files)))
     root = f"printd-support-{stamp}"
     tmp_out = output.with_name(f".{output.name}.tmp{os.getpid()}")
     output.parent.mkdir(parents=True, exist_ok=True)

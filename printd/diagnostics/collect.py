@@ -51,7 +51,8 @@ async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
         return {"unavailable": f"the printer is busy ({w.exclusive or 'printing'}); its driver report is "
                                "read when it is idle"}
     try:
-        report = await w.run_exclusive("diagnostics", w.driver.diagnostics, timeout=w.driver.status_timeout_s * 3)
+        report = await w.run_exclusive("diagnostics", w.driver.diagnostics,
+                                       timeout=w.driver.status_timeout_s * 3)
     except Exception as exc:  # a failing report must not hide the rest of the document
         return {"error": f"{type(exc).__name__}: {exc}"}
     return jsonable(report) if isinstance(report, dict) else {"report": jsonable(report)}
@@ -83,7 +84,8 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
         errors.append({"at": e["at"], "source": "history", "reason": stopping[0], "vendor_code": None,
                        "message": f"{e['state']}: {', '.join(e['reasons']) or '-'}", "job_id": e["job_id"]})
     errors.sort(key=lambda e: e["at"], reverse=True)
-    recent = [{**e, "at": iso(e["at"]), **_help(e["reason"], e["vendor_code"])} for e in errors[:RECENT_ERRORS]]
+    recent = [{**e, "at": iso(e["at"]), **_help(e["reason"], e["vendor_code"])}
+              for e in errors[:RECENT_ERRORS]]
 
     return {
         "printer": name,
@@ -91,7 +93,8 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
         "simulated": w.simulated,
         "generated_at": iso(now),
         "identity": {"model": ident.model if ident else None, "serial": ident.serial if ident else None,
-                     "firmware": ident.firmware if ident else None, "vendor": ident.vendor if ident else None},
+                     "firmware": ident.firmware if ident else None,
+                     "vendor": ident.vendor if ident else None},
         "link": {"online": w.online, "last_seen_at": iso(w.last_seen_at), "offline_code": w.offline_code,
                  **jsonable(dict(ident.link) if ident else {})},
         "state": {"state": view["state"], "accepting": w.accepting, "enabled": w.enabled,
@@ -101,7 +104,8 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
         "supplies": {"ribbon": view["ribbon"], "film": view["film"], "hopper": view["hopper"]},
         "recent_errors": recent,
         "communication": {**w.health.as_dict(), "online": w.online, "poll_interval_s": w.poll_interval_s,
-                          "status_timeout_s": w.driver.status_timeout_s, "card_timeout_s": w.driver.card_timeout_s},
+                          "status_timeout_s": w.driver.status_timeout_s,
+                          "card_timeout_s": w.driver.card_timeout_s},
         "history": history,
         "driver_report": driver,
     }

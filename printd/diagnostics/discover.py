@@ -106,7 +106,7 @@ def _usb_string(dev: Any, index: int) -> str | None:
 
 
 def find_usb(backend: Any = None, notes: list[str] | None = None) -> list[UsbPrinter]:
-    """USB devices of known card-printer makers through pyusb (`backend`: any pyusb backend, None = libusb)."""
+    """USB devices of card-printer makers through pyusb; `backend` is any pyusb backend (None: libusb)."""
     import usb.core
     import usb.util
 
@@ -138,9 +138,10 @@ def find_usb(backend: Any = None, notes: list[str] | None = None) -> list[UsbPri
         except (usb.core.USBError, NotImplementedError, OSError):
             pass
         found.append(UsbPrinter(vendor_id=dev.idVendor, product_id=dev.idProduct,
-                                vendor=CARD_PRINTER_VENDORS[dev.idVendor], manufacturer=strings["manufacturer"],
-                                product=strings["product"], serial=strings["serial"], printer_class=printer_class,
-                                bus=dev.bus, address=dev.address, note=note))
+                                vendor=CARD_PRINTER_VENDORS[dev.idVendor],
+                                manufacturer=strings["manufacturer"], product=strings["product"],
+                                serial=strings["serial"], printer_class=printer_class, bus=dev.bus,
+                                address=dev.address, note=note))
         usb.util.dispose_resources(dev)
     return found
 
@@ -262,13 +263,15 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
                            f"serial_number = {_toml_str(dev.serial)}", f'card_type = "{card_type}"'])
         elif dev.vendor == "Evolis":
             blocks.append([f"# {what} on USB: {dev.note or 'it reports no serial number'}.",
-                           "# printd names USB printers by serial number only: run discover as root or install the",
-                           "# udev rules (config/60-printd-card-printers.rules), then discover again."])
+                           "# printd names USB printers by serial number only: run discover as root",
+                           "# or install the udev rules (config/60-printd-card-printers.rules), then",
+                           "# discover again."])
         else:
             serial = f", serial number {dev.serial}" if dev.serial else ""
-            blocks.append([f"# {what} on USB{serial}: printd talks to this maker through CUPS. Make a queue for it",
-                           "# (lpadmin -p NAME -E -v 'usb://...' with the vendor's PPD; `lpinfo -v` shows the URI),",
-                           "# then discover again: the queue appears below as a driver = \"cups\" printer."])
+            blocks.append([f"# {what} on USB{serial}: printd talks to this maker through CUPS.",
+                           "# Make a queue for it (lpadmin -p NAME -E -v 'usb://...' with the vendor's PPD;",
+                           "# `lpinfo -v` shows the URI), then discover again: the queue appears below as a",
+                           "# driver = \"cups\" printer."])
     for port in found.serial:
         label = port.description or port.vendor or "serial device"
         if not port.by_id and _BUILT_IN.match(port.device):
@@ -279,8 +282,9 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
                           + ["# " + line for line in table])
             continue
         if not port.by_id:
-            blocks.append([f"# {label}: no stable name under /dev/serial/by-id, so no config is written for it",
-                           "# (its kernel name can change at the next boot); install the udev rules and discover again."])
+            blocks.append([f"# {label}: no stable name under /dev/serial/by-id, so no config is written",
+                           "# for it (its kernel name can change at the next boot); install the udev rules",
+                           "# and discover again."])
             continue
         m = _BY_ID.match(Path(port.by_id).name)
         ident = port.serial or (m["serial"] if m else Path(port.by_id).name)
@@ -303,6 +307,6 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
         blocks.append(table)
     if not blocks:
         return "# printd discover found no card printer on this PC.\n"
-    head = ["# printd discover: printers found on this PC. Paste into the config (e.g. /etc/printd/printd.toml),",
-            "# check card_type, and restart printd."]
+    head = ["# printd discover: printers found on this PC. Paste into the config",
+            "# (e.g. /etc/printd/printd.toml), check card_type, and restart printd."]
     return "\n".join(head + [""] + ["\n".join(b) + "\n" for b in blocks]).rstrip() + "\n"

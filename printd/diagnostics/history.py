@@ -7,7 +7,7 @@ printed or spoiled) and from the ledger (test cards). Runs on the station's data
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from printd.clock import StationClock
@@ -34,7 +34,8 @@ def _reasons(raw: str | None) -> list[str]:
     return [str(r) for r in value] if isinstance(value, list) else []
 
 
-def state_history(db: Database, printer: str, clock: StationClock, now: float, days: int = 30) -> dict[str, Any]:
+def state_history(db: Database, printer: str, clock: StationClock, now: float,
+                  days: int = 30) -> dict[str, Any]:
     """Time in each state, faults and cards of one printer over the last `days` days.
 
     A fault is an event at which a stopping reason appears that the previous event did not have
@@ -48,7 +49,7 @@ def state_history(db: Database, printer: str, clock: StationClock, now: float, d
                       " ORDER BY at DESC, id DESC LIMIT 1", (printer, start))
     rows = db.query("SELECT at, state, reasons FROM printer_events WHERE printer = ? AND at >= ? AND at <= ?"
                     " ORDER BY at, id", (printer, start, now))
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     faults: Counter[str] = Counter()
     supply: Counter[str] = Counter()
     faults_by_day: Counter[str] = Counter()
@@ -77,8 +78,8 @@ def state_history(db: Database, printer: str, clock: StationClock, now: float, d
                         (printer, start)):
         outcomes[row["outcome"]] += 1
         per_day.setdefault(clock.day(row["started_at"]), Counter())[row["outcome"]] += 1
-    for row in db.query("SELECT day, SUM(count) AS n FROM ledger WHERE printer = ? AND kind = 'test' AND at >= ?"
-                        " GROUP BY day", (printer, start)):
+    for row in db.query("SELECT day, SUM(count) AS n FROM ledger WHERE printer = ? AND kind = 'test'"
+                        " AND at >= ? GROUP BY day", (printer, start)):
         outcomes["test"] += int(row["n"])
         per_day.setdefault(row["day"], Counter())["test"] += int(row["n"])
     cards = outcomes["printed"] + outcomes["spoiled"] + outcomes["test"]
@@ -91,13 +92,15 @@ def state_history(db: Database, printer: str, clock: StationClock, now: float, d
     return {
         "days": days, "from": clock.iso(start), "to": clock.iso(now),
         "seconds_in_state": {k: round(v, 1) for k, v in sorted(seconds.items()) if v > 0},
-        "share_in_state": {k: round(v / known, 4) for k, v in sorted(seconds.items()) if v > 0 and k != "unknown"},
+        "share_in_state": {k: round(v / known, 4) for k, v in sorted(seconds.items())
+                           if v > 0 and k != "unknown"},
         "recorded_from": clock.iso(start if before else rows[0]["at"]) if before or rows else None,
         "events": len(rows),
         "faults": fault_events,
         "faults_by_reason": dict(faults.most_common()),
         "supply_stops": dict(supply.most_common()),
-        "cards": cards, "printed": outcomes["printed"], "spoiled": outcomes["spoiled"], "test": outcomes["test"],
+        "cards": cards, "printed": outcomes["printed"], "spoiled": outcomes["spoiled"],
+        "test": outcomes["test"],
         "in_doubt": outcomes["in_doubt"], "not_fed": outcomes["not_fed"],
         "faults_per_100_cards": round(fault_events * 100.0 / cards, 2) if cards else None,
         "by_day": by_day,

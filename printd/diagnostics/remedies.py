@@ -42,7 +42,8 @@ class Remedy:
 @functools.cache
 def table() -> dict[str, Remedy]:
     """Every known code, from the packaged JSON (read once)."""
-    raw = json.loads(resources.files("printd.diagnostics").joinpath("remedies.json").read_text(encoding="utf-8"))
+    source = resources.files("printd.diagnostics").joinpath("remedies.json")
+    raw = json.loads(source.read_text(encoding="utf-8"))
     out: dict[str, Remedy] = {}
     for code, entry in raw["codes"].items():
         out[code] = Remedy(code=code, kind=entry["kind"], reason=entry["reason"],
@@ -105,8 +106,9 @@ def _cell(text: str) -> str:
 def markdown_table() -> str:
     """The table as Markdown (for docs/diagnostics.md), grouped by kind, both languages."""
     titles = {"ipp": "Printer state reasons (IPP)", "printd": "printd's own error reasons",
-              "simulated": "Simulated printer (vendor code SIM-...)", "evolis-nack": "Evolis NACK codes (serial)",
-              "evolis-status": "Evolis status names", "cups": "CUPS / IPP keywords from a CUPS queue"}
+              "simulated": "Simulated printer (vendor code SIM-...)",
+              "evolis-nack": "Evolis NACK codes (serial)", "evolis-status": "Evolis status names",
+              "cups": "CUPS / IPP keywords from a CUPS queue"}
     action = {"id": "Tindakan", "en": "What to do"}
     lines: list[str] = []
     entries = table().values()

@@ -80,7 +80,8 @@ def render_text(doc: dict[str, Any]) -> str:
     """The readable layout of one printer's diagnostics document."""
     out: list[str] = []
     sim = ", simulated" if doc.get("simulated") else ""
-    out.append(f"printd diagnostics: {doc['printer']} ({doc['driver']}{sim}), generated {doc['generated_at']}")
+    out.append(f"printd diagnostics: {doc['printer']} ({doc['driver']}{sim}), "
+               f"generated {doc['generated_at']}")
 
     ident = doc["identity"]
     _section(out, "Identity", "Identitas")
@@ -102,7 +103,8 @@ def render_text(doc: dict[str, Any]) -> str:
         out.append("  reasons    none: nothing stops this printer / tidak ada gangguan")
     for r in state["reasons"]:
         vendor = f", vendor code {r['vendor_code']}" if r.get("vendor_code") else ""
-        out.append(f"  - {r['keyword']} [{r['severity']}{vendor}]" + (f": {r['message']}" if r.get("message") else ""))
+        message = f": {r['message']}" if r.get("message") else ""
+        out.append(f"  - {r['keyword']} [{r['severity']}{vendor}]{message}")
         for lang in ("id", "en"):
             h = r["help"][lang]
             out += _wrap(f"{lang}: {h['title']}. {h['explanation']}", 6, 10)
@@ -126,7 +128,8 @@ def render_text(doc: dict[str, Any]) -> str:
     for e in doc["recent_errors"]:
         vendor = f" ({e['vendor_code']})" if e.get("vendor_code") else ""
         job = f" job {e['job_id']}" if e.get("job_id") else ""
-        out += _wrap(f"{e['at']}  {e['reason']}{vendor}{job} [{e['source']}] {e.get('message') or ''}".rstrip(), 2)
+        line = f"{e['at']}  {e['reason']}{vendor}{job} [{e['source']}] {e.get('message') or ''}"
+        out += _wrap(line.rstrip(), 2)
         out += _wrap(f"id: {e['help']['id']['title']} / en: {e['help']['en']['title']}", 6)
 
     com = doc["communication"]
@@ -150,7 +153,8 @@ def render_text(doc: dict[str, Any]) -> str:
     out.append(f"  faults {h['faults']}" + (f" ({by_reason})" if by_reason else "")
                + (f", {rate} per 100 cards" if rate is not None else ", no cards to compare"))
     if h.get("supply_stops"):
-        out.append("  supply stops (not faults): " + ", ".join(f"{k} {v}" for k, v in h["supply_stops"].items()))
+        stops = ", ".join(f"{k} {v}" for k, v in h["supply_stops"].items())
+        out.append(f"  supply stops (not faults): {stops}")
     if h["by_day"]:
         out.append(f"  {'day':<10}  {'printed':>7}  {'spoiled':>7}  {'test':>4}  {'doubt':>5}  {'faults':>6}")
         for d in h["by_day"]:

@@ -29,7 +29,7 @@ MAX_RAW_REPLY = 4000
 
 @dataclass(frozen=True)
 class TestCardResult:
-    """What happened to a test card. `booked` lists the ledger entries of its blank (empty if none was used)."""
+    """What happened to a test card; `ledger_entry_ids` book its blank (empty when none was used)."""
 
     printer: str
     test_id: str
@@ -50,8 +50,8 @@ def _card_type(station: Station, w: PrinterWorker) -> str:
     """The card type the ledger says is in the printer's hopper (the blank a test card will use)."""
     held = station.store.hopper_card_types(w.name)
     if not held:
-        raise Conflict(f"printer {w.name}'s hopper holds no blanks by the ledger; load blanks (and book the load) "
-                       "before a test card", code="insufficient_stock", field="name")
+        raise Conflict(f"printer {w.name}'s hopper holds no blanks by the ledger; load blanks (and book "
+                       "the load) before a test card", code="insufficient_stock", field="name")
     preferred = w.status.hopper_card_type if w.status and w.status.hopper_card_type in held else None
     return preferred or max(held, key=lambda t: held[t])
 
@@ -63,17 +63,20 @@ async def print_test_card(station: Station, name: str, actor: str) -> TestCardRe
         raise Conflict(f"printer {name} is offline; a test card needs a printer that answers",
                        code="printer_offline", field="name")
     if w.busy:
-        raise Conflict(f"printer {name} is printing; try again when it is idle", code="printer_busy", field="name")
+        raise Conflict(f"printer {name} is printing; try again when it is idle", code="printer_busy",
+                       field="name")
     card_type = await station.db(_card_type, station, w)
     now = time.time()
     when = station.clock.iso(now) or ""
     png = await asyncio.get_running_loop().run_in_executor(None, test_card, name, when)
     test_id = "test_" + new_ulid()
-    card = Card(job_id=test_id, attempt=1, card_type=card_type, front_png=png, title=f"printd test card {name}",
-                test=True)
+    card = Card(job_id=test_id, attempt=1, card_type=card_type, front_png=png,
+                title=f"printd test card {name}", test=True)
     t0 = time.monotonic()
-    outcome, reason, vendor, fed = "printed", None, None, True
-    message = "test card printed"
+    outcome, message = "printed", "test card printed"
+    reason: str | None = None
+    vendor: str | None = None
+    fed: bool | None = True
     try:
         await w.run_exclusive("test-print", w.driver.print_card, card, timeout=w.driver.card_timeout_s)
     except (PrinterFault, PrinterOffline) as exc:
@@ -96,9 +99,10 @@ async def print_test_card(station: Station, name: str, actor: str) -> TestCardRe
     if outcome == "in_doubt":
         message += ("; nobody knows whether a blank was used: look at the printer, and if a card came out "
                     "book it with a stock adjustment")
-    result = TestCardResult(printer=name, test_id=test_id, card_type=card_type, outcome=outcome, reason=reason,
-                       message=message, at=when, duration_s=round(time.monotonic() - t0, 3),
-                       ledger_entry_ids=ids, vendor_code=vendor)
+    result = TestCardResult(printer=name, test_id=test_id, card_type=card_type, outcome=outcome,
+                            reason=reason, message=message, at=when,
+                            duration_s=round(time.monotonic() - t0, 3), ledger_entry_ids=ids,
+                            vendor_code=vendor)
     await station.audit(actor, "printer.test_print", name,
                         {"test_id": test_id, "outcome": outcome, "reason": reason, "card_type": card_type,
                          "ledger_entry_ids": ids})
@@ -110,8 +114,9 @@ async def raw_command(station: Station, name: str, command: str, actor: str) -> 
     """Send one vendor command (e.g. Evolis `Rfv`) and return the printer's reply; audited either way."""
     w = station.worker(name)
     if not supports_raw(w.driver):
-        raise Conflict(f"printer {name} uses the {w.driver_kind} driver, which takes no raw commands; only "
-                       "drivers with a vendor command set (evolis) do", code="raw_not_supported", field="name")
+        raise Conflict(f"printer {name} uses the {w.driver_kind} driver, which takes no raw commands; "
+                       "only drivers with a vendor command set (evolis) do", code="raw_not_supported",
+                       field="name")
     t0 = time.perf_counter()
     try:
         reply = await w.run_exclusive("raw", w.driver.raw_command,  # type: ignore[attr-defined]

@@ -91,7 +91,7 @@ def test_test_print_prints_and_books_a_test_card(d: Daemon) -> None:
     r = _as(d, "technician").post("/api/v1/printers/card2/test-print")
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["outcome"] == "printed" and body["card_type"] == "ktp-el" and len(body["ledger_entry_ids"]) == 1
+    assert (body["outcome"], body["card_type"], len(body["ledger_entry_ids"])) == ("printed", "ktp-el", 1)
     [entry] = _query(d, "SELECT * FROM ledger WHERE id = ?", body["ledger_entry_ids"][0])
     assert (entry["kind"], entry["src"], entry["dst"], entry["count"], entry["printer"], entry["actor"],
             entry["reason"]) == ("test", "hopper:card2", "test", 1, "card2", "token:t-technician", None)
@@ -145,7 +145,8 @@ def test_a_jam_during_the_test_card_books_the_spoiled_blank_as_test(d: Daemon) -
         "/api/v1/printers/card1/test-print", timeout=30)))
     t.start()
     wait_for(lambda: _state(d, "card1") == "printing", what="test card printing")
-    assert _as(d, "technician").post("/api/v1/printers/card1/faults", json={"kind": "media-jam"}).status_code == 200
+    jam = _as(d, "technician").post("/api/v1/printers/card1/faults", json={"kind": "media-jam"})
+    assert jam.status_code == 200
     t.join(30)
     r = result["r"]
     assert r.status_code == 503 and r.json()["error"]["code"] == "test_print_failed"

@@ -44,10 +44,12 @@ def _event(db: Database, at: float, state: str, reasons: list[str], printer: str
 
 def _attempt(db: Database, job: str, at: float, outcome: str, printer: str = "card1") -> None:
     with db.tx() as c:
-        c.execute("INSERT INTO jobs (id, seq, client, request_id, content_hash, nik_masked, card_type, reason,"
-                  " priority, state, created_at, updated_at, day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        c.execute("INSERT INTO jobs (id, seq, client, request_id, content_hash, nik_masked, card_type,"
+                  " reason, priority, state, created_at, updated_at, day)"
+                  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                   (job, int(at), "t", job, "h", "x", "ktp-el", "new", "normal", "printed", at, at, "d"))
-        c.execute("INSERT INTO attempts (job_id, n, printer, outcome, started_at, ended_at) VALUES (?,?,?,?,?,?)",
+        c.execute("INSERT INTO attempts (job_id, n, printer, outcome, started_at, ended_at)"
+                  " VALUES (?,?,?,?,?,?)",
                   (job, 1, printer, outcome, at, at + 1))
 
 
@@ -111,7 +113,7 @@ def test_duration_reads_well() -> None:
         ["-", "0.4 s", "1 m 05 s", "1 h 02 m", "4 d 07 h"]
 
 
-# ---------------------------------------------------------------------------------------------- a real station
+# ------------------------------------------------------------------------------------ a real station
 
 @pytest.fixture
 async def one_printer(tmp_path: Path) -> AsyncIterator[Station]:
@@ -157,8 +159,8 @@ async def test_collect_has_every_section_with_remedies_and_history(one_printer: 
     doc = await collect(st, "card1")
 
     json.dumps(doc, allow_nan=False)
-    assert doc["identity"] == {"model": "Simulated HDP5000", "serial": "SN-DIAG-0001", "firmware": "SIM-1.4.2",
-                               "vendor": "printd"}
+    assert doc["identity"] == {"model": "Simulated HDP5000", "serial": "SN-DIAG-0001",
+                               "firmware": "SIM-1.4.2", "vendor": "printd"}
     assert doc["link"]["online"] is True and doc["link"]["transport"] == "simulated"
     assert doc["state"]["state"] == "stopped"
     [reason] = doc["state"]["reasons"]
@@ -194,7 +196,7 @@ async def test_collect_does_not_ask_a_busy_printers_driver(one_printer: Station)
     assert doc["state"]["technician_call"] == "raw"
 
 
-# ---------------------------------------------------------------------------------------------- `printd diag` snapshot
+# ------------------------------------------------------------------------------------ `printd diag` snapshot
 
 def normalise(text: str, tmp: Path) -> str:
     """Take out what differs from run to run: times, serials, paths, timings, counts of polls."""
@@ -204,7 +206,8 @@ def normalise(text: str, tmp: Path) -> str:
     text = re.sub(r"SN-DIAG-\d+|SIM[0-9A-F]{8}", "<SERIAL>", text)
     text = re.sub(r"\bj_[0-9A-Z]{26}\b", "<JOB>", text)
     text = re.sub(r"\b\d{10}\.\d+\b", "<EPOCH>", text)
-    text = re.sub(r"status calls \d+, errors \d+ \([\d.]+%\), round trip p50 [\d.]+ ms, p95 [\d.]+ ms, max [\d.]+ ms",
+    text = re.sub(r"status calls \d+, errors \d+ \([\d.]+%\), round trip p50 [\d.]+ ms, "
+                  r"p95 [\d.]+ ms, max [\d.]+ ms",
                   "status calls <N>, errors <N> (<PCT>), round trip p50 <MS>, p95 <MS>, max <MS>", text)
     text = re.sub(r"^(    [a-z]+ +)[ \d.]+%  .+$", r"\1<PCT>  <DUR>", text, flags=re.MULTILINE)
     return text
@@ -219,14 +222,16 @@ def test_printd_diag_text_matches_the_snapshot(tmp_path: Path) -> None:
         wait_for(lambda: all(j["state"] == "printed" for j in c.get("/api/v1/jobs").json()["items"]),
                  what="2 jobs printed")
         assert c.post("/api/v1/printers/card1/faults", json={"kind": "cover-open"}).status_code == 200
-        wait_for(lambda: c.get("/api/v1/printers/card1").json()["state"] == "stopped", what="cover open shows")
+        wait_for(lambda: c.get("/api/v1/printers/card1").json()["state"] == "stopped",
+                 what="cover open shows")
         port = urlsplit(d.url).port
         cfg = tmp_path / "printd.toml"
         cfg.write_text(config_text(printers=ONE_PRINTER, port=port))
         runner = CliRunner()
-        text = runner.invoke(main, ["diag", "card1", "--config", str(cfg), "--state-dir", str(state)])
-        as_json = runner.invoke(main, ["diag", "card1", "--json", "--config", str(cfg), "--state-dir", str(state)])
-        every = runner.invoke(main, ["diag", "--config", str(cfg), "--state-dir", str(state)])
+        where = ["--config", str(cfg), "--state-dir", str(state)]
+        text = runner.invoke(main, ["diag", "card1", *where])
+        as_json = runner.invoke(main, ["diag", "card1", "--json", *where])
+        every = runner.invoke(main, ["diag", *where])
     assert text.exit_code == 0, text.output
     assert as_json.exit_code == 0, as_json.output
     doc = json.loads(as_json.output)

@@ -54,8 +54,9 @@ def test_the_mocks_own_supply_codes_are_known(code: str) -> None:
 
 
 @pytest.mark.parametrize("written,expected", [
-    ("NACK-1", "NACK-1"), ("nack 2", "NACK-2"), ("NACK;T", "NACK-T"), ("nack:c", "NACK-C"), ("NACKF", "NACK-F"),
-    ("NACK_R", "NACK-R"), ("ERR_MECHANICAL", "ERR_MECHANICAL"), ("err_cover_open", "ERR_COVER_OPEN"),
+    ("NACK-1", "NACK-1"), ("nack 2", "NACK-2"), ("NACK;T", "NACK-T"), ("nack:c", "NACK-C"),
+    ("NACKF", "NACK-F"), ("NACK_R", "NACK-R"), ("ERR_MECHANICAL", "ERR_MECHANICAL"),
+    ("err_cover_open", "ERR_COVER_OPEN"),
     ("evolis:WAR_FEEDER_EMPTY", "WAR_FEEDER_EMPTY"), ("media-jam-error", "media-jam"),
     ("marker-supply-low-warning", "marker-supply-low"), ("sim-Media-Jam", "SIM-media-jam"),
     ("cups-ipp-missing-job-history", "cups-ipp-missing-job-history"), ("door-open-report", "door-open"),
