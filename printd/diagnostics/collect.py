@@ -107,6 +107,7 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
                           "status_timeout_s": w.driver.status_timeout_s,
                           "card_timeout_s": w.driver.card_timeout_s},
         "history": history,
+        "raw_status": jsonable(dict(st.raw)) if st else None,
         "driver_report": driver,
     }
 

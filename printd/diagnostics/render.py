@@ -162,7 +162,9 @@ def render_text(doc: dict[str, Any]) -> str:
                        f"{d['in_doubt']:>5}  {d['faults']:>6}")
 
     _section(out, "Driver report", "Laporan driver")
-    rows = _flatten(doc.get("driver_report") or {})
+    raw = doc.get("raw_status") or {}
+    rows = [(f"status.{k}", v) for k, v in _flatten(raw)] if raw else []
+    rows += _flatten(doc.get("driver_report") or {})
     for key, value in rows[:MAX_DRIVER_LINES]:
         out += _wrap(f"{key}: {value}", 2)
     if len(rows) > MAX_DRIVER_LINES:

@@ -180,6 +180,7 @@ async def test_collect_has_every_section_with_remedies_and_history(one_printer: 
     assert (h["printed"], h["cards"], h["faults"], h["faults_by_reason"]) == (3, 3, 1, {"cover-open": 1})
     assert h["faults_per_100_cards"] == pytest.approx(33.33)
     assert h["supply_stops"] == {"media-empty": 1}   # the hopper before the demo seed filled it
+    assert doc["raw_status"]["faults"] == ["cover-open"]
     assert doc["driver_report"]["driver"] == "mock"
     assert doc["driver_report"]["state"]["printed"] == 3
 
