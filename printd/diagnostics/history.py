@@ -6,8 +6,11 @@ printed or spoiled) and from the ledger (test cards). Runs on the station's data
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from printd.clock import StationClock
@@ -26,12 +29,37 @@ def error_reasons(reasons: list[str]) -> set[str]:
     return {r for r in reasons if DEFAULT_SEVERITY.get(r, Severity.ERROR) == Severity.ERROR}
 
 
+@functools.lru_cache(maxsize=512)
+def _errors_of(raw: str | None) -> frozenset[str]:
+    """The stopping reasons of an event's `reasons` column; a station has few distinct values, so cached."""
+    return frozenset(error_reasons(_reasons(raw)))
+
+
 def _reasons(raw: str | None) -> list[str]:
     try:
         value = json.loads(raw or "[]")
     except ValueError:
         return []
     return [str(r) for r in value] if isinstance(value, list) else []
+
+
+def _day_finder(clock: StationClock, start: float, end: float) -> Callable[[float], str]:
+    """The station day of a time in [start, end], by bisecting day starts (30 days: ~31 zone lookups)."""
+    days: list[str] = []
+    starts: list[float] = []
+    day = clock.day(start)
+    while True:
+        begin, finish = clock.day_bounds(day)
+        days.append(day)
+        starts.append(begin)
+        if finish > end:
+            break
+        day = clock.day(finish)
+
+    def find(ts: float) -> str:
+        return days[max(0, bisect.bisect_right(starts, ts) - 1)]
+
+    return find
 
 
 def state_history(db: Database, printer: str, clock: StationClock, now: float,
@@ -45,6 +73,7 @@ def state_history(db: Database, printer: str, clock: StationClock, now: float,
     recorded event of the window is `unknown`.
     """
     start = now - days * DAY_S
+    day_of = _day_finder(clock, start, now)
     before = db.query("SELECT state, reasons FROM printer_events WHERE printer = ? AND at < ?"
                       " ORDER BY at DESC, id DESC LIMIT 1", (printer, start))
     rows = db.query("SELECT at, state, reasons FROM printer_events WHERE printer = ? AND at >= ? AND at <= ?"
@@ -54,34 +83,34 @@ def state_history(db: Database, printer: str, clock: StationClock, now: float,
     supply: Counter[str] = Counter()
     faults_by_day: Counter[str] = Counter()
     state = before[0]["state"] if before else "unknown"
-    previous_errors = error_reasons(_reasons(before[0]["reasons"])) if before else set()
+    previous_errors = _errors_of(before[0]["reasons"]) if before else frozenset()
     since = start
     fault_events = 0
     for row in rows:
         seconds[state] += row["at"] - since
         state, since = row["state"], row["at"]
-        errors = error_reasons(_reasons(row["reasons"]))
+        errors = _errors_of(row["reasons"])
         new = errors - previous_errors
         for reason in new & SUPPLY_REASONS:
             supply[reason] += 1
         if new - SUPPLY_REASONS:
             fault_events += 1
-            faults_by_day[clock.day(row["at"])] += 1
+            faults_by_day[day_of(row["at"])] += 1
             for reason in new - SUPPLY_REASONS:
                 faults[reason] += 1
         previous_errors = errors
     seconds[state] += now - since
 
     outcomes: Counter[str] = Counter()
-    per_day: dict[str, Counter[str]] = {}
+    per_day: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for row in db.query("SELECT outcome, started_at FROM attempts WHERE printer = ? AND started_at >= ?",
                         (printer, start)):
         outcomes[row["outcome"]] += 1
-        per_day.setdefault(clock.day(row["started_at"]), Counter())[row["outcome"]] += 1
+        per_day[day_of(row["started_at"])][row["outcome"]] += 1
     for row in db.query("SELECT day, SUM(count) AS n FROM ledger WHERE printer = ? AND kind = 'test'"
                         " AND at >= ? GROUP BY day", (printer, start)):
         outcomes["test"] += int(row["n"])
-        per_day.setdefault(row["day"], Counter())["test"] += int(row["n"])
+        per_day[row["day"]]["test"] += int(row["n"])
     cards = outcomes["printed"] + outcomes["spoiled"] + outcomes["test"]
     known = sum(v for k, v in seconds.items() if k != "unknown") or 1.0
     by_day = []
