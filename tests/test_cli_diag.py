@@ -141,7 +141,7 @@ def cupsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private cupsd on a unix socket with two queues; yields its socket path."""
     if not shutil.which("cupsd") or not shutil.which("lpadmin"):
         pytest.skip("CUPS is not installed (apt-get install cups)")
-    d = Path(tempfile_dir := tmp_path_factory.mktemp("cups"))
+    d = tmp_path_factory.mktemp("cups")
     for sub in ("run", "log", "spool", "cache", "state"):
         (d / sub).mkdir()
     sock = d / "run" / "cups.sock"
@@ -153,7 +153,8 @@ def cupsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"ServerRoot {d}\nRequestRoot {d}/spool\nCacheDir {d}/cache\nStateDir {d}/state\n"
         f"ErrorLog {d}/log/error_log\nAccessLog {d}/log/access_log\nPageLog {d}/log/page_log\n"
         f"Printcap {d}/printcap\n")
-    subprocess.run(["chgrp", "-R", "lp", str(tempfile_dir)], check=False)
+    # cupsd reads its files as group lp (CI-NOTES)
+    subprocess.run(["chgrp", "-R", "lp", str(d)], check=False)
     for p in [d, *d.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IRGRP | stat.S_IXGRP)
     proc = subprocess.Popen(["cupsd", "-f", "-c", str(d / "cupsd.conf"), "-s", str(d / "cups-files.conf")],
