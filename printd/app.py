@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from printd import __version__, web
 from printd.accounts import Accounts
-from printd.api import errors, events, health, jobs, printers, stock
+from printd.api import diag, errors, events, health, jobs, printers, stock
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
 from printd.config import Settings
@@ -52,7 +52,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.state.on_start = []
     app.state.on_stop = []
     errors.install(app)
-    for module in (health, jobs, printers, stock, events):
+    for module in (health, jobs, printers, stock, events, diag):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))

@@ -169,6 +169,11 @@ class Station:
         await asyncio.sleep(0.05)   # coalesce bursts (a dispatch round, a batch of submissions)
         await self.refresh_views()
 
+    async def fresh_views(self) -> None:
+        """Make the cached queue order and hopper balances current before answering a read."""
+        if self._estimates_dirty:
+            await self.refresh_views()
+
     async def refresh_views(self) -> None:
         """Read the queue order and hopper balances on the db thread; estimates are computed from them."""
         if self.store is None:
@@ -225,7 +230,10 @@ class Station:
         assert self._wake is not None
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as
+                # the event is set (a wake right before stop()), and stop() then waits forever
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
