@@ -252,7 +252,8 @@ class EvolisDriver:
     def _run_card(self, job_id: str, attempt: int, body: list[bytes], panels_expected: int, started: float,
                   detail: dict[str, Any]) -> PrintOutcome:
         self._ensure_open()
-        deadline = started + self.cfg.timeout_s
+        # the printer's time starts now: encoding the images is the host's business
+        deadline = time.monotonic() + self.cfg.timeout_s
         try:
             before = self._snapshot()
             # settings before the sequence: nothing can have been fed yet
@@ -395,7 +396,8 @@ class EvolisDriver:
                 fed, cleanings = _int(self._query("Rco;c")), _int(self._query("Rco;n"))
             except (TransportError, ReplyTimeout):
                 return answer
-            self._book.note_cleanings(cleanings, fed)
+            if answer == "OK" and fed is not None:
+                self._book.cleaned(cleanings, fed)
         return answer
 
 

@@ -116,6 +116,12 @@ class CardBook:
         self.cleanings_seen = cleanings
         self._save()
 
+    def cleaned(self, cleanings: int | None, fed: int) -> None:
+        """printd just ran a cleaning cycle: count cards from here."""
+        self.cleanings_seen = cleanings
+        self.fed_at_cleaning = fed
+        self._save()
+
     def since_cleaning(self, fed: int | None) -> int | None:
         """Cards fed since the last cleaning printd saw, None until it has seen one."""
         if fed is None or self.fed_at_cleaning is None:

@@ -16,6 +16,7 @@ import errno
 import os
 import select
 import threading
+import time
 import tty
 from collections import deque
 from typing import Any
@@ -213,12 +214,15 @@ class EmulatorUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         self._check(dev_handle)
         if ep != EP_IN:
             raise usb.core.USBError("Pipe error", -9, errno.EPIPE)
+        deadline = time.monotonic() + (timeout / 1000 if timeout else 3600.0)
         with self._lock:
-            if not self._outbox:
-                self._lock.wait(timeout / 1000 if timeout else None)
+            while not self._outbox:
+                self._check(dev_handle)   # a pulled cable ends the wait at once, as with libusb
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
+                self._lock.wait(min(remaining, 0.05))
             self._check(dev_handle)
-            if not self._outbox:
-                raise usb.core.USBTimeoutError("Operation timed out", -7, errno.ETIMEDOUT)
             reply = self._outbox.popleft()
             if len(reply) > len(buff):
                 self._outbox.appendleft(reply[len(buff):])

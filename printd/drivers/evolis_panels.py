@@ -98,20 +98,19 @@ def to_print_lines(img: Image.Image) -> Image.Image:
 
 
 def pack_bits(values: bytes, bits: int) -> bytes:
-    """Pack one value per byte (each < 2**bits) into a big-endian bit stream, line by line."""
+    """Pack one value per byte (each < 2**bits) into a big-endian bit stream.
+
+    Eight values make exactly `bits` bytes, and a line (648 values) a whole number of bytes.
+    """
     if len(values) % LINE_DOTS:
         raise ValueError(f"{len(values)} values is not a whole number of {LINE_DOTS}-dot lines")
-    line_bytes = LINE_DOTS * bits // 8
-    limit = 1 << bits
-    out: list[bytes] = []
-    for start in range(0, len(values), LINE_DOTS):
-        acc = 0
-        for v in values[start:start + LINE_DOTS]:
-            if v >= limit:
-                raise ValueError(f"value {v} does not fit in {bits} bits")
-            acc = (acc << bits) | v
-        out.append(acc.to_bytes(line_bytes, "big"))
-    return b"".join(out)
+    if values and max(values) >> bits:
+        raise ValueError(f"a value does not fit in {bits} bits")
+    s0, s1, s2, s3, s4, s5, s6 = (bits * (7 - i) for i in range(7))
+    it = iter(values)
+    return b"".join(((v0 << s0) | (v1 << s1) | (v2 << s2) | (v3 << s3) | (v4 << s4) | (v5 << s5) | (v6 << s6)
+                     | v7).to_bytes(bits, "big")
+                    for v0, v1, v2, v3, v4, v5, v6, v7 in zip(it, it, it, it, it, it, it, it))
 
 
 def unpack_bits(data: bytes, bits: int) -> bytes:

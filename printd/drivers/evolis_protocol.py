@@ -37,7 +37,7 @@ NACK_CODES: dict[str, str] = {
     "W": "magnetic write error",
 }
 
-#: silence that ends a reply on a byte stream with no terminator (serial)
+#: silence that ends a reply on a byte stream with no terminator, unless the transport says
 REPLY_GAP_S = 0.03
 #: after resynchronising, late replies still arriving within this window are discarded
 SYNC_QUIET_S = 0.1
@@ -202,7 +202,7 @@ class CommandChannel:
         if not buf:
             return b""
         while not (self.transport.packetized or reply_complete(buf)):
-            more = self.transport.read(REPLY_GAP_S)
+            more = self.transport.read(getattr(self.transport, "reply_gap_s", REPLY_GAP_S))
             if not more:
                 break
             buf += more
@@ -223,11 +223,16 @@ class CommandChannel:
         else:
             probe, expected = self._sync
             self.transport.write(probe)
+            seen: str | None = None
             while True:
                 buf = self._read_reply(deadline - time.monotonic())
                 if not buf:
+                    if seen is not None:
+                        raise ReplyTimeout(f"the printer answers {seen!r} to {probe[1:-1].decode()}, "
+                                           f"not {expected!r}: another printer on this link?")
                     raise ReplyTimeout("no answer to the resynchronising probe")
-                if parse_reply(buf).text.endswith(expected):
+                seen = parse_reply(buf).text
+                if seen.endswith(expected):
                     break
             self._drain(SYNC_QUIET_S)
         self._stale = False

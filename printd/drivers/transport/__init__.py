@@ -31,7 +31,8 @@ class Transport(Protocol):
     """A bidirectional byte link to one printer."""
 
     #: True when each `read` returns one whole reply (a USB bulk transfer ends with a short
-    #: packet); False for byte streams where a reply ends at a terminator or a silence
+    #: packet); False for byte streams where a reply ends at a terminator or a silence (a
+    #: byte-stream transport may then set `reply_gap_s`, the silence that ends a reply)
     packetized: bool
 
     def open(self) -> None:

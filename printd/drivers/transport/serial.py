@@ -31,6 +31,8 @@ class SerialTransport:
         self.write_timeout_s = write_timeout_s
         self._factory = factory
         self._ser: Any = None
+        #: silence that ends a reply with no terminator: 30 character times, at least 10 ms
+        self.reply_gap_s = max(0.01, 30 * 10 / baudrate)
 
     @property
     def is_open(self) -> bool:
