@@ -194,8 +194,13 @@ class EvolisEmulator:
 
     @property
     def link_up(self) -> bool:
-        """False while an `offline` fault holds the cable out."""
-        return "offline" not in self._active()
+        """False while an `offline` fault holds the cable out.
+
+        Lock-free on purpose: the USB backend asks while holding its own lock, and the emulator
+        delivers replies into that backend while holding this one.
+        """
+        fault = self._faults.get("offline")
+        return fault is None or (fault.until is not None and fault.until <= time.monotonic())
 
     def receive(self, data: bytes) -> None:
         """Bytes from the host."""
