@@ -170,17 +170,19 @@ class EvolisEmulator:
     # ------------------------------------------------------------------ life cycle and links
 
     def start(self) -> None:
-        """Power on: start executing commands."""
+        """Power on: deal with a card left in the mechanism, then start executing commands."""
         with self._cond:
             if self._thread is not None and self._thread.is_alive():
                 return
+            self._recover_card()
             self._stop = False
             self._pem = 0
+            self._seq = None
             self._thread = threading.Thread(target=self._run, name=f"evolis-emulator-{self.serial}", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """Power off (a card in the mechanism is finished at the next start, see `_recover_card`)."""
+        """Power off (a card in the mechanism is dealt with at the next power on, see `_recover_card`)."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()

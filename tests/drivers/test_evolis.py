@@ -297,6 +297,15 @@ def test_a_hung_printer_before_the_card_is_offline_and_not_fed(quick: EmulatedEv
 
 # ---------------------------------------------------------------------------------------- link loss
 
+def test_a_pulled_cable_before_the_card_is_offline_and_not_fed(drv: EmulatedEvolisDriver) -> None:
+    drv.inject_fault("offline", None)
+    with pytest.raises(PrinterOffline) as info:
+        drv.print_card(card())
+    assert info.value.card_fed is False and info.value.reasons == ("offline",)
+    drv.clear_faults()
+    assert drv.status().counters.fed == 0
+
+
 def test_reconnects_after_a_simulated_unplug(drv: EmulatedEvolisDriver) -> None:
     first = drv.open().link["address"]
     assert isinstance(drv.link, EmulatorUsbBackend)
