@@ -154,11 +154,12 @@ class EvolisDriver:
                 raise self._offline(ConnectionError(
                     f"the printer on this link answers serial {serial!r}, not {self.cfg.serial_number!r}"))
             if pem.is_error:
-                self._note("refused", "Pem;2 refused: the printer may stop on errors by itself", pem.vendor_code)
+                self._note("refused", "Pem;2 refused: the printer may stop on errors by itself",
+                           pem.vendor_code)
             self._channel.set_sync(frame("Rsn"), serial)
             self._book.bind(serial)
-            self._identity = PrinterIdentity(model=model, serial=serial, firmware=firmware, vendor=self.vendor,
-                                             link=self.transport.describe())
+            self._identity = PrinterIdentity(model=model, serial=serial, firmware=firmware,
+                                             vendor=self.vendor, link=self.transport.describe())
             if self._offline_logged:
                 log.info("%s: Evolis printer back (%s, serial %s)", self.name, model, serial)
                 self._offline_logged = False
@@ -189,14 +190,15 @@ class EvolisDriver:
         hopper_empty = None if not feeder.isdigit() else feeder != "0"
         if hopper_empty:
             add(StateReason.of(Reason.MEDIA_EMPTY, "Sk;f " + feeder, "the feeder is empty: load blank cards"))
-        elif replies["Sk;w"].text.strip() not in ("0", "") and replies["Sk;w"].text.strip().isdigit():
-            add(StateReason.of(Reason.MEDIA_LOW, "Sk;w " + replies["Sk;w"].text.strip(), "the feeder is nearly empty"))
+        elif (warning := replies["Sk;w"].text.strip()).isdigit() and warning != "0":
+            add(StateReason.of(Reason.MEDIA_LOW, "Sk;w " + warning, "the feeder is nearly empty"))
         left = _int(replies["Rco;l"])
         if replies["Rcr"].is_error or left == 0:
             add(StateReason.of(Reason.MARKER_SUPPLY_EMPTY, "Rcr " + replies["Rcr"].vendor_code,
                                "the ribbon is finished: replace it"))
         elif left is not None and left <= RIBBON_LOW:
-            add(StateReason.of(Reason.MARKER_SUPPLY_LOW, f"Rco;l {left}", f"{left} prints left on the ribbon"))
+            add(StateReason.of(Reason.MARKER_SUPPLY_LOW, f"Rco;l {left}",
+                               f"{left} prints left on the ribbon"))
         condition = replies["Rlr;r"]
         if condition.is_error:
             # `Rlr` is the printer's last answer: only what no other sensor reports is taken from it
@@ -204,23 +206,27 @@ class EvolisDriver:
             if meaning.keyword in _FROM_LAST_ANSWER or meaning.severity == Severity.WARNING:
                 add(meaning)
         inside_text = replies["Rlr;p"].text.strip().upper()
-        card_inside = None if replies["Rlr;p"].nack else ("CARD" in inside_text and "NO CARD" not in inside_text)
+        card_inside = None if replies["Rlr;p"].nack else (
+            "CARD" in inside_text and "NO CARD" not in inside_text)
         fed, panels = _int(replies["Rco;c"]), _int(replies["Rco;p"])
         stopped = any(r.severity == Severity.ERROR for r in reasons)
         if self._book.in_flight is not None:
             outcome = self._book.settle(fed, panels, card_inside, stopped)
             if outcome:
                 log.info("%s: card in flight settled from the printer's counters: %s", self.name, outcome)
-        if card_inside and self._book.in_flight is None and not any(r.keyword == Reason.MEDIA_JAM for r in reasons):
+        jammed = any(r.keyword == Reason.MEDIA_JAM for r in reasons)
+        if card_inside and self._book.in_flight is None and not jammed:
             add(StateReason.of(Reason.MEDIA_JAM, "Rlr;p " + inside_text, "a card is stuck inside: remove it"))
         stopped = any(r.severity == Severity.ERROR for r in reasons)
         self._book.note_cleanings(_int(replies["Rco;n"]), fed)
-        state = PrinterState.STOPPED if stopped else PrinterState.PRINTING if card_inside else PrinterState.IDLE
+        state = (PrinterState.STOPPED if stopped else
+                 PrinterState.PRINTING if card_inside else PrinterState.IDLE)
         ribbon_type = replies["Rr"].text.strip() if replies["Rr"].ok else self.cfg.ribbon
         return PrinterStatus(
             state=state, reasons=tuple(reasons), ribbon=Supply(ribbon_type.upper(), left, None),
             hopper_card_type=self.cfg.card_type, hopper_count=None, hopper_empty=hopper_empty,
-            counters=Counters(fed=fed, printed=self._book.printed_known, since_cleaning=self._book.since_cleaning(fed)),
+            counters=Counters(fed=fed, printed=self._book.printed_known,
+                              since_cleaning=self._book.since_cleaning(fed)),
             raw=dict(self._last_raw))
 
     def print_card(self, card: Card) -> PrintOutcome:
@@ -233,8 +239,8 @@ class EvolisDriver:
                 back = separate_back(card.back_png, self.back_panels) if card.back_png else []
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
                 # decided before the printer is touched: a bad image never costs a blank
-                raise PrinterFault(f"{self.name}: the card image cannot be printed: {exc}", reasons=[Reason.OTHER],
-                                   card_fed=False) from exc
+                raise PrinterFault(f"{self.name}: the card image cannot be printed: {exc}",
+                                   reasons=[Reason.OTHER], card_fed=False) from exc
             body = [frame("Ss"), frame("Sr"), *(self._download(p) for p in front)]
             if back:
                 body += [frame("Sv"), *(self._download(p) for p in back)]
@@ -311,7 +317,8 @@ class EvolisDriver:
         except (TransportError, ReplyTimeout):
             pass
 
-    def _fault(self, reply: Reply, payload: bytes, before: _Snapshot, *, fed_known: bool | None = None) -> PrinterFault:
+    def _fault(self, reply: Reply, payload: bytes, before: _Snapshot, *,
+               fed_known: bool | None = None) -> PrinterFault:
         reason = classify(reply)
         command = _label(payload)
         card_fed = fed_known if fed_known is not None else self._card_fed(before)
@@ -349,7 +356,8 @@ class EvolisDriver:
     def diagnostics(self) -> dict[str, Any]:
         """Identity, link, the last status answers, recent errors and the card book (no printer I/O)."""
         return {"driver": "evolis", "identity": asdict(self._identity) if self._identity else None,
-                "link": self.transport.describe(), "ribbon": self.cfg.ribbon, "color_levels": self.color_levels,
+                "link": self.transport.describe(), "ribbon": self.cfg.ribbon,
+                "color_levels": self.color_levels,
                 "panels": {"front": self.front_panels, "back": self.back_panels},
                 "timeouts": {"card_s": self.cfg.timeout_s, "command_s": self.cfg.command_timeout_s},
                 "last_status": dict(self._last_raw), "recent_errors": list(self._errors),
@@ -477,6 +485,6 @@ def create_evolis_driver(name: str, cfg: EvolisPrinterConfig, printer_dir: Path,
                               time_scale=cfg.time_scale, seconds_single=cfg.seconds_single,
                               seconds_dual=cfg.seconds_dual, ribbon=cfg.ribbon)
     backend = EmulatorUsbBackend(emulator)
-    transport = UsbTransport(emulator.serial, backend=backend, write_timeout_s=cfg.command_timeout_s)
-    return EmulatedEvolisDriver(name, cfg, transport, printer_dir, emulator=emulator, link=backend,
+    usb_link = UsbTransport(emulator.serial, backend=backend, write_timeout_s=cfg.command_timeout_s)
+    return EmulatedEvolisDriver(name, cfg, usb_link, printer_dir, emulator=emulator, link=backend,
                                 color_levels=color_levels)

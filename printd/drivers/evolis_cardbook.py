@@ -86,7 +86,8 @@ class CardBook:
         self.in_flight = None
         self._save()
 
-    def settle(self, fed: int | None, panels: int | None, card_inside: bool | None, stopped: bool) -> str | None:
+    def settle(self, fed: int | None, panels: int | None, card_inside: bool | None,
+               stopped: bool) -> str | None:
         """Settle the card in flight from the printer's counters; its outcome, or None if not yet known."""
         card = self.in_flight
         if card is None or fed is None:
@@ -94,7 +95,8 @@ class CardBook:
         if fed <= card.fed_before:
             self.finish(printed=False)
             return "not_fed"
-        if panels is not None and panels >= card.panels_before + card.panels_expected and card_inside is False:
+        all_panels = panels is not None and panels >= card.panels_before + card.panels_expected
+        if all_panels and card_inside is False:
             self.finish(printed=True)
             return "printed"
         if card_inside is not False and not stopped:

@@ -120,10 +120,12 @@ class EvolisEmulator:
 
     def _load(self, serial: str, ribbon: str) -> dict[str, Any]:
         if self.state_path.exists():
-            return json.loads(self.state_path.read_text())
+            stored: dict[str, Any] = json.loads(self.state_path.read_text())
+            return stored
         ribbon = ribbon.lower()
         state = {"serial": serial, "cards_inserted": 0, "panels_printed": 0, "cards_ejected": 0,
-                 "cards_rejected": 0, "cleanings": 0, "since_cleaning": 0, "hopper": 0, "hopper_card_type": None,
+                 "cards_rejected": 0, "cleanings": 0, "since_cleaning": 0,
+                 "hopper": 0, "hopper_card_type": None,
                  "ribbon_type": ribbon, "ribbon_set": ribbon, "ribbon_left": RIBBON_TYPES.get(ribbon, 200),
                  "card": None}
         self._save(state)
@@ -165,7 +167,8 @@ class EvolisEmulator:
 
     @property
     def hopper_card_type(self) -> str | None:
-        return self.state["hopper_card_type"]
+        loaded = self.state["hopper_card_type"]
+        return str(loaded) if loaded is not None else None
 
     # ------------------------------------------------------------------ life cycle and links
 
@@ -178,7 +181,8 @@ class EvolisEmulator:
             self._stop = False
             self._pem = 0
             self._seq = None
-            self._thread = threading.Thread(target=self._run, name=f"evolis-emulator-{self.serial}", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=f"evolis-emulator-{self.serial}",
+                                            daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
@@ -353,7 +357,8 @@ class EvolisEmulator:
             return None
         _, panel, levels_text, _ = bytes(buf[body:header_end]).decode("ascii", "replace").split(";")
         if not levels_text.isdigit() or int(levels_text) not in LEVEL_BITS:
-            self._protocol_error(f"Db levels {levels_text!r} not one of {sorted(LEVEL_BITS)}", "ERR PARAMETRES")
+            self._protocol_error(f"Db levels {levels_text!r} not one of {sorted(LEVEL_BITS)}",
+                                 "ERR PARAMETRES")
             return None
         size = panel_size(int(levels_text))
         if len(buf) < header_end + size + 1:
@@ -433,8 +438,8 @@ class EvolisEmulator:
     def _cmd_Rco(self, p: list[str]) -> str:
         st = self.state
         ribbon_left = 0 if "marker-supply-empty" in self._active() else st["ribbon_left"]
-        values = {"c": st["cards_inserted"], "p": st["panels_printed"], "l": ribbon_left, "n": st["cleanings"],
-                  "a": CLEANING_EVERY, "m": CLEANING_EVERY}
+        values = {"c": st["cards_inserted"], "p": st["panels_printed"], "l": ribbon_left,
+                  "n": st["cleanings"], "a": CLEANING_EVERY, "m": CLEANING_EVERY}
         key = p[0] if p else ""
         return str(values[key]) if key in values else "ERR PARAMETRES"
 
@@ -534,7 +539,8 @@ class EvolisEmulator:
         front_plan, back_plan = self._plan()
         allowed = front_plan if seq.side == "front" else back_plan
         if panel not in allowed:
-            self.protocol_errors.append(f"panel {panel!r} not on the {seq.side} of a {self.state['ribbon_set']} ribbon")
+            ribbon = self.state["ribbon_set"]
+            self.protocol_errors.append(f"panel {panel!r} not on the {seq.side} of a {ribbon} ribbon")
             return "ERR PARAMETRES"
         if (panel in "ymc") != (levels != 2):
             self.protocol_errors.append(f"panel {panel} cannot be sent at {levels} levels")
@@ -556,7 +562,8 @@ class EvolisEmulator:
     def _cmd_St(self, p: list[str]) -> str:
         """The printer's own test card: a blank from the feeder, every panel of the ribbon."""
         front, _ = self._plan()
-        panels = [{"panel": x, "levels": 2 if x in "ko" else 128, "data": b"", "sha256": "test"} for x in front]
+        panels = [{"panel": x, "levels": 2 if x in "ko" else 128, "data": b"", "sha256": "test"}
+                  for x in front]
         return self._print_card([("front", panels), ("back", [])], test=True)
 
     def _cmd_Ser(self, p: list[str]) -> str:
@@ -667,7 +674,8 @@ class EvolisEmulator:
         self._save()
         self.last_card = printed
         self._log_card({"test": test, "panels": [
-            {"side": s, "panel": n, "levels": lv, "sha256": hashlib.sha256(d).hexdigest()} for s, n, lv, d in printed]})
+            {"side": s, "panel": n, "levels": lv, "sha256": hashlib.sha256(d).hexdigest()}
+            for s, n, lv, d in printed]})
         return "OK"
 
     def _stop_card(self, answer: str) -> str:
@@ -682,4 +690,5 @@ class EvolisEmulator:
         with self._cond:
             faults = {k: f.until for k, f in self._active_locked().items()}
             return {"state": json.loads(json.dumps(self.state)), "faults": faults, "armed": list(self._armed),
-                    "ack_nack": self.ack_nack, "pem": self._pem, "protocol_errors": list(self.protocol_errors[-20:])}
+                    "ack_nack": self.ack_nack, "pem": self._pem,
+                    "protocol_errors": list(self.protocol_errors[-20:])}

@@ -123,10 +123,10 @@ class EmulatorUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
 
     def get_device_descriptor(self, dev: _DeviceId) -> _Desc:
         return _Desc(bLength=18, bDescriptorType=1, bcdUSB=0x0200, bDeviceClass=0, bDeviceSubClass=0,
-                     bDeviceProtocol=0, bMaxPacketSize0=MAX_PACKET, idVendor=EVOLIS_VENDOR_ID, idProduct=PRODUCT_ID,
-                     bcdDevice=0x0100, iManufacturer=1, iProduct=2, iSerialNumber=3, bNumConfigurations=1,
-                     bus=self.bus, address=self.first_address + sum(dev.generation), port_number=1,
-                     port_numbers=(1,), speed=2)   # full speed, as these printers enumerate
+                     bDeviceProtocol=0, bMaxPacketSize0=MAX_PACKET, idVendor=EVOLIS_VENDOR_ID,
+                     idProduct=PRODUCT_ID, bcdDevice=0x0100, iManufacturer=1, iProduct=2, iSerialNumber=3,
+                     bNumConfigurations=1, bus=self.bus, address=self.first_address + sum(dev.generation),
+                     port_number=1, port_numbers=(1,), speed=2)   # full speed, as these printers enumerate
 
     def get_configuration_descriptor(self, dev: Any, config: int) -> _Desc:
         if config != 0:
@@ -145,7 +145,8 @@ class EmulatorUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
         if ep not in (0, 1) or (intf, alt, config) != (0, 0, 0):
             raise IndexError((ep, intf, alt, config))
         return _Desc(bLength=7, bDescriptorType=5, bEndpointAddress=(EP_OUT, EP_IN)[ep], bmAttributes=0x02,
-                     wMaxPacketSize=MAX_PACKET, bInterval=0, bRefresh=0, bSynchAddress=0, extra_descriptors=[])
+                     wMaxPacketSize=MAX_PACKET, bInterval=0, bRefresh=0, bSynchAddress=0,
+                     extra_descriptors=[])
 
     # ------------------------------------------------------------------ handles
 
@@ -255,8 +256,8 @@ class PtyServer:
         while not self._stop:
             with self._lock:
                 pending = bool(self._out)
-            readable, writable, _ = select.select([self._master, self._wake_r], [self._master] if pending else [], [],
-                                                  0.5)
+            outputs = [self._master] if pending else []
+            readable, writable, _ = select.select([self._master, self._wake_r], outputs, [], 0.5)
             if self._wake_r in readable:
                 os.read(self._wake_r, 4096)
             if self._master in readable:

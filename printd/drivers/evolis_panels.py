@@ -55,7 +55,8 @@ def plan_for_ribbon(ribbon: str) -> tuple[str, str]:
     try:
         return RIBBON_PLANS[ribbon.lower()]
     except KeyError:
-        raise ValueError(f"ribbon {ribbon!r} is not supported; use one of {', '.join(RIBBON_PLANS)}") from None
+        known = ", ".join(RIBBON_PLANS)
+        raise ValueError(f"ribbon {ribbon!r} is not supported; use one of {known}") from None
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,15 @@ class Panel:
         if self.name not in PANEL_ORDER:
             raise ValueError(f"unknown panel {self.name!r}")
         if len(self.data) != panel_size(self.levels):
-            raise ValueError(f"panel {self.name} at {self.levels} levels needs {panel_size(self.levels)} bytes, "
-                             f"got {len(self.data)}")
+            raise ValueError(f"panel {self.name} at {self.levels} levels needs "
+                             f"{panel_size(self.levels)} bytes, got {len(self.data)}")
 
 
 def load_card_image(png: bytes) -> Image.Image:
     """Decode a card image into RGB, landscape, 1016 x 648 px (alpha composited onto white card stock)."""
     with Image.open(io.BytesIO(png)) as src:
         src.load()
-        img = src
+        img: Image.Image = src
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -110,7 +111,7 @@ def pack_bits(values: bytes, bits: int) -> bytes:
     it = iter(values)
     return b"".join(((v0 << s0) | (v1 << s1) | (v2 << s2) | (v3 << s3) | (v4 << s4) | (v5 << s5) | (v6 << s6)
                      | v7).to_bytes(bits, "big")
-                    for v0, v1, v2, v3, v4, v5, v6, v7 in zip(it, it, it, it, it, it, it, it))
+                    for v0, v1, v2, v3, v4, v5, v6, v7 in zip(it, it, it, it, it, it, it, it, strict=True))
 
 
 def unpack_bits(data: bytes, bits: int) -> bytes:

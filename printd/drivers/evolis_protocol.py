@@ -157,7 +157,8 @@ def classify(reply: Reply) -> StateReason:
         detail = reply.text
     if meaning is None:
         meaning = _Meaning(Reason.OTHER, "see the printer's display or run `printd diag`")
-    base = StateReason.of(meaning.reason, vendor_code=reply.vendor_code, message=f"{detail}: {meaning.remedy}")
+    base = StateReason.of(meaning.reason, vendor_code=reply.vendor_code,
+                          message=f"{detail}: {meaning.remedy}")
     if meaning.severity is not None:
         base = StateReason(base.keyword, meaning.severity, base.vendor_code, base.message)
     return base

@@ -39,8 +39,8 @@ BACK = card_png((255, 255, 255), "BERLAKU SEUMUR HIDUP")
 
 
 def card(job_id: str = "job-1", attempt: int = 1, back: bool = True) -> Card:
-    return Card(job_id=job_id, attempt=attempt, card_type="ktp-el", front_png=FRONT, back_png=BACK if back else None,
-                title=f"printd {job_id}")
+    return Card(job_id=job_id, attempt=attempt, card_type="ktp-el", front_png=FRONT,
+                back_png=BACK if back else None, title=f"printd {job_id}")
 
 
 def evolis_config(**overrides: Any) -> EvolisPrinterConfig:

@@ -14,7 +14,7 @@ from printd.drivers.evolis import EmulatedEvolisDriver, EvolisDriver, create_evo
 from printd.drivers.evolis_emulator_links import EmulatorUsbBackend
 from printd.drivers.evolis_panels import panel_size, separate_back, separate_front
 from printd.errors import ConfigError, PrinterFault, PrinterOffline, PrinterTimeout
-from tests.drivers.evolis_support import BACK, FRONT, card, evolis_config, serial_rig, usb_driver, wait_until
+from tests.drivers.evolis_support import BACK, FRONT, card, serial_rig, usb_driver, wait_until
 
 DUAL_SEQUENCE = ["Pem;2", "Pr;ymcko", "Pmi;F", "Ss", "Sr",
                  f"Db;y;128;<{panel_size(128)} bytes>", f"Db;m;128;<{panel_size(128)} bytes>",
@@ -58,7 +58,8 @@ def test_the_factory_builds_an_emulated_printer_that_is_a_driver_and_simulated(t
 
 
 def test_a_real_usb_printer_is_not_simulated_and_is_offline_when_absent(tmp_path: Path) -> None:
-    cfg = EvolisPrinterConfig(driver="evolis", transport="usb", serial_number="NOPE123", command_timeout_s=0.2)
+    cfg = EvolisPrinterConfig(driver="evolis", transport="usb", serial_number="NOPE123",
+                              command_timeout_s=0.2)
     driver = create_evolis_driver("card9", cfg, tmp_path)
     assert isinstance(driver, EvolisDriver) and not isinstance(driver, Simulated)
     with pytest.raises(PrinterOffline):
@@ -77,8 +78,9 @@ def test_open_identifies_the_printer_over_usb(drv: EmulatedEvolisDriver) -> None
 
 
 def test_open_refuses_a_printer_with_another_serial_number(tmp_path: Path) -> None:
-    with serial_rig(tmp_path, serial_number="SOMEONE-ELSE") as rig, pytest.raises(PrinterOffline, match="SOMEONE-ELSE"):
-        rig.driver.open()
+    with serial_rig(tmp_path, serial_number="SOMEONE-ELSE") as rig:
+        with pytest.raises(PrinterOffline, match="SOMEONE-ELSE"):
+            rig.driver.open()
 
 
 def test_an_unsupported_ribbon_fails_at_start_up(tmp_path: Path) -> None:
@@ -206,7 +208,8 @@ def test_a_fault_present_before_feeding_costs_no_blank(drv: EmulatedEvolisDriver
     drv.inject_fault(kind, None)
     with pytest.raises(PrinterFault) as info:
         drv.print_card(card())
-    assert info.value.reasons == (reason,) and info.value.card_fed is False and info.value.vendor_code == vendor
+    assert info.value.reasons == (reason,) and info.value.vendor_code == vendor
+    assert info.value.card_fed is False
     assert drv.emulator.snapshot()["state"]["hopper"] == 20
     drv.clear_faults()
     assert drv.status().counters.fed == 0
@@ -230,7 +233,8 @@ def test_a_fault_during_the_card_spoils_the_blank(drv: EmulatedEvolisDriver, kin
     drv.emulator.arm_fault(kind, after_panels=2)
     with pytest.raises(PrinterFault) as info:
         drv.print_card(card())
-    assert info.value.reasons == (reason,) and info.value.card_fed is True and info.value.vendor_code == vendor
+    assert info.value.reasons == (reason,) and info.value.vendor_code == vendor
+    assert info.value.card_fed is True
     st = drv.status()
     assert st.counters.fed == 1 and st.counters.printed == 0   # fed, never printed: settled at once
     assert "Ser" in drv.emulator.commands   # the spoiled card is sent to the reject box
@@ -266,7 +270,7 @@ def test_a_refused_setting_is_a_fault_before_feeding(drv: EmulatedEvolisDriver) 
 
 # ---------------------------------------------------------------------------------------- timeouts
 
-def test_no_answer_mid_card_is_a_timeout_and_the_counters_settle_it_later(quick: EmulatedEvolisDriver) -> None:
+def test_no_answer_mid_card_is_a_timeout_settled_later_by_the_counters(quick: EmulatedEvolisDriver) -> None:
     before = quick.status().counters
     quick.emulator.arm_fault("hang", after_panels=3)
     with pytest.raises(PrinterTimeout) as info:
@@ -329,7 +333,7 @@ def test_an_offline_fault_is_a_pulled_cable_that_comes_back(drv: EmulatedEvolisD
     assert drv.status().state == PrinterState.IDLE
 
 
-def test_losing_the_link_mid_card_leaves_it_in_doubt_until_the_counters_say(drv: EmulatedEvolisDriver) -> None:
+def test_losing_the_link_mid_card_is_in_doubt_until_the_counters_say(drv: EmulatedEvolisDriver) -> None:
     drv.emulator.arm_fault("offline", after_panels=1)
     with pytest.raises(PrinterOffline) as info:
         drv.print_card(card())
@@ -438,7 +442,8 @@ def test_ack_nack_codes_map_to_reasons_over_serial(tmp_path: Path, kind: str, ar
             rig.emulator.arm_fault(kind, after_panels=armed)
         with pytest.raises(PrinterFault) as info:
             rig.driver.print_card(card(back=False))
-        assert info.value.reasons == (reason,) and info.value.vendor_code == nack and info.value.card_fed is fed
+        assert info.value.reasons == (reason,) and info.value.vendor_code == nack
+        assert info.value.card_fed is fed
 
 
 def test_no_answer_over_serial_is_a_timeout(tmp_path: Path) -> None:

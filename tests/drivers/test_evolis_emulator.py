@@ -74,7 +74,8 @@ def print_front_k(host: Host) -> str:
 
 def test_answers_match_the_recording_byte_for_byte(emu: EvolisEmulator, host: Host) -> None:
     emu.load_cards("ktp-el", 5)
-    lines = [ln for ln in (FIXTURES / "evolis-replies.txt").read_text().splitlines() if ln and not ln.startswith("#")]
+    text = (FIXTURES / "evolis-replies.txt").read_text()
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     for ln in lines:
         command, expected = ln.split("\t")
         assert host.ask(b"\x1b" + command.encode() + b"\r") == expected.encode(), command
@@ -137,7 +138,7 @@ def test_sequence_mistakes_are_refused(emu: EvolisEmulator, host: Host, steps: l
     assert problem in emu.protocol_errors[-1]
 
 
-def test_a_panel_with_too_many_bytes_is_refused_and_the_line_recovers(emu: EvolisEmulator, host: Host) -> None:
+def test_too_many_bytes_in_a_panel_are_refused_and_the_line_recovers(emu: EvolisEmulator, host: Host) -> None:
     host.cmd("Ss")
     host.cmd("Sr")
     assert host.ask(frame("Db", "k", 2, data=K + b"\x00")) == b"ERR DATA"
@@ -157,7 +158,7 @@ def test_a_bad_level_count_is_refused(emu: EvolisEmulator, host: Host) -> None:
     assert host.ask(b"\x1bDb;k;7;" + b"\x00" * 10 + b"\r") == b"ERR PARAMETRES"
 
 
-# ---------------------------------------------------------------------------------------- the printer's memory
+# ------------------------------------------------------------------------------------ the printer's memory
 
 def test_counters_and_supplies_survive_a_restart(tmp_path: Path) -> None:
     first = EvolisEmulator(tmp_path, serial="EMUTEST01", time_scale=1000.0)
@@ -176,7 +177,8 @@ def test_a_card_left_in_the_mechanism_is_finished_or_rejected_at_power_on(
         tmp_path: Path, error: str | None, ejected: int, rejected: int) -> None:
     EvolisEmulator(tmp_path, serial="EMUTEST01")
     state = json.loads((tmp_path / STATE_FILE).read_text())
-    state.update(cards_inserted=1, panels_printed=2, card={"total": 6, "done": 2, "error": error, "test": False})
+    card = {"total": 6, "done": 2, "error": error, "test": False}
+    state.update(cards_inserted=1, panels_printed=2, card=card)
     (tmp_path / STATE_FILE).write_text(json.dumps(state))
     st = EvolisEmulator(tmp_path, serial="EMUTEST01").snapshot()["state"]
     assert st["card"] is None and st["cards_ejected"] == ejected and st["cards_rejected"] == rejected

@@ -70,11 +70,11 @@ class SerialTransport:
             raise LinkLost("serial port is not open")
         try:
             self._ser.timeout = max(0.0, timeout)
-            first = self._ser.read(1)
+            first: bytes = self._ser.read(1)
             if not first:
                 return b""
             waiting = self._ser.in_waiting
-            return first + (self._ser.read(waiting) if waiting else b"")
+            return first + (bytes(self._ser.read(waiting)) if waiting else b"")
         except (serial.SerialException, OSError) as exc:
             raise self._lost(exc) from exc
 

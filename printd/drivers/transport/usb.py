@@ -25,8 +25,8 @@ _READ_SIZE = 4096
 
 
 def _bulk(ep: Any, direction: int) -> bool:
-    return (usb.util.endpoint_type(ep.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
-            and usb.util.endpoint_direction(ep.bEndpointAddress) == direction)
+    return bool(usb.util.endpoint_type(ep.bmAttributes) == usb.util.ENDPOINT_TYPE_BULK
+                and usb.util.endpoint_direction(ep.bEndpointAddress) == direction)
 
 
 def _timeout_ms(seconds: float) -> int:
@@ -72,7 +72,8 @@ class UsbTransport:
                 usb.util.dispose_resources(dev)
             if serial is not None and serial.strip() == self.serial_number:
                 return dev
-        hint = f" ({unreadable} device(s) whose serial could not be read: check udev permissions)" if unreadable else ""
+        hint = (f" ({unreadable} device(s) whose serial could not be read: check udev permissions)"
+                if unreadable else "")
         raise DeviceNotFound(f"no USB printer {self.vendor_id:04x}:* with serial {self.serial_number!r}"
                              f" among {len(candidates)} found{hint}")
 
@@ -81,9 +82,11 @@ class UsbTransport:
         best = None
         for intf in cfg:
             eps = list(intf)
-            if not (any(_bulk(e, usb.util.ENDPOINT_OUT) for e in eps) and any(_bulk(e, usb.util.ENDPOINT_IN) for e in eps)):
+            has_out = any(_bulk(e, usb.util.ENDPOINT_OUT) for e in eps)
+            if not (has_out and any(_bulk(e, usb.util.ENDPOINT_IN) for e in eps)):
                 continue
-            score = (intf.bInterfaceClass == PRINTER_CLASS) * 2 + (intf.bInterfaceProtocol == PRINTER_BIDIRECTIONAL)
+            score = ((intf.bInterfaceClass == PRINTER_CLASS) * 2
+                     + (intf.bInterfaceProtocol == PRINTER_BIDIRECTIONAL))
             if best is None or score > best[0]:
                 best = (score, intf)
         if best is None:
@@ -111,11 +114,14 @@ class UsbTransport:
             usb.util.claim_interface(dev, number)
             if intf.bAlternateSetting:
                 dev.set_interface_altsetting(interface=number, alternate_setting=intf.bAlternateSetting)
-            self._ep_out = usb.util.find_descriptor(intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_OUT))
-            self._ep_in = usb.util.find_descriptor(intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_IN))
+            self._ep_out = usb.util.find_descriptor(
+                intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_OUT))
+            self._ep_in = usb.util.find_descriptor(
+                intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_IN))
         except usb.core.USBError as exc:
             usb.util.dispose_resources(dev)
-            raise DeviceNotFound(f"USB printer {self.serial_number!r} found but cannot be opened: {exc}") from exc
+            raise DeviceNotFound(
+                f"USB printer {self.serial_number!r} found but cannot be opened: {exc}") from exc
         self._dev, self._intf = dev, intf
 
     # ------------------------------------------------------------------ I/O
@@ -168,8 +174,9 @@ class UsbTransport:
         info: dict[str, Any] = {"transport": "usb", "serial_number": self.serial_number,
                                 "vendor_id": f"0x{self.vendor_id:04x}", "open": self.is_open}
         if self._dev is not None:
-            info.update(product_id=f"0x{self._dev.idProduct:04x}", bus=self._dev.bus, address=self._dev.address,
-                        port_numbers=getattr(self._dev, "port_numbers", None),
+            info.update(product_id=f"0x{self._dev.idProduct:04x}", bus=self._dev.bus,
+                        address=self._dev.address, port_numbers=getattr(self._dev, "port_numbers", None),
                         interface=self._intf.bInterfaceNumber,
-                        ep_out=f"0x{self._ep_out.bEndpointAddress:02x}", ep_in=f"0x{self._ep_in.bEndpointAddress:02x}")
+                        ep_out=f"0x{self._ep_out.bEndpointAddress:02x}",
+                        ep_in=f"0x{self._ep_in.bEndpointAddress:02x}")
         return info

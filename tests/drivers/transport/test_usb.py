@@ -105,7 +105,8 @@ def test_the_printer_interface_is_chosen_by_class_and_protocol() -> None:
     unidirectional = FakeIntf(7, 1, [ep(0x02), ep(0x82)])
     bidirectional = FakeIntf(7, 2, [ep(0x03), ep(0x83)])
     interrupt_only = FakeIntf(7, 2, [ep(0x04, 3), ep(0x84, 3)])
-    assert UsbTransport._printer_interface([vendor, unidirectional, bidirectional, interrupt_only]) is bidirectional
+    choices = [vendor, unidirectional, bidirectional, interrupt_only]
+    assert UsbTransport._printer_interface(choices) is bidirectional
     assert UsbTransport._printer_interface([vendor]) is vendor
     with pytest.raises(DeviceNotFound, match="bulk"):
         UsbTransport._printer_interface([interrupt_only])
