@@ -44,7 +44,7 @@ class Host(Protocol):
     def job_changed(self, job: Job) -> None: ...
     def wake_dispatcher(self) -> None: ...
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
-    async def settle_in_doubt(self, worker: PrinterWorker) -> None: ...
+    async def settle_in_doubt(self, worker: PrinterWorker) -> bool: ...
 
 
 @dataclass
@@ -282,8 +282,8 @@ class PrinterWorker:
                      self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
         if self.doubt_pending and not self.busy:
             # `able` is False while doubt_pending, so no card is claimed for this printer meanwhile
-            await self.host.settle_in_doubt(self)
-            self.doubt_pending = False
+            # False: the printer is still settling its last card; ask again at the next poll
+            self.doubt_pending = not await self.host.settle_in_doubt(self)
         self._publish_if_changed()
         if self.able:
             self.host.wake_dispatcher()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from printd.cardart import test_card
 from printd.drivers.base import Card, supports_raw
-from printd.errors import Conflict, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
+from printd.errors import Conflict, Invalid, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 from printd.queue.models import new_ulid
 
 if TYPE_CHECKING:
@@ -124,6 +124,10 @@ async def raw_command(station: Station, name: str, command: str, actor: str) -> 
     except Conflict:
         await station.audit(actor, "printer.raw", name, {"command": command, "refused": "printer busy"})
         raise
+    except ValueError as exc:   # the driver refused the command text (e.g. an embedded ESC or ';')
+        await station.audit(actor, "printer.raw", name, {"command": command, "error": str(exc)[:500]})
+        raise Invalid(f"the printer's command set does not accept this command: {exc}", code="invalid_command",
+                      field="command") from None
     except Exception as exc:
         await station.audit(actor, "printer.raw", name, {"command": command, "error": str(exc)[:500]})
         raise
