@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from printd import __version__, web
 from printd.accounts import Accounts
+from printd.api import docs as api_docs
 from printd.api import diag, errors, events, health, jobs, printers, stock
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
@@ -43,7 +44,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
                 await hook(app)
             await station.stop()
 
-    app = FastAPI(title="printd", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="printd", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Print-station controller for ID-card printers (e-KTP, KIA). "
                               "Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.")
     app.state.station = station
@@ -52,6 +53,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.state.on_start = []
     app.state.on_stop = []
     errors.install(app)
+    api_docs.install(app)
     for module in (health, jobs, printers, stock, events, diag):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
