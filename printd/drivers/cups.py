@@ -197,7 +197,9 @@ class CupsPrinter:
         ev = Evidence(baseline_queue_reasons=frozenset(str(r) for r in as_list(q.attrs.get("printer-state-reasons"))))
         ev.observe_device(q.device)
         options = self._options(card, q.attrs)
-        job_id = self._submit(card, options)
+        # lpstat and the printer's log are matched to printd jobs by this title
+        title = card.title if card.job_id in card.title else f"printd {card.job_id} #{card.attempt}"
+        job_id = self._submit(card, title, options)
         try:
             verdict = self._follow(job_id, card, ev, t0)
         finally:
@@ -207,7 +209,7 @@ class CupsPrinter:
         if verdict.printed:
             return PrintOutcome(counters_before=Counters(), counters_after=Counters(),
                                 duration_s=time.monotonic() - t0,
-                                detail={"cups_job_id": job_id, "queue": self.cfg.queue, "job_name": card.title,
+                                detail={"cups_job_id": job_id, "queue": self.cfg.queue, "job_name": title,
                                         "options": options, "device_uri": q.device_uri, "rule": verdict.rule,
                                         "job": ev.last.as_dict() if ev.last else None})
         raise _exception(verdict)
@@ -246,9 +248,8 @@ class CupsPrinter:
             options["media"] = media
         return options
 
-    def _submit(self, card: Card, options: dict[str, str]) -> int:
+    def _submit(self, card: Card, title: str, options: dict[str, str]) -> int:
         """Print-Job with the card as a PDF; the job id, or PrinterFault/PrinterOffline."""
-        title = card.title or f"printd {card.job_id} #{card.attempt}"
         pdf = render_card_pdf(card.front_png, card.back_png)
         # personal data: a private file (mode 0600), removed as soon as CUPS has its copy
         fd, path = tempfile.mkstemp(prefix="printd-card-", suffix=".pdf")
@@ -367,37 +368,46 @@ class CupsPrinter:
                 break
             time.sleep(min(0.2, self.cfg.poll_interval_s))
         if after is not None:
-            if after.time_at_processing is not None:
-                ev.observe(after)
-            else:
-                ev.last = after
+            ev.observe(after)
         return judge_abandoned(after, ev, kind=kind, reason=reason, why=why, rule=rule)
 
     def _remember(self, card: Card, job_id: int, verdict: Verdict) -> None:
-        self.recent.append({"at": time.time(), "job_id": card.job_id, "attempt": card.attempt, "cups_job_id": job_id,
-                            "outcome": verdict.kind, "card_fed": verdict.card_fed, "rule": verdict.rule,
-                            "reasons": list(verdict.reasons), "message": verdict.message})
+        with self._lock:
+            self.recent.append({"at": time.time(), "job_id": card.job_id, "attempt": card.attempt, "cups_job_id": job_id,
+                                "outcome": verdict.kind, "card_fed": verdict.card_fed, "rule": verdict.rule,
+                                "reasons": list(verdict.reasons), "message": verdict.message})
         if not verdict.printed:
             log.warning("%s: %s [rule %s, card_fed=%s]", self.name, verdict.message, verdict.rule, verdict.card_fed)
 
     # ------------------------------------------------------------------ Driver: cancel, diagnostics, close
 
     def cancel(self) -> None:
-        """Cancel the CUPS job in flight (thread-safe; print_card then reports how it ended)."""
+        """Cancel the CUPS job in flight; returns at once (print_card then reports how the card ended).
+
+        The print loop sees the request within one poll and cancels the job itself; the request sent
+        from here too covers a print thread that is stuck in a CUPS call. Never blocks the caller (the
+        station calls this from its event loop).
+        """
         self._cancel.set()
         with self._lock:
             job_id = self._job_id
         if job_id is None:
             return
-        try:
-            self.client.call("Cancel-Job", lambda c: c.cancelJob(job_id))
-        except (PrinterError, CupsRequestError) as exc:
-            log.warning("%s: cancel of CUPS job %d failed: %s", self.name, job_id, exc)
+
+        def send() -> None:
+            try:
+                self.client.call("Cancel-Job", lambda c: c.cancelJob(job_id))
+            except (PrinterError, CupsRequestError) as exc:
+                log.debug("%s: cancel of CUPS job %d: %s", self.name, job_id, exc)
+
+        threading.Thread(target=send, name=f"cups-cancel-{self.name}", daemon=True).start()
 
     def diagnostics(self) -> dict[str, Any]:
         """Queue attributes, device URI and probe, state, reasons, markers, recent CUPS jobs of this queue."""
         out: dict[str, Any] = {"driver": "cups", "queue": self.cfg.queue, "cups_server": self.client.label,
-                               "card_timeout_s": self.card_timeout_s, "recent_cards": list(self.recent)}
+                               "card_timeout_s": self.card_timeout_s}
+        with self._lock:
+            out["recent_cards"] = list(self.recent)
         try:
             q = self._read_queue()
         except (PrinterError, CupsRequestError) as exc:
