@@ -273,6 +273,45 @@ def test_cupsd_restart_between_cards(cups_harness: CupsHarness) -> None:
     assert c.title in cups_harness.printers["card1"].printed_names()
 
 
+def test_cupsd_restart_mid_card_is_in_doubt_and_the_next_card_prints(cups_harness: CupsHarness,
+                                                                     pool: ThreadPoolExecutor) -> None:
+    p = cups_harness.printers["card1"]
+    c = card()
+    p.on_job(c.job_id, delay=2)
+    drv = driver(cups_harness, "card1")
+    fut = pool.submit(drv.print_card, c)
+    p.wait_started(c.job_id)
+    cups_harness.restart_cupsd()       # CUPS stops the backend and keeps the job, back in pending
+    exc = failure(fut)
+    assert isinstance(exc, PrinterFault) and exc.card_fed is None
+    assert cups_harness.job(cups_job_of(cups_harness, c)[0])["job-state"] == 7
+    # the printer had the document and printed it although CUPS lost the job: "not fed" would be wrong
+    _wait_for(lambda: c.title in p.printed_names(), 20, "the printer to finish the card it had")
+    nxt = card()
+    drv.print_card(nxt)
+    assert p.printed_names().count(nxt.title) == 1 and p.printed_names().count(c.title) == 1
+
+
+def test_printer_gone_before_the_card_is_offline_and_nothing_is_sent(cups_harness: CupsHarness) -> None:
+    cups_harness.printers["card2"].kill()
+    drv = driver(cups_harness, "card2")
+    with pytest.raises(PrinterOffline):
+        drv.status()
+    c = card()
+    with pytest.raises(PrinterOffline) as err:
+        drv.print_card(c)
+    assert err.value.card_fed is False
+    assert not [a for a in cups_harness.jobs().values() if c.job_id in str(a.get("job-name"))]
+
+
+def test_missing_cups_tools_fail_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.cups_harness as harness
+
+    monkeypatch.setattr(harness, "TOOLS", (*harness.TOOLS, "no-such-cups-tool"))
+    with pytest.raises(harness.HarnessError, match="no-such-cups-tool.*apt-get install"):
+        harness.require_tools()
+
+
 def test_cupsd_gone_is_offline_and_nothing_is_fed(tmp_path: Path) -> None:
     cfg = CupsPrinterConfig(driver="cups", queue="card1", cups_server=str(tmp_path / "no-such.sock"),
                             call_timeout_s=2.0)

@@ -28,7 +28,6 @@ from printd.drivers.cups_render import card_pixels, render_card_pdf
 from printd.drivers.cups_status import map_reason, markers, queue_view, supply
 from printd.drivers.ipp_probe import ProbeResult, decode_response, encode_request, probe
 
-
 # ---------------------------------------------------------------------- reasons
 
 
