@@ -207,8 +207,9 @@ class FakePrinter:
         for d in (self.spool_dir, self.out_dir / "docs", self.ctrl_dir / "rules"):
             d.mkdir(parents=True, exist_ok=True)
         self.handler = self.root / "print-command.py"
-        self.handler.write_text(_HANDLER.format(python=sys.executable, name=self.name, ctrl=str(self.ctrl_dir),
-                                                out=str(self.out_dir), delay=DEFAULT_DELAY_S))
+        self.handler.write_text(_HANDLER.format(python=sys.executable, name=self.name,
+                                                ctrl=str(self.ctrl_dir), out=str(self.out_dir),
+                                                delay=DEFAULT_DELAY_S))
         self.handler.chmod(0o755)
 
     # ------------------------------------------------------------------ where things are
@@ -299,7 +300,8 @@ class FakePrinter:
 
     def clear_rules(self) -> None:
         """Back to the built-in behaviour: every job prints after DEFAULT_DELAY_S."""
-        for p in [*self.ctrl_dir.glob("rules/*.json"), self.ctrl_dir / "next.json", self.ctrl_dir / "default.json"]:
+        for p in [*self.ctrl_dir.glob("rules/*.json"), self.ctrl_dir / "next.json",
+                  self.ctrl_dir / "default.json"]:
             p.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ what happened
@@ -416,7 +418,8 @@ class CupsHarness:
         self._write_config()
         self.start_cupsd()
         for name in self.queue_names:
-            printer = FakePrinter(name, free_port(), self.root / "printers" / name, self.tools["ippeveprinter"])
+            printer = FakePrinter(name, free_port(), self.root / "printers" / name,
+                                  self.tools["ippeveprinter"])
             self.printers[name] = printer
             printer.start()
             self.add_queue(name, printer.uri)
@@ -441,7 +444,8 @@ class CupsHarness:
 
         def answers() -> bool:
             if self.cupsd is not None and self.cupsd.poll() is not None:
-                raise HarnessError(f"cupsd exited with {self.cupsd.returncode}:\n{_tail(self.root / 'log' / 'cupsd.out')}"
+                raise HarnessError(f"cupsd exited with {self.cupsd.returncode}:\n"
+                                   f"{_tail(self.root / 'log' / 'cupsd.out')}"
                                    f"\n{_tail(self.error_log)}")
             with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
                 s.settimeout(1)
@@ -526,7 +530,8 @@ class CupsHarness:
         ppd = self.root / "etc" / "ppd" / f"{queue}.ppd"
         ppd.unlink(missing_ok=True)
         # abort-job, as printd's stations are set up: CUPS must never re-send a card job by itself
-        self.lp("lpadmin", "-p", queue, "-E", "-v", uri, "-m", "everywhere", "-o", "printer-error-policy=abort-job")
+        self.lp("lpadmin", "-p", queue, "-E", "-v", uri, "-m", "everywhere",
+                "-o", "printer-error-policy=abort-job")
         # lpadmin returns before cupsd has written the PPD (about a second later)
         _wait_for(ppd.exists, 30, f"the PPD of queue {queue} ({_tail(self.error_log, 5)})", interval=0.1)
 

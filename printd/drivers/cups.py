@@ -12,8 +12,10 @@ waits for the operator's word.
 from __future__ import annotations
 
 import collections
+import http.client
 import logging
 import os
+import struct
 import tempfile
 import threading
 import time
@@ -33,6 +35,8 @@ from printd.drivers.base import (
 )
 from printd.drivers.cups_client import CupsCallTimeout, CupsClient, CupsRequestError, resolve_server
 from printd.drivers.cups_evidence import (
+    COMPLETED,
+    FINAL,
     Evidence,
     JobSnapshot,
     Kind,
@@ -42,7 +46,7 @@ from printd.drivers.cups_evidence import (
 )
 from printd.drivers.cups_render import render_card_pdf
 from printd.drivers.cups_status import QueueView, as_list, markers, queue_view, supply
-from printd.drivers.ipp_probe import ProbeResult, probe, probeable
+from printd.drivers.ipp_probe import ProbeResult, printer_jobs, probe, probeable
 from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 
 log = logging.getLogger("printd.drivers.cups")
@@ -51,7 +55,8 @@ QUEUE_ATTRS = [
     "printer-name", "printer-state", "printer-state-reasons", "printer-state-message",
     "printer-is-accepting-jobs", "device-uri", "printer-make-and-model", "printer-info", "printer-location",
     "printer-uri-supported", "printer-uuid", "media-supported", "media-default", "sides-supported",
-    "marker-names", "marker-levels", "marker-types", "marker-colors", "marker-change-time", "queued-job-count",
+    "marker-names", "marker-levels", "marker-types", "marker-colors", "marker-change-time",
+    "queued-job-count",
     "printer-error-policy",
 ]
 #: what the job-following loop needs of the queue on every poll
@@ -107,8 +112,9 @@ class CupsPrinter:
                                      lambda c: c.getPrinterAttributes(q, requested_attributes=requested))
         except CupsRequestError as exc:
             if exc.not_found:
-                raise PrinterOffline(f"{self.client.label} has no queue named {q!r} (check [printers.{self.name}] "
-                                     f"queue; `lpstat -p` lists the queues)", card_fed=False) from exc
+                raise PrinterOffline(f"{self.client.label} has no queue named {q!r} (check "
+                                     f"[printers.{self.name}] queue; `lpstat -p` lists the queues)",
+                                     card_fed=False) from exc
             raise PrinterOffline(f"CUPS queue {q}: {exc}", card_fed=False) from exc
         return dict(attrs)
 
@@ -162,8 +168,8 @@ class CupsPrinter:
         policy = str(attrs.get("printer-error-policy") or "")
         if policy and policy not in SAFE_ERROR_POLICIES:
             log.warning("%s: CUPS queue %s has printer-error-policy %s: CUPS may send a card job twice; set "
-                        "`lpadmin -p %s -o printer-error-policy=abort-job`", self.name, self.cfg.queue, policy,
-                        self.cfg.queue)
+                        "`lpadmin -p %s -o printer-error-policy=abort-job`",
+                        self.name, self.cfg.queue, policy, self.cfg.queue)
 
     def status(self) -> PrinterStatus:
         """The queue's state and reasons merged with the device's own answer; PrinterOffline if gone."""
@@ -181,7 +187,8 @@ class CupsPrinter:
             hopper_card_type=self.cfg.card_type,
             hopper_empty=True if empty else None,
             counters=Counters(),     # CUPS has no card counter
-            raw={"cups_state": q.attrs.get("printer-state"), "cups_reasons": as_list(q.attrs.get("printer-state-reasons")),
+            raw={"cups_state": q.attrs.get("printer-state"),
+                 "cups_reasons": as_list(q.attrs.get("printer-state-reasons")),
                  "cups_message": q.view.message, "accepting": q.view.accepting, "enabled": q.view.enabled,
                  "device_uri": q.device_uri,
                  "device_reasons": (q.device.attrs.get("printer-state-reasons") if q.device else None),
@@ -194,14 +201,15 @@ class CupsPrinter:
         t0 = time.monotonic()
         self._cancel.clear()
         q = self._precheck()
-        ev = Evidence(baseline_queue_reasons=frozenset(str(r) for r in as_list(q.attrs.get("printer-state-reasons"))))
+        baseline = frozenset(str(r) for r in as_list(q.attrs.get("printer-state-reasons")))
+        ev = Evidence(baseline_queue_reasons=baseline)
         ev.observe_device(q.device)
         options = self._options(card, q.attrs)
         # lpstat and the printer's log are matched to printd jobs by this title
         title = card.title if card.job_id in card.title else f"printd {card.job_id} #{card.attempt}"
         job_id = self._submit(card, title, options)
         try:
-            verdict = self._follow(job_id, card, ev, t0)
+            verdict = self._follow(job_id, card, title, ev, t0)
         finally:
             with self._lock:
                 self._job_id = None
@@ -211,7 +219,9 @@ class CupsPrinter:
                                 duration_s=time.monotonic() - t0,
                                 detail={"cups_job_id": job_id, "queue": self.cfg.queue, "job_name": title,
                                         "options": options, "device_uri": q.device_uri, "rule": verdict.rule,
-                                        "job": ev.last.as_dict() if ev.last else None})
+                                        "job": ev.last.as_dict() if ev.last else None,
+                                        "printer_record": next(iter(ev.printer_records or []), None),
+                                        "printer_record_note": ev.printer_records_note})
         raise _exception(verdict)
 
     def _precheck(self) -> _Queue:
@@ -227,8 +237,9 @@ class CupsPrinter:
                                  f"({q.device.error}); card not sent", card_fed=False)
         errors = [r for r in q.view.reasons if r.severity == Severity.ERROR]
         if errors:
-            raise PrinterFault(f"printer of CUPS queue {name} reports {', '.join(r.vendor_code or r.keyword for r in errors)}; "
-                               f"card not sent", reasons=tuple(r.keyword for r in errors), card_fed=False,
+            said = ", ".join(r.vendor_code or r.keyword for r in errors)
+            raise PrinterFault(f"printer of CUPS queue {name} reports {said}; card not sent",
+                               reasons=tuple(r.keyword for r in errors), card_fed=False,
                                vendor_code=errors[0].vendor_code)
         return q
 
@@ -261,8 +272,9 @@ class CupsPrinter:
                     "Print-Job", lambda c: c.printFile(self.cfg.queue, path, title, options)))
             except CupsRequestError as exc:
                 if exc.definite:
+                    reason = "paused" if exc.status == 0x0506 else "other"    # not-accepting-jobs
                     raise PrinterFault(f"CUPS queue {self.cfg.queue} refused the card: {exc}",
-                                       reasons=("paused" if exc.status == 0x0506 else "other",), card_fed=False) from exc
+                                       reasons=(reason,), card_fed=False) from exc
                 return self._find_submitted(title, exc)
             except CupsCallTimeout as exc:
                 return self._find_submitted(title, exc)
@@ -287,13 +299,14 @@ class CupsPrinter:
             job_id = int(max(mine))
             with self._lock:
                 self._job_id = job_id
-            log.warning("%s: lost answer to Print-Job (%s); found CUPS job %d by its title", self.name, cause, job_id)
+            log.warning("%s: lost answer to Print-Job (%s); found CUPS job %d by its title",
+                        self.name, cause, job_id)
             return job_id
         # the abandoned request may still create the job: nobody can say no card will be fed
         raise PrinterFault(f"CUPS did not confirm the card ({cause}) and has no job titled {title!r} yet; "
                            f"it may still print", reasons=("offline",), card_fed=None) from cause
 
-    def _follow(self, job_id: int, card: Card, ev: Evidence, t0: float) -> Verdict:
+    def _follow(self, job_id: int, card: Card, title: str, ev: Evidence, t0: float) -> Verdict:
         """Poll the job (and the device) until CUPS ends it or the evidence says give up."""
         cfg = self.cfg
         expected = cfg.seconds_dual if card.back_png is not None else cfg.seconds_single
@@ -313,8 +326,9 @@ class CupsPrinter:
             except CupsRequestError as exc:
                 if exc.not_found:
                     ev.cups_lost_track = True
-                    return Verdict("fault", None, ("other",), f"CUPS no longer knows job {job_id} (its history "
-                                   f"was purged or cupsd lost it); whether the card printed is unknown", "L1")
+                    return Verdict("fault", None, ("other",),
+                                   f"CUPS no longer knows job {job_id} (its history was purged or cupsd "
+                                   f"lost it); whether the card printed is unknown", "L1")
                 cups_error = str(exc)
             except PrinterOffline as exc:     # cupsd restarting or hung: keep trying until the deadlines
                 cups_error = str(exc)
@@ -324,11 +338,14 @@ class CupsPrinter:
                 if snap.progress_key != last_key:
                     last_key, last_progress = snap.progress_key, now
                 if snap.final:
+                    if snap.state == COMPLETED:
+                        self._ask_printer(ev, title, str(queue.get("device-uri") or ""))
                     return judge_final(snap, ev)
                 if ev.resent or ev.regressed:
                     why = "CUPS sent the job to the printer a second time" if ev.resent else ev.regressed
                     return self._abandon(job_id, ev, kind="fault", reason="other", rule="R1",
-                                         why=f"CUPS job {job_id}: {why} (queue stopped or cupsd restarted mid-card)")
+                                         why=f"CUPS job {job_id}: {why} (queue stopped or cupsd "
+                                             f"restarted mid-card)")
                 if not ev.started and (int(queue.get("printer-state") or 3) == 5
                                        or not queue.get("printer-is-accepting-jobs", True)):
                     return self._abandon(job_id, ev, kind="fault", reason="paused", rule="Q1",
@@ -350,6 +367,39 @@ class CupsPrinter:
                 return self._abandon(job_id, ev, kind="timeout", reason="offline", rule="T1",
                                      why=f"no progress for {now - last_progress:.0f} s ({where})")
             self._cancel.wait(cfg.poll_interval_s)
+
+    def _ask_printer(self, ev: Evidence, title: str, device_uri: str) -> None:
+        """Read the printer's own record of the job (IPP Get-Jobs), matched by its job-name.
+
+        CUPS's IPP backend has been seen to report a job completed although the printer aborted it
+        (a race between its two ways of watching the job), so for IPP printers the printer's record
+        is the proof. Unavailable (usb, probe off, no Get-Jobs, names hidden): CUPS's word stands.
+        """
+        if not self.cfg.probe_device or not probeable(device_uri):
+            ev.printer_records_note = "device cannot be asked"
+            return
+        deadline = time.monotonic() + max(2.0, 4 * self.cfg.poll_interval_s)
+        while True:
+            try:
+                jobs = printer_jobs(device_uri, self.probe_timeout_s, "all")
+            except (OSError, http.client.HTTPException, struct.error) as exc:
+                ev.device_lost_since = ev.device_lost_since or time.time()
+                ev.device_lost_error = f"Get-Jobs: {type(exc).__name__}: {exc}"
+                return
+            except ValueError as exc:      # the printer refuses Get-Jobs: it cannot tell
+                ev.printer_records_note = f"printer does not list jobs: {exc}"
+                return
+            if jobs is None:
+                ev.printer_records_note = "device URI is not IPP"
+                return
+            if jobs and not any(isinstance(j.get("job-name"), str) and j.get("job-name") for j in jobs):
+                ev.printer_records_note = "printer hides job names"
+                return
+            mine = [j for j in jobs if j.get("job-name") == title]
+            if all(j.get("job-state") in FINAL for j in mine) or time.monotonic() > deadline:
+                ev.printer_records = mine
+                return
+            time.sleep(self.cfg.poll_interval_s)
 
     def _abandon(self, job_id: int, ev: Evidence, *, kind: Kind, reason: str, why: str, rule: str) -> Verdict:
         """Cancel the CUPS job (so it cannot print later, unseen) and judge what is left."""
@@ -373,11 +423,13 @@ class CupsPrinter:
 
     def _remember(self, card: Card, job_id: int, verdict: Verdict) -> None:
         with self._lock:
-            self.recent.append({"at": time.time(), "job_id": card.job_id, "attempt": card.attempt, "cups_job_id": job_id,
+            self.recent.append({"at": time.time(), "job_id": card.job_id, "attempt": card.attempt,
+                                "cups_job_id": job_id,
                                 "outcome": verdict.kind, "card_fed": verdict.card_fed, "rule": verdict.rule,
                                 "reasons": list(verdict.reasons), "message": verdict.message})
         if not verdict.printed:
-            log.warning("%s: %s [rule %s, card_fed=%s]", self.name, verdict.message, verdict.rule, verdict.card_fed)
+            log.warning("%s: %s [rule %s, card_fed=%s]", self.name, verdict.message, verdict.rule,
+                        verdict.card_fed)
 
     # ------------------------------------------------------------------ Driver: cancel, diagnostics, close
 
@@ -425,14 +477,16 @@ class CupsPrinter:
         out["markers"] = [m.__dict__ for m in markers(q.attrs)]
         out["media_sent"] = self._media_option(q.attrs)
         try:
-            jobs = self.client.call("Get-Jobs", lambda c: c.getJobs(which_jobs="all", requested_attributes=JOB_ATTRS))
+            jobs = self.client.call("Get-Jobs",
+                                    lambda c: c.getJobs(which_jobs="all", requested_attributes=JOB_ATTRS))
         except (PrinterError, CupsRequestError) as exc:
             out["jobs_error"] = str(exc)
             jobs = {}
-        mine = sorted((jid for jid, a in jobs.items() if str(a.get("job-printer-uri", "")).endswith(f"/{self.cfg.queue}")),
+        suffix = f"/{self.cfg.queue}"
+        mine = sorted((jid for jid, a in jobs.items() if str(a.get("job-printer-uri", "")).endswith(suffix)),
                       reverse=True)[:20]
-        out["recent_jobs"] = [JobSnapshot.from_attrs(jid, jobs[jid]).as_dict() | {"job_name": jobs[jid].get("job-name")}
-                              for jid in mine]
+        out["recent_jobs"] = [JobSnapshot.from_attrs(jid, jobs[jid]).as_dict()
+                              | {"job_name": jobs[jid].get("job-name")} for jid in mine]
         return out
 
     def close(self) -> None:

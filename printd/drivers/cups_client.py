@@ -80,7 +80,8 @@ class CupsClient:
 
     def connect(self) -> Any:
         """A new pycups connection (call only from within `call`)."""
-        import cups   # pycups is an optional dependency: imported when a CUPS printer is used
+        # pycups is an optional dependency: imported when a CUPS printer is used
+        import cups
 
         kwargs: dict[str, Any] = {}
         if self._host is not None:
@@ -100,8 +101,8 @@ class CupsClient:
         with self._lock:
             self._hung = {t for t in self._hung if t.is_alive()}
             if len(self._hung) >= MAX_HUNG_CALLS:
-                raise CupsCallTimeout(f"{self.label}: {len(self._hung)} earlier CUPS calls are still unanswered",
-                                      card_fed=False)
+                raise CupsCallTimeout(f"{self.label}: {len(self._hung)} earlier CUPS calls are still "
+                                      f"unanswered", card_fed=False)
         box: dict[str, Any] = {}
 
         def run() -> None:

@@ -23,8 +23,9 @@ from printd.drivers.ipp_probe import ProbeResult
 
 PENDING, HELD, PROCESSING, STOPPED, CANCELED, ABORTED, COMPLETED = 3, 4, 5, 6, 7, 8, 9
 FINAL = frozenset({CANCELED, ABORTED, COMPLETED})
-STATE_NAMES = {PENDING: "pending", HELD: "pending-held", PROCESSING: "processing", STOPPED: "processing-stopped",
-               CANCELED: "canceled", ABORTED: "aborted", COMPLETED: "completed"}
+STATE_NAMES = {PENDING: "pending", HELD: "pending-held", PROCESSING: "processing",
+               STOPPED: "processing-stopped", CANCELED: "canceled", ABORTED: "aborted",
+               COMPLETED: "completed"}
 #: job-state-reasons a cleanly completed CUPS job carries (measured on CUPS 2.4: processing-to-stop-point)
 CLEAN_COMPLETION = frozenset({"none", "job-completed-successfully", "job-completed-with-warnings",
                               "processing-to-stop-point", "job-printing"})
@@ -95,6 +96,9 @@ class Evidence:
     device_restarted: str | None = None
     device_probed_while_started: bool = False
     cups_lost_track: bool = False         # CUPS no longer knows the job
+    #: the printer's own records of jobs with this card's title (IPP Get-Jobs); None: not available
+    printer_records: list[dict[str, Any]] | None = None
+    printer_records_note: str | None = None   # why the printer was not asked, or could not tell
 
     @property
     def started(self) -> bool:
@@ -135,7 +139,8 @@ class Evidence:
             self.device_probed_while_started = True
             if self.device_booted_at is not None and booted > self.device_booted_at + RESTART_TOLERANCE_S \
                     and self.device_restarted is None:
-                self.device_restarted = f"the printer restarted while the job was at it (up {result.first('printer-up-time')} s)"
+                up = result.first("printer-up-time")
+                self.device_restarted = f"the printer restarted while the job was at it (up {up} s)"
         else:
             self.device_booted_at = booted     # a restart before CUPS sends the job does not matter
 
@@ -160,7 +165,8 @@ class Verdict:
 
 def _printer_side_reasons(snap: JobSnapshot | None, default: str) -> tuple[str, ...]:
     """printd keyword first (the most telling reason the printer gave), then the raw CUPS keywords."""
-    raw = [r for r in (snap.printer_reasons if snap else ()) if r not in ("none", "cups-waiting-for-job-completed")]
+    said = snap.printer_reasons if snap else ()
+    raw = [r for r in said if r not in ("none", "cups-waiting-for-job-completed")]
     best = None
     for r in raw:
         mapped = map_reason(r, source="job")
@@ -193,11 +199,25 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
         if ev.resent or ev.regressed:
             why = "CUPS sent it to the printer more than once" if ev.resent else ev.regressed
             return Verdict("fault", None, ("other",),
-                           f"CUPS job {jid} completed, but {why}: the card may have printed twice or not at all", "C4")
+                           f"CUPS job {jid} completed, but {why}: the card may have printed twice or not "
+                           f"at all", "C4")
         odd = sorted(set(snap.reasons) - CLEAN_COMPLETION)
         if odd:
             return Verdict("fault", None, ("other", *odd),
                            f"CUPS job {jid} completed with job-state-reasons {', '.join(odd)}", "C5")
+        records = ev.printer_records
+        if records is not None:
+            if not records:
+                return Verdict("fault", None, ("other",),
+                               f"CUPS job {jid} reported completed, but the printer has no record of it "
+                               f"(it restarted or lost the job)", "C7")
+            states = [STATE_NAMES.get(r.get("job-state") or 0, str(r.get("job-state"))) for r in records]
+            if len(records) > 1 or records[0].get("job-state") != COMPLETED:
+                said = [str(x) for r in records for x in as_list(r.get("job-state-reasons"))]
+                return Verdict("fault", None, ("other", *said),
+                               f"CUPS job {jid} reported completed, but the printer's own record says "
+                               f"{', '.join(states)} ({', '.join(said) or 'no reasons'})", "C6")
+            return Verdict("printed", True, (), f"CUPS job {jid} completed, confirmed by the printer", "C1")
         return Verdict("printed", True, (), f"CUPS job {jid} completed", "C1")
     # canceled or aborted
     started = ev.started or snap.time_at_processing is not None

@@ -1,4 +1,5 @@
-"""Ask a printer directly (not through CUPS) whether it is there, and what it says about itself.
+"""Ask a printer directly (not through CUPS) whether it is there, what it says about itself, and
+what became of a job (its own job records).
 
 While a card is in flight CUPS shows a job as `processing` even when the printer has vanished, and
 marks it completed when the printer comes back without it. The printer's own answer is the evidence
@@ -22,6 +23,9 @@ from urllib.parse import urlsplit
 IPP_SCHEMES = {"ipp": 631, "ipps": 631, "http": 631, "https": 631}
 TCP_SCHEMES = {"socket": 9100, "lpd": 515}
 GET_PRINTER_ATTRIBUTES = 0x000B
+GET_JOBS = 0x000A
+JOB_REQUESTED = ("job-id", "job-name", "job-state", "job-state-reasons", "job-state-message",
+                 "job-impressions-completed")
 REQUESTED = (
     "printer-state", "printer-state-reasons", "printer-state-message", "printer-up-time",
     "printer-make-and-model", "printer-firmware-string-version", "printer-device-id", "printer-uuid",
@@ -78,13 +82,39 @@ def probe(device_uri: str, timeout: float) -> ProbeResult | None:
 def get_printer_attributes(scheme: str, host: str, port: int, path: str, uri: str,
                            timeout: float) -> dict[str, list[Any]]:
     """Send Get-Printer-Attributes to the printer and return its printer attributes."""
-    body = encode_request(GET_PRINTER_ATTRIBUTES, uri, REQUESTED)
+    _, groups = _ipp_call(scheme, host, port, path, uri, timeout,
+                          encode_request(GET_PRINTER_ATTRIBUTES, uri, REQUESTED))
+    merged: dict[str, list[Any]] = {}
+    for _tag, attrs in groups:
+        merged.update(attrs)
+    return merged
+
+
+def printer_jobs(device_uri: str, timeout: float, which: str = "completed") -> list[dict[str, Any]] | None:
+    """The printer's own job records (Get-Jobs), one dict per job with single values; None if not IPP.
+
+    Raises OSError / http.client.HTTPException / ValueError when the printer does not answer properly.
+    """
+    parts = urlsplit(device_uri)
+    scheme = parts.scheme.lower()
+    if scheme not in IPP_SCHEMES or not parts.hostname:
+        return None
+    body = encode_request(GET_JOBS, device_uri, JOB_REQUESTED, which_jobs=which)
+    _, groups = _ipp_call(scheme, parts.hostname, parts.port or IPP_SCHEMES[scheme],
+                          parts.path or "/ipp/print", device_uri, timeout, body)
+    jobs = [attrs for tag, attrs in groups if tag == 0x02]     # job-attributes groups
+    return [{k: (v[0] if len(v) == 1 else v) for k, v in attrs.items()} for attrs in jobs]
+
+
+def _ipp_call(scheme: str, host: str, port: int, path: str, uri: str, timeout: float,
+              body: bytes) -> tuple[int, list[tuple[int, dict[str, list[Any]]]]]:
     if scheme in ("ipps", "https"):
         # printers ship self-signed certificates; this only reads status, it sends no card data
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                                                        context=ctx)
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -95,10 +125,10 @@ def get_printer_attributes(scheme: str, host: str, port: int, path: str, uri: st
         conn.close()
     if resp.status != 200:
         raise ValueError(f"HTTP {resp.status} from {uri}")
-    status, attrs = decode_response(data)
+    status, groups = decode_groups(data)
     if status >= 0x0400:
         raise ValueError(f"IPP status 0x{status:04x} from {uri}")
-    return attrs
+    return status, groups
 
 
 def _attr(tag: int, name: str, value: bytes) -> bytes:
@@ -106,13 +136,16 @@ def _attr(tag: int, name: str, value: bytes) -> bytes:
     return struct.pack(">BH", tag, len(n)) + n + struct.pack(">H", len(value)) + value
 
 
-def encode_request(operation: int, printer_uri: str, requested: tuple[str, ...]) -> bytes:
+def encode_request(operation: int, printer_uri: str, requested: tuple[str, ...],
+                   which_jobs: str | None = None) -> bytes:
     """An IPP/2.0 request with the operation attributes a printer needs."""
     out = struct.pack(">BBHI", 2, 0, operation, next(_request_ids) & 0x7FFFFFFF)
     out += b"\x01"                                              # operation-attributes-tag
     out += _attr(0x47, "attributes-charset", b"utf-8")
     out += _attr(0x48, "attributes-natural-language", b"en")
     out += _attr(0x45, "printer-uri", printer_uri.encode())
+    if which_jobs:
+        out += _attr(0x44, "which-jobs", which_jobs.encode())
     for i, name in enumerate(requested):
         out += _attr(0x44, "requested-attributes" if i == 0 else "", name.encode())
     return out + b"\x03"                                        # end-of-attributes-tag
@@ -138,10 +171,20 @@ def _value(tag: int, raw: bytes) -> Any:
 
 
 def decode_response(data: bytes) -> tuple[int, dict[str, list[Any]]]:
-    """The status code and the attributes (collections skipped) of an IPP response."""
+    """The status code and the attributes of all groups merged (collections skipped)."""
+    status, groups = decode_groups(data)
+    merged: dict[str, list[Any]] = {}
+    for _tag, attrs in groups:
+        merged.update(attrs)
+    return status, merged
+
+
+def decode_groups(data: bytes) -> tuple[int, list[tuple[int, dict[str, list[Any]]]]]:
+    """The status code and each attribute group (tag, attributes) of an IPP response."""
     if len(data) < 9:
         raise ValueError("IPP response too short")
     status = struct.unpack(">H", data[2:4])[0]
+    groups: list[tuple[int, dict[str, list[Any]]]] = []
     attrs: dict[str, list[Any]] = {}
     pos, depth, name = 8, 0, ""
     while pos < len(data):
@@ -150,6 +193,8 @@ def decode_response(data: bytes) -> tuple[int, dict[str, list[Any]]]:
         if tag == 0x03:
             break
         if tag < 0x10:                                         # a new attribute group
+            attrs, name, depth = {}, "", 0
+            groups.append((tag, attrs))
             continue
         (name_len,) = struct.unpack(">H", data[pos:pos + 2])
         new_name = data[pos + 2:pos + 2 + name_len].decode("utf-8", "replace")
@@ -173,4 +218,4 @@ def decode_response(data: bytes) -> tuple[int, dict[str, list[Any]]]:
             attrs[name] = []
         if name:
             attrs[name].append(_value(tag, raw))
-    return status, attrs
+    return status, groups

@@ -75,7 +75,8 @@ def test_rejecting_queue_is_stopped() -> None:
 
 
 def test_the_device_decides_over_the_queue_memory() -> None:
-    queue = {"printer-state": 3, "printer-state-reasons": ["media-empty-report", "cups-ipp-missing-job-history"]}
+    queue = {"printer-state": 3,
+             "printer-state-reasons": ["media-empty-report", "cups-ipp-missing-job-history"]}
     # no device answer: the queue's reports are all there is, and they do not stop printing
     v = queue_view("card1", queue, None)
     assert v.state == PrinterState.IDLE and {r.severity for r in v.reasons} == {Severity.REPORT}
@@ -88,11 +89,12 @@ def test_the_device_decides_over_the_queue_memory() -> None:
 
 
 def test_markers_become_supplies() -> None:
-    found = markers({"marker-names": ["Ribbon YMCKK", "Retransfer Film"], "marker-types": ["ribbon-wax", "film"],
-                     "marker-levels": [50, -1]})
+    found = markers({"marker-names": ["Ribbon YMCKK", "Retransfer Film"],
+                     "marker-types": ["ribbon-wax", "film"], "marker-levels": [50, -1]})
     ribbon = supply(found, ("ribbon",), 500)
     film = supply(found, ("film",), 1500)
-    assert ribbon is not None and (ribbon.type, ribbon.remaining, ribbon.capacity) == ("Ribbon YMCKK", 250, 500)
+    assert ribbon is not None
+    assert (ribbon.type, ribbon.remaining, ribbon.capacity) == ("Ribbon YMCKK", 250, 500)
     assert film is not None and film.remaining is None               # level unknown
     assert supply(found, ("ribbon",), None) is not None and supply(found, ("ribbon",), None).remaining is None  # type: ignore[union-attr]
     assert supply(markers({}), ("ribbon",), 500) is None
@@ -168,6 +170,22 @@ def test_odd_completion_reasons_are_in_doubt() -> None:
     assert v.card_fed is None and v.rule == "C5"
 
 
+def test_the_printers_own_record_confirms_or_denies_a_completion() -> None:
+    ok = Evidence(printer_records=[{"job-name": "t", "job-state": COMPLETED}])
+    assert judge_final(snap(COMPLETED), ok).printed
+    # measured: CUPS's IPP backend reported completed while the printer had aborted the job
+    aborted = Evidence(printer_records=[{"job-name": "t", "job-state": 8,
+                                         "job-state-reasons": "aborted-by-system"}])
+    v = judge_final(snap(COMPLETED), aborted)
+    assert v.card_fed is None and v.rule == "C6" and "aborted-by-system" in v.reasons
+    twice = Evidence(printer_records=[{"job-state": COMPLETED}, {"job-state": COMPLETED}])
+    assert judge_final(snap(COMPLETED), twice).rule == "C6"
+    missing = Evidence(printer_records=[])
+    assert judge_final(snap(COMPLETED), missing).rule == "C7"
+    # the printer could not be asked: CUPS's word stands
+    assert judge_final(snap(COMPLETED), Evidence(printer_records_note="printer hides job names")).printed
+
+
 def test_job_ended_before_processing_was_not_fed() -> None:
     v = judge_final(snap(CANCELED, tap=None), Evidence())
     assert v.card_fed is False and v.rule == "A1"
@@ -176,14 +194,16 @@ def test_job_ended_before_processing_was_not_fed() -> None:
 def test_job_ended_at_the_printer_is_in_doubt_with_the_printer_reason() -> None:
     ev = Evidence()
     ev.observe(snap(PROCESSING))
-    v = judge_final(snap(CANCELED, printer=("media-jam-error",), message="Print job canceled at printer."), ev)
+    v = judge_final(snap(CANCELED, printer=("media-jam-error",), message="Print job canceled at printer."),
+                    ev)
     assert v.card_fed is None and v.reasons[0] == "media-jam" and v.rule == "A2"
 
 
 def test_abandoned_unsent_job_was_not_fed() -> None:
     ev = Evidence()
     ev.observe(snap(PENDING, tap=None))
-    v = judge_abandoned(snap(CANCELED, tap=None), ev, kind="timeout", reason="offline", why="stall", rule="T1")
+    v = judge_abandoned(snap(CANCELED, tap=None), ev, kind="timeout", reason="offline", why="stall",
+                        rule="T1")
     assert v.card_fed is False and v.rule == "T1a"
 
 
@@ -192,7 +212,8 @@ def test_abandoned_started_job_is_in_doubt() -> None:
     ev.observe(snap(PROCESSING))
     v = judge_abandoned(snap(CANCELED), ev, kind="offline", reason="offline", why="gone", rule="V1")
     assert v.card_fed is None and v.rule == "V1b"
-    assert judge_abandoned(None, Evidence(), kind="fault", reason="other", why="x", rule="X1").card_fed is None
+    unconfirmed = judge_abandoned(None, Evidence(), kind="fault", reason="other", why="x", rule="X1")
+    assert unconfirmed.card_fed is None
 
 
 def test_abandoned_job_that_completed_first_is_judged_as_completed() -> None:
@@ -220,7 +241,8 @@ def test_card_pdf_has_one_cr80_page_per_side() -> None:
     dual = render_card_pdf(_png(1011, 638), _png(2022, 1276, "RGBA"))
     assert len(_media_boxes(single)) == 1 and len(_media_boxes(dual)) == 2
     for w, h in _media_boxes(dual):
-        assert w == pytest.approx(85.6 / 25.4 * 72, abs=0.5) and h == pytest.approx(53.98 / 25.4 * 72, abs=0.5)
+        assert w == pytest.approx(85.6 / 25.4 * 72, abs=0.5)
+        assert h == pytest.approx(53.98 / 25.4 * 72, abs=0.5)
     assert card_pixels() == (1011, 638)
 
 
@@ -238,7 +260,8 @@ def _ipp_attr(tag: int, name: str, value: bytes) -> bytes:
 
 
 def test_ipp_response_decoding_keeps_lists_and_skips_collections() -> None:
-    body = struct.pack(">BBHI", 2, 0, 0, 1) + b"\x01" + _ipp_attr(0x47, "attributes-charset", b"utf-8") + b"\x04"
+    body = struct.pack(">BBHI", 2, 0, 0, 1) + b"\x01" + _ipp_attr(0x47, "attributes-charset", b"utf-8")
+    body += b"\x04"
     body += _ipp_attr(0x23, "printer-state", struct.pack(">i", 3))
     body += _ipp_attr(0x44, "printer-state-reasons", b"media-empty-report")
     body += _ipp_attr(0x44, "", b"cover-open-warning")
