@@ -364,8 +364,10 @@ class CupsPrinter:
             if now - last_progress > cfg.timeout_s or now > hard_deadline:
                 where = f"CUPS unreachable: {cups_error}" if cups_error else \
                     f"CUPS job {job_id} {ev.last.state_name if ev.last else 'unknown'}"
+                what = (f"no progress for {now - last_progress:.0f} s" if now <= hard_deadline
+                        else f"card not done within {expected + cfg.timeout_s:.0f} s")
                 return self._abandon(job_id, ev, kind="timeout", reason="offline", rule="T1",
-                                     why=f"no progress for {now - last_progress:.0f} s ({where})")
+                                     why=f"{what} ({where})")
             self._cancel.wait(cfg.poll_interval_s)
 
     def _ask_printer(self, ev: Evidence, title: str, device_uri: str) -> None:
