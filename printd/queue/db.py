@@ -145,6 +145,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, gave_up_at, job_id, id);
     """,
+    # 1 -> 2: webhook outbox: a job's notifications at a glance; an operator's retry restarts the window
+    """
+    CREATE INDEX outbox_job ON outbox (job_id, id);
+    ALTER TABLE outbox ADD COLUMN retry_from REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
