@@ -51,6 +51,10 @@ class Receiver:
         self.answer: Callable[[Received], int] = lambda _r: 200
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._hold_armed = False
+        self.held: Received | None = None
+        self._held_event = threading.Event()
+        self._release = threading.Event()
         self._thread: threading.Thread | None = None
 
     def url(self, path: str = "/hook") -> str:
@@ -70,6 +74,7 @@ class Receiver:
                 if 200 <= status < 300:
                     with receiver._lock:
                         receiver.received.append(rec)
+                receiver._maybe_hold(rec)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -77,12 +82,37 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a sender that died while we answered (the daemon was killed): expected here
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()
         return self
+
+    def hold_next(self) -> threading.Event:
+        """Process the next POST but keep its answer back until `release()`; the event is set once held.
+
+        Killing the sender meanwhile makes the case "the receiver took it, the sender never heard".
+        """
+        with self._lock:
+            self._hold_armed = True
+        return self._held_event
+
+    def release(self) -> None:
+        self._release.set()
+
+    def _maybe_hold(self, rec: Received) -> None:
+        with self._lock:
+            hold = self._hold_armed and self.held is None
+            if hold:
+                self.held = rec
+        if hold:
+            self._held_event.set()
+            self._release.wait(30)
 
     def stop(self) -> None:
         """Close the port: connections are refused until `start()` again."""
