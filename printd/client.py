@@ -21,14 +21,24 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Self, TypedDict
 
 import httpx
 
 from printd.webhook_signature import verify_signature
 
-__all__ = ["ApiError", "Attempt", "FINAL_STATES", "Image", "Job", "JobPage", "NewJobRequest", "Notifications",
-           "PrintdClient", "verify_signature"]
+__all__ = [
+    "FINAL_STATES",
+    "ApiError",
+    "Attempt",
+    "Image",
+    "Job",
+    "JobPage",
+    "NewJobRequest",
+    "Notifications",
+    "PrintdClient",
+    "verify_signature",
+]
 
 JobState = Literal["queued", "held", "printing", "in_doubt", "printed", "failed", "canceled"]
 FINAL_STATES: frozenset[str] = frozenset({"printed", "failed", "canceled"})
@@ -159,7 +169,7 @@ class PrintdClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> PrintdClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

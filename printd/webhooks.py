@@ -10,6 +10,7 @@ an `alert` event for the page.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -140,9 +141,9 @@ class WebhookDelivery:
         for n, secret in batch:
             task = asyncio.create_task(self._deliver(n, secret), name=f"webhook-{n.event_id}")
             self._in_flight[n.job_id] = task
-            task.add_done_callback(lambda _t, job_id=n.job_id: self._done(job_id))
+            task.add_done_callback(functools.partial(self._done, n.job_id))
 
-    def _done(self, job_id: str) -> None:
+    def _done(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(job_id, None)
         self._wake.set()
 
@@ -185,6 +186,7 @@ class WebhookDelivery:
         return f"HTTP {status}"
 
     async def _deliver(self, n: Notification, secret: str | None) -> None:
+        error: str | None
         try:
             if secret is None:
                 error = f"client {n.client!r} has no webhook secret (only API token clients can be notified)"

@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
 from printd.client import verify_signature as client_verify
 from printd.webhook_signature import compute, parse, sign, verify_signature
+from tests.support import ROOT, free_port, wait_for
 
 SECRET = "whsec_test-secret"
 BODY = b'{"event_id":"evt_1","type":"job.state_changed","job":{"id":"j_1","state":"printed"}}'
@@ -62,3 +69,36 @@ def test_sign_then_verify_round_trips(body: bytes, secret: str, t: int) -> None:
     header = sign(secret, body, t)
     assert verify_signature(secret, header, body, now=t)
     assert not verify_signature(secret, header, body + b" ", now=t)
+
+
+def test_the_documented_example_receiver_accepts_printd_signatures_only(tmp_path: Path) -> None:
+    """docs/examples/webhook_receiver.py, run as an integrator would, against signed and forged POSTs."""
+    port = free_port()
+    env = {"PRINTD_WEBHOOK_SECRET": SECRET, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "docs" / "examples" / "webhook_receiver.py"), str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/printd/events"
+        wait_for(lambda: _reachable(url), timeout=10, what="example receiver listening")
+        body = json.dumps({"event_id": "evt_X", "type": "job.state_changed", "occurred_at": "2026-11-29T10:00:00+07:00",
+                           "job": {"id": "j_1", "request_id": "SIAK-1", "state": "printed",
+                                   "state_reason": None}}).encode()
+        good = {"X-Printd-Signature": sign(SECRET, body), "Content-Type": "application/json"}
+        assert httpx.post(url, content=body, headers=good).status_code == 204
+        assert httpx.post(url, content=body, headers=good).status_code == 204  # a redelivery: accepted, not redone
+        forged = {"X-Printd-Signature": sign("whsec_wrong", body)}
+        assert httpx.post(url, content=body, headers=forged).status_code == 401
+        stale = {"X-Printd-Signature": sign(SECRET, body, int(time.time()) - 3600)}
+        assert httpx.post(url, content=body, headers=stale).status_code == 401
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert out.count("SIAK-1 j_1 -> printed") == 1
+
+
+def _reachable(url: str) -> bool:
+    try:
+        httpx.post(url, content=b"{}", timeout=1)
+        return True
+    except httpx.TransportError:
+        return False

@@ -40,10 +40,10 @@ def new_job(i: int, callback_url: str | None = URL, client: str = "siak") -> New
 
 def load_hopper(store: Store, printer: str, n: int) -> None:
     day = store.clock.day()
-    store.book([dict(day=day, kind=EntryKind.RECEIVED, card_type="ktp-el", count=n, src="external", dst="safe",
-                     actor="t"),
-                dict(day=day, kind=EntryKind.LOADED, card_type="ktp-el", count=n, src="safe",
-                     dst=ledger.hopper(printer), printer=printer, actor="t")])
+    store.book([{"day": day, "kind": EntryKind.RECEIVED, "card_type": "ktp-el", "count": n, "src": "external",
+                 "dst": "safe", "actor": "t"},
+                {"day": day, "kind": EntryKind.LOADED, "card_type": "ktp-el", "count": n, "src": "safe",
+                 "dst": ledger.hopper(printer), "printer": printer, "actor": "t"}])
 
 
 def simple_view(job: Job) -> dict[str, Any]:
@@ -304,7 +304,7 @@ async def test_a_receiver_that_never_answers_2xx_is_given_up_with_an_alert(tmp_p
         with Receiver() as rx:
             rx.answer = lambda _r: 500
             job = await rig.submit(1, rx.url())
-            await wait_until(lambda: rig.outbox.summary(job.id)["failed"] == 3)
+            await wait_until(lambda: rig.outbox.summary(job.id)["failed"] == 3)  # noqa: B023 (awaited at once)
             failed = rig.outbox.list(job_id=job.id, state="failed")
             assert all(n.last_error == "HTTP 500" for n in failed)
             assert failed[-1].attempts >= 2  # the first one was retried before its window ended
@@ -317,7 +317,7 @@ async def test_a_client_without_a_webhook_secret_is_given_up_at_once(tmp_path: P
     async for rig in rig_factory(tmp_path, "")(secrets=lambda _c: None):
         with Receiver() as rx:
             job = await rig.submit(1, rx.url(), client="page-user")
-            await wait_until(lambda: rig.outbox.summary(job.id)["failed"] >= 1)
+            await wait_until(lambda: rig.outbox.summary(job.id)["failed"] >= 1)  # noqa: B023 (awaited at once)
             n = rig.outbox.list(job_id=job.id, state="failed")[-1]
             assert n.attempts == 1 and "no webhook secret" in (n.last_error or "")
             assert rx.snapshot() == []  # nothing unsigned ever leaves

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from printd.webhook_signature import verify_signature
 from tests.support import free_port
@@ -66,7 +66,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 rec = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
                                time.time())
@@ -135,7 +135,7 @@ class Receiver:
             out.setdefault(r.job_id, []).append(r)
         return out
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

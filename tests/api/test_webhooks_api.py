@@ -65,7 +65,7 @@ def test_a_given_up_delivery_is_visible_and_can_be_retried_with_its_event_id(d: 
         for item in reversed(failed["items"]):  # oldest first, as the receiver expects
             r = operator.post(f"/api/v1/webhooks/deliveries/{item['event_id']}/retry")
             assert r.status_code == 200 and r.json()["state"] == "pending"
-            wait_for(lambda: item["event_id"] in {x.event_id for x in rx.snapshot()}, timeout=10,
+            wait_for(lambda e=item["event_id"]: e in {x.event_id for x in rx.snapshot()}, timeout=10,
                      what="retried notification")
         got = rx.snapshot()
         assert [x.event_id for x in got] == [x["event_id"] for x in reversed(failed["items"])]

@@ -6,6 +6,7 @@ crash came before its success was booked) carries the same event id and the same
 """
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,8 +17,19 @@ import httpx
 import pytest
 
 from printd.queue.models import TRANSITIONS, JobState
-from tests.support import ROOT, Daemon, config_text, daemon_thread, free_port, job_payload, kill, start_process, stop, wait_for
-from tests.webhook_receiver import Receiver, Received
+from tests.support import (
+    ROOT,
+    Daemon,
+    config_text,
+    daemon_thread,
+    free_port,
+    job_payload,
+    kill,
+    start_process,
+    stop,
+    wait_for,
+)
+from tests.webhook_receiver import Received, Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +96,7 @@ def check_job_notifications(job: dict[str, Any], got: list[Received], secret: st
     states = [r.state for r in distinct]
     # a path through the life cycle, from submission to the job's final state
     assert states[0] == "queued", states
-    for a, b in zip(states, states[1:]):
+    for a, b in itertools.pairwise(states):
         assert JobState(b) in TRANSITIONS[JobState(a)], f"{job['id']}: {a} -> {b} in {states}"
     assert states[-1] == job["state"], states
     # every attempt started is announced: no notification lost between the ones we saw
