@@ -189,8 +189,11 @@ class Station:
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
         while True:
+            # not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event is set,
+            # and stop() then waits for this loop forever
             try:
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()

@@ -66,6 +66,7 @@ class WebhookDelivery:
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._last_purge = 0.0
+        self._stopping = False
 
     # ------------------------------------------------------------------ life cycle
 
@@ -80,6 +81,7 @@ class WebhookDelivery:
 
     async def stop(self) -> None:
         """Stop sending. A POST cut short here is sent again at the next start, with the same event id."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -106,7 +108,7 @@ class WebhookDelivery:
     # ------------------------------------------------------------------ the loop
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             timeout = IDLE_POLL_S
             try:
@@ -119,8 +121,11 @@ class WebhookDelivery:
                 log.exception("webhook delivery: cannot read the outbox; trying again")
                 timeout = 1.0
             if timeout > 0:
+                # not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives just as the
+                # event is set (deliveries set it all the time), and stop() would wait forever
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
 

@@ -305,6 +305,7 @@ async def test_a_receiver_that_never_answers_2xx_is_given_up_with_an_alert(tmp_p
             rx.answer = lambda _r: 500
             job = await rig.submit(1, rx.url())
             await wait_until(lambda: rig.outbox.summary(job.id)["failed"] == 3)  # noqa: B023 (awaited at once)
+            await wait_until(lambda: len(rig.alerts) == 3)  # noqa: B023 (published just after the booking)
             failed = rig.outbox.list(job_id=job.id, state="failed")
             assert all(n.last_error == "HTTP 500" for n in failed)
             assert failed[-1].attempts >= 2  # the first one was retried before its window ended
