@@ -23,7 +23,7 @@ from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order, estimate_finish
 from printd.queue.images import ImageStore
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
-from printd.queue.store import CANCEL_REQUESTED, NewJob, Store
+from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.stock import Stock
 from printd.worker import PrinterWorker
 
@@ -58,6 +58,10 @@ class Station:
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
+        #: put on the store when it opens, so they also see the state changes of crash recovery
+        self.job_hooks: list[JobHook] = []
+        #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
+        self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -71,6 +75,7 @@ class Station:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.database = Database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
+        self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers))
 
     async def start(self) -> None:
@@ -232,9 +237,9 @@ class Station:
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
         while True:
+            # not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event is set,
+            # and stop() then waits for this loop forever
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as
-                # the event is set (a wake right before stop()), and stop() then waits forever
                 async with asyncio.timeout(1.0):
                     await self._wake.wait()
             except TimeoutError:
@@ -448,9 +453,15 @@ class Station:
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
         self._estimates = estimate_finish(order, printers, time.time())
 
-    def job_view(self, job: Job) -> dict[str, Any]:
-        """The API's job object."""
+    def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
+        """The API's job object.
+
+        `fresh` recomputes position and estimate now (for a view built inside the transaction that
+        changed the job); `extras=False` leaves out the fields added by `job_view_extras`.
+        """
         fmt = self.clock.iso
+        if fresh:
+            self._estimates_dirty = True
         position = None
         estimate = None
         reason = job.state_reason
@@ -462,7 +473,7 @@ class Station:
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
-        return {
+        view: dict[str, Any] = {
             "id": job.id, "request_id": job.request_id, "client": job.client, "nik_masked": job.nik_masked,
             "name": job.name, "card_type": job.card_type, "reason": job.reason, "priority": job.priority.value,
             "state": job.state.value, "state_reason": reason, "printer": job.printer, "position": position,
@@ -470,6 +481,10 @@ class Station:
             "attempts": [a.to_api(fmt) for a in job.attempts],
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
         }
+        if extras:
+            for extra in self.job_view_extras:
+                view.update(extra(job))
+        return view
 
     def printer_view(self, w: PrinterWorker) -> dict[str, Any]:
         """The API's printer object."""
