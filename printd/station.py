@@ -460,8 +460,11 @@ class Station:
         changed the job); `extras=False` leaves out the fields added by `job_view_extras`.
         """
         fmt = self.clock.iso
-        if fresh:
-            self._estimates_dirty = True
+        if fresh and self.store is not None:
+            # called on the db thread inside the transaction that changed the job: read what it sees
+            self._queue_order = self.store.queue_order()
+            self._hoppers = {n: self.store.hopper_card_types(n) for n in self.workers}
+            self._compute_estimates()
         position = None
         estimate = None
         reason = job.state_reason
