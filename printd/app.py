@@ -8,9 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__
+from printd import __version__, retention
 from printd.accounts import Accounts
 from printd.api import errors, events, health, jobs, printers, stock
+from printd.api import metrics as metrics_api
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
 from printd.config import Settings
@@ -55,4 +56,6 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     for module in (health, jobs, printers, stock, events):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
+    metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
+    retention.install(app)
     return app

@@ -54,6 +54,8 @@ class Station:
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
+        #: called with (printer, seconds) after each successful claim (metrics)
+        self.claim_observers: list[Callable[[str, float], None]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -209,8 +211,11 @@ class Station:
             job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
             if job is None:
                 continue
-            self.dispatch_latencies.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            self.dispatch_latencies.append(elapsed)
             del self.dispatch_latencies[:-1000]
+            for observe in self.claim_observers:
+                observe(worker.name, elapsed)
             worker.assign(job)
             self.job_changed(job)
             started += 1
@@ -419,6 +424,7 @@ class Station:
             "estimated_done_at": estimate, "dual": job.dual,
             "attempts": [a.to_api(fmt) for a in job.attempts],
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
+            "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
         }
 
     def printer_view(self, w: PrinterWorker) -> dict[str, Any]:

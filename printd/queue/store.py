@@ -184,6 +184,9 @@ class Store:
     def _set_state(self, c: sqlite3.Connection, job: Job, new: JobState, *, reason: str | None = None,
                    printer: str | None | type[Ellipsis] = ..., printed_at: float | None = None) -> Job:
         check_transition(job.state, new)
+        if job.purged and new not in FINAL:
+            raise Conflict("the job's images and personal data were deleted after the retention window; "
+                           "submit it again", code="purged")
         now = self.clock.now()
         old = job.state
         job.state = new
