@@ -51,7 +51,7 @@ def register(main: click.Group) -> None:
         except SchemaTooNew as exc:
             raise click.ClickException(str(exc)) from None
         try:
-            report = Retention(database, state_dir, days * 86400).run(dry_run=dry_run)
+            report = Retention(database, state_dir, days * 86400).run_all(dry_run=dry_run)
         finally:
             database.close()
         if as_json:

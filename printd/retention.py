@@ -41,6 +41,8 @@ log = logging.getLogger("printd.retention")
 MAX_GRACE_S = 3600.0
 #: shortest grace: covers the moment between storing a submission's image and committing its job row
 MIN_GRACE_S = 2.0
+#: jobs purged in one write transaction, so a long backlog never holds the writer for long
+BATCH = 500
 _FINAL_SQL = ",".join(f"'{s.value}'" for s in sorted(FINAL))
 _DUE = f"purged = 0 AND final_at IS NOT NULL AND final_at <= ? AND state IN ({_FINAL_SQL})"
 
@@ -69,6 +71,16 @@ class PurgeReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, batch: PurgeReport) -> None:
+        """Fold one batch's report into this one."""
+        self.cutoff = batch.cutoff
+        for name in ("jobs", "image_files", "orphan_files", "card_files"):
+            getattr(self, name).extend(getattr(batch, name))
+        self.bytes_freed += batch.bytes_freed
+        self.webhooks_deleted += batch.webhooks_deleted
+        self.webhooks_scrubbed += batch.webhooks_scrubbed
+        self.remaining = batch.remaining
+
 
 def grace_for(window_s: float) -> float:
     return min(MAX_GRACE_S, max(MIN_GRACE_S, window_s))
@@ -94,12 +106,33 @@ class Retention:
         self.window_s = window_s
         self.grace_s = grace_for(window_s)
         self.clock = clock
+        self._due_shas: set[str] = set()   # image hashes of jobs purged by batches whose files wait
+
+    def run_all(self, *, dry_run: bool = False) -> PurgeReport:
+        """Everything due, in batches of BATCH jobs (the write lock is released between them), then one checkpoint."""
+        total = PurgeReport(dry_run=dry_run, cutoff=0.0)
+        while True:
+            total.add(self.run(dry_run=dry_run, limit=BATCH, checkpoint=False))
+            if not total.remaining:
+                break
+        if total.changed and not dry_run:
+            total.checkpoint = self.checkpoint()
+        return total
 
     def run(self, *, dry_run: bool = False, limit: int | None = None, checkpoint: bool = True) -> PurgeReport:
-        """Purge what is due (at most `limit` jobs); with `dry_run`, only say what would go."""
+        """Purge what is due (at most `limit` jobs a call); with `dry_run`, only say what would go (all of it).
+
+        While due jobs remain after a limited call (`report.remaining`), files are left for the call
+        that finishes the backlog: one directory scan, not one per batch.
+        """
         now = self.clock()
         report = PurgeReport(dry_run=dry_run, cutoff=now - self.window_s)
-        due_shas = self._purge_rows(report, limit)
+        due_shas = self._purge_rows(report, None if dry_run else limit)
+        if not dry_run:
+            self._due_shas |= due_shas
+            if report.remaining:
+                return report
+            due_shas, self._due_shas = self._due_shas, set()
         self._delete_images(report, now, due_shas)
         self._delete_card_files(report, now)
         if checkpoint and not dry_run and report.changed:
@@ -254,8 +287,6 @@ def _unlink(path: Path) -> None:
 class RetentionTask:
     """Runs the purge on the station's database thread every `interval_s` (hourly by default)."""
 
-    BATCH = 500   # jobs per transaction, so a long backlog never holds the writer for long
-
     def __init__(self, station: Any, window_s: float, interval_s: float | None = None) -> None:
         self.station = station
         self.window_s = window_s
@@ -282,16 +313,10 @@ class RetentionTask:
         retention = self.retention
         total = PurgeReport(dry_run=False, cutoff=0.0)
         while True:
-            batch = await self.station.db(retention.run, limit=self.BATCH, checkpoint=False)
-            total.cutoff = batch.cutoff
-            for name in ("jobs", "image_files", "orphan_files", "card_files"):
-                getattr(total, name).extend(getattr(batch, name))
-            total.bytes_freed += batch.bytes_freed
-            total.webhooks_deleted += batch.webhooks_deleted
-            total.webhooks_scrubbed += batch.webhooks_scrubbed
-            if not batch.remaining:
+            # one batch per database call: the dispatcher's claims get in between
+            total.add(await self.station.db(retention.run, limit=BATCH, checkpoint=False))
+            if not total.remaining:
                 break
-            await asyncio.sleep(0)   # let the dispatcher's claims in between batches
         if total.changed or (self.last is not None and self.last.checkpoint and self.last.checkpoint["busy"]):
             total.checkpoint = await self.station.db(retention.checkpoint)
         self.last = total
