@@ -83,6 +83,7 @@ class PurgeReport:
 
 
 def grace_for(window_s: float) -> float:
+    """How long an unreferenced file is left alone: an hour, or the window when that is shorter (at least 2 s)."""
     return min(MAX_GRACE_S, max(MIN_GRACE_S, window_s))
 
 
