@@ -8,10 +8,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__, web, webhooks
+from printd import __version__, retention, web, webhooks
 from printd.accounts import Accounts
 from printd.api import diag, errors, events, health, jobs, printers, stock
 from printd.api import docs as api_docs
+from printd.api import metrics as metrics_api
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
@@ -61,4 +62,6 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     webhooks.install(app)
     app.include_router(webhooks_api.router)
+    metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
+    retention.install(app)
     return app

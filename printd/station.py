@@ -62,6 +62,8 @@ class Station:
         self.job_hooks: list[JobHook] = []
         #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
+        #: called with (printer, seconds) after each successful claim (metrics)
+        self.claim_observers: list[Callable[[str, float], None]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -265,8 +267,11 @@ class Station:
             job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
             if job is None:
                 continue
-            self.dispatch_latencies.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            self.dispatch_latencies.append(elapsed)
             del self.dispatch_latencies[:-1000]
+            for observe in self.claim_observers:
+                observe(worker.name, elapsed)
             worker.assign(job)
             self.job_changed(job)
             started += 1
@@ -483,6 +488,7 @@ class Station:
             "estimated_done_at": estimate, "dual": job.dual,
             "attempts": [a.to_api(fmt) for a in job.attempts],
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
+            "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
         }
         if extras:
             for extra in self.job_view_extras:

@@ -192,6 +192,8 @@ class Database:
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=10000")
+        # freed space is zeroed, so a name or NIK cleared at retention does not linger in the file
+        self.conn.execute("PRAGMA secure_delete=ON")
         self._lock = threading.RLock()
         self._depth = 0
         self.migrate()

@@ -22,8 +22,13 @@ class ImageStore:
         """Store durably (fsync file and directory) and return the sha256."""
         sha = hashlib.sha256(data).hexdigest()
         target = self.path(sha)
-        if target.exists():
+        try:
+            # already stored (same image again): refresh its time, so a retention purge running right
+            # now (its grace period) leaves it for the job row about to reference it
+            os.utime(target)
             return sha
+        except FileNotFoundError:
+            pass
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

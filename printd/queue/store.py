@@ -184,6 +184,9 @@ class Store:
     def _set_state(self, c: sqlite3.Connection, job: Job, new: JobState, *, reason: str | None = None,
                    printer: str | None | type[Ellipsis] = ..., printed_at: float | None = None) -> Job:
         check_transition(job.state, new)
+        if job.purged and new not in FINAL:
+            raise Conflict("the job's images and personal data were deleted after the retention window; "
+                           "submit it again", code="purged")
         now = self.clock.now()
         old = job.state
         job.state = new
@@ -350,12 +353,17 @@ class Store:
             return self._set_state(c, job, JobState.HELD, reason="held")
 
     def release(self, job_id: str) -> Job:
-        """Put a held job back in the queue (only a held one: a printing job must never be re-queued here)."""
+        """Put a held job, or a failed one (to try again), back in the queue.
+
+        Never a printing or in-doubt job: its card may be in a printer, and re-queuing it could print it twice.
+        """
         with self.db.tx() as c:
             job = self._load(c, job_id)
-            if job.state != JobState.HELD:
-                raise Conflict(f"the job is {job.state.value}; only a held job can be released", code="illegal_state")
-            return self._set_state(c, job, JobState.QUEUED)
+            if job.state not in (JobState.HELD, JobState.FAILED):
+                raise Conflict(f"the job is {job.state.value}; only a held or failed job can be released",
+                               code="illegal_state")
+            return self._set_state(c, job, JobState.QUEUED, reason="released" if job.state == JobState.FAILED
+                                   else None)
 
     def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None) -> Job:
         """The operator settles an `in_doubt` job."""
