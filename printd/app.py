@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__
+from printd import __version__, alerts
 from printd.accounts import Accounts
-from printd.api import errors, events, health, jobs, printers, stock
+from printd.api import errors, events, health, jobs, printers, reports, stock
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
 from printd.config import Settings
@@ -52,7 +52,8 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.state.on_start = []
     app.state.on_stop = []
     errors.install(app)
-    for module in (health, jobs, printers, stock, events):
+    alerts.install(app)
+    for module in (health, jobs, printers, stock, reports, events):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     return app

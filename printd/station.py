@@ -19,8 +19,9 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.forecast import estimate_queue
 from printd.queue.db import Database
-from printd.queue.dispatch import Candidate, claim_order, estimate_finish
+from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, NewJob, Store
@@ -392,7 +393,7 @@ class Station:
                 continue
             types = frozenset(self.store.hopper_card_types(w.name)) or w.sensor_card_types()
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        self._estimates = estimate_finish(order, printers, time.time())
+        self._estimates = estimate_queue(self.store, order, printers, time.time(), self.settings.station)
 
     def job_view(self, job: Job) -> dict[str, Any]:
         """The API's job object."""
