@@ -77,8 +77,10 @@ class Stock:
 
     # --------------------------------------------------------------- actions
 
-    def _tx_book(self, checks: list[tuple[str, str, int]], entries: list[dict[str, Any]]) -> list[int]:
-        """Check balances and book in one transaction: (location, card_type, needed) must be available.
+    def _tx_book(self, checks: list[tuple[str, str, int]], entries: list[dict[str, Any]],
+                 settled: tuple[str, str] | None = None) -> list[int]:
+        """Check balances and book in one transaction: (location, card_type, needed) must be available,
+        and the `settled` (location, card_type) must have no card in flight or in doubt.
 
         Every entry gets the same instant, and the station day of that instant: a day's entries are
         booked on that day only, so a past day's report never changes.
@@ -95,6 +97,11 @@ class Stock:
                     raise Conflict(f"{where} holds {held}, fewer than {needed};"
                                    " record a delivery or correct the count with an adjustment first",
                                    code="insufficient_stock", field="count")
+            if settled is not None and _in_flight(c, *settled):
+                printer = settled[0].split(":", 1)[1]
+                raise Conflict(f"printer {printer} has a {settled[1]} card in flight or in doubt; wait for it or "
+                               "resolve it before lowering its hopper's count (it would be counted twice)",
+                               code="card_in_flight", field="location")
             return [ledger.book(c, **{"day": self.clock.day(now), "at": now, **e}) for e in entries]
 
     def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
@@ -151,7 +158,8 @@ class Stock:
         printer = loc.split(":", 1)[1] if loc.startswith("hopper:") else None
         return self._tx_book([], [dict(kind=EntryKind.ADJUSTED, card_type=card_type,
                                        count=abs(delta), src=src, dst=dst, printer=printer,
-                                       reason=reason.strip()[:500], actor=actor)])
+                                       reason=reason.strip()[:500], actor=actor)],
+                             settled=(loc, card_type) if delta < 0 else None)
 
     def book_test_card(self, printer: str, card_type: str, actor: str, attempt_ok: bool = True) -> list[int]:
         """A test card used one blank from the printer's hopper."""
