@@ -49,6 +49,7 @@ class Station:
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+        self._stopping = False
         self._estimates: dict[str, float] = {}
         self._positions: dict[str, int] = {}
         self._estimates_dirty = True
@@ -117,6 +118,7 @@ class Station:
         log.info("seeded the demo stock: %s", seed)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._dispatcher:
             self._dispatcher.cancel()
             try:
@@ -189,6 +191,9 @@ class Station:
                 await asyncio.wait_for(self._wake.wait(), 1.0)
             except TimeoutError:
                 pass
+            # Python 3.11's wait_for swallows a cancel that lands as the event is set (gh-86296)
+            if self._stopping:
+                return
             self._wake.clear()
             try:
                 await self.dispatch_once()
