@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from printd.config import StockConfig
@@ -82,7 +82,7 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
         shown = held or {p.card_type: 0}
         for ct, n in shown.items():
             if n < cfg.hopper_low:
-                what = "is empty" if n <= 0 else f"holds {n} {ct} blanks"
+                what = "is empty" if n == 0 else f"holds {n} {ct} blanks"
                 out.append(Alert("hopper-low", ct, p.name,
                                  f"printer {p.name}'s hopper {what} by the ledger (minimum {cfg.hopper_low}); "
                                  "load blanks from the safe"))
@@ -91,7 +91,7 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
         # the card in flight is still in the ledger's hopper until its attempt ends
         ledger_count = sum(n for n in held.values() if n > 0) - (1 if p.busy else 0)
         if p.sensor_empty and ledger_count > 0:
-            ct = next(iter(held))
+            ct = next(t for t, n in held.items() if n > 0)
             out.append(Alert("count-mismatch", ct, p.name,
                              f"the ledger says {ledger_count} {ct} blanks are in printer {p.name}'s hopper but its "
                              "sensor says empty; count the hopper and record an adjustment "
