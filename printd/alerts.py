@@ -1,10 +1,11 @@
 """Stock alerts: what an operator should act on about blangko, and the `alert` events when that changes.
 
 Codes:
-- `safe-low`: the safe holds fewer blanks of a card type than `[stock] safe_low`.
-- `hopper-low`: a printer's hopper holds fewer than `[stock] hopper_low` (0 included) by the ledger.
-- `queue-exceeds-stock`: more jobs of a card type wait (queued or printing) than there are blanks of it.
-- `count-mismatch`: the ledger and the printer's hopper sensor disagree (the ledger says cards are in
+- `safe_low`: the safe holds fewer blanks of a card type than `[stock] safe_low`.
+- `hopper_low` / `hopper_empty`: a printer's hopper holds fewer than `[stock] hopper_low` / none, by the
+  ledger.
+- `queue_exceeds_stock`: more jobs of a card type wait (queued or printing) than there are blanks of it.
+- `count_mismatch`: the ledger and the printer's hopper sensor disagree (the ledger says cards are in
   the hopper and the sensor says it is empty, or the other way round). Dispatch trusts the sensor
   (`PrinterWorker.sensor_card_types()` gives nothing while it says empty); the alert asks for a count
   and an adjustment.
@@ -68,12 +69,12 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
     for ct in sorted(in_use):
         b = balances.get(ct, {"safe": 0, "hoppers": {}, "total": 0})
         if b["safe"] < cfg.safe_low:
-            out.append(Alert("safe-low", ct, None,
+            out.append(Alert("safe_low", ct, None,
                              f"the safe holds {b['safe']} {ct} blanks, under the minimum of {cfg.safe_low}; "
                              "order a delivery"))
         waiting = pending.get(ct, 0)
         if waiting > b["total"]:
-            out.append(Alert("queue-exceeds-stock", ct, None,
+            out.append(Alert("queue_exceeds_stock", ct, None,
                              f"{waiting} {ct} jobs wait but the station holds only {b['total']} {ct} blanks; "
                              f"{waiting - b['total']} cannot be printed until a delivery"))
     for p in printers:
@@ -83,7 +84,7 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
         for ct, n in shown.items():
             if n < cfg.hopper_low:
                 what = "is empty" if n == 0 else f"holds {n} {ct} blanks"
-                out.append(Alert("hopper-low", ct, p.name,
+                out.append(Alert("hopper_empty" if n == 0 else "hopper_low", ct, p.name,
                                  f"printer {p.name}'s hopper {what} by the ledger (minimum {cfg.hopper_low}); "
                                  "load blanks from the safe"))
         if not p.online or p.sensor_empty is None:
@@ -92,12 +93,12 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
         ledger_count = sum(n for n in held.values() if n > 0) - (1 if p.busy else 0)
         if p.sensor_empty and ledger_count > 0:
             ct = next(t for t, n in held.items() if n > 0)
-            out.append(Alert("count-mismatch", ct, p.name,
+            out.append(Alert("count_mismatch", ct, p.name,
                              f"the ledger says {ledger_count} {ct} blanks are in printer {p.name}'s hopper but its "
                              "sensor says empty; count the hopper and record an adjustment "
                              "(no work goes to it meanwhile)"))
         elif not p.sensor_empty and ledger_count <= 0 and not p.busy:
-            out.append(Alert("count-mismatch", p.card_type, p.name,
+            out.append(Alert("count_mismatch", p.card_type, p.name,
                              f"printer {p.name}'s sensor sees cards but the ledger has none in its hopper; "
                              "record the load (or an adjustment) so it can print"))
     return sorted(out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__, alerts
+from printd import __version__, alerts, web
 from printd.accounts import Accounts
 from printd.api import errors, events, health, jobs, printers, reports, stock
 from printd.api.limits import BodyLimit
@@ -55,5 +55,6 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     alerts.install(app)
     for module in (health, jobs, printers, stock, reports, events):
         app.include_router(module.router)
+    web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     return app

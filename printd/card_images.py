@@ -53,8 +53,10 @@ def decode_card_image(content_type: object, data: object, field: str) -> bytes:
             img.load()
     except Invalid:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, EOFError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise Invalid(f"{field} declares more pixels than any card image has (decompression bomb refused)",
+                      code="image_too_large_dimensions", field=f"{field}.data") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise Invalid(f"{field} does not decode as {content_type}: {type(exc).__name__}", code="invalid_image",
                       field=f"{field}.data") from None
     if min(width, height) < MIN_SIDE:

@@ -33,9 +33,7 @@ def main() -> None:
 @click.option("--listen", default=None, help="HOST:PORT (default from [server] listen, 127.0.0.1:8740)")
 def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     """Run the daemon."""
-    import uvicorn
-
-    from printd.app import build_app
+    from printd import daemon
     from printd.logs import setup_logging
     from printd.queue.db import SchemaTooNew
 
@@ -49,7 +47,6 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
             raise click.ClickException(f"--listen: {exc}") from None
         settings = settings.model_copy(update={"server": server_cfg})
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings, state_dir)
 
     async def announce(app_: Any) -> None:
         path = app_.state.first_tokens_file
@@ -60,10 +57,8 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
         click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_dir.resolve()}, "
                    f"http://{settings.server.listen}/ (API docs at /docs)", err=True)
 
-    app.state.on_start.append(announce)
     try:
-        uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_config=None,
-                    access_log=False, timeout_graceful_shutdown=10)
+        daemon.run(settings, state_dir, [announce])
     except SchemaTooNew as exc:
         raise click.ClickException(str(exc)) from None
 

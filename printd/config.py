@@ -211,7 +211,7 @@ class Settings(_Section):
     stock: StockConfig = StockConfig()
     logging: LoggingConfig = LoggingConfig()
     webhooks: WebhookConfig = WebhookConfig()
-    printers: dict[str, PrinterConfig] = Field(default_factory=dict)
+    printers: dict[str, PrinterConfig] = Field(default_factory=dict, validate_default=True)
     #: where the config came from (for messages); not a TOML key
     source: str = Field("<embedded default>", exclude=True)
 

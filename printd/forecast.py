@@ -132,12 +132,10 @@ def used_on(conn: sqlite3.Connection, day: str) -> int:
     return int(row[0])
 
 
-def estimate_queue(store: Store, queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], now: float,
-                   cfg: StationConfig) -> dict[str, float]:
-    """`estimate_jobs` with today's usage read from the ledger (the station's estimate for each job)."""
+def used_today(store: Store) -> int:
+    """Blanks used today at the station (call on the database thread)."""
     with store.db._lock:
-        used = used_on(store.db.conn, store.clock.day(now))
-    return estimate_jobs(queue, printers, now, WorkingHours(cfg), cfg.daily_capacity, used)
+        return used_on(store.db.conn, store.clock.day())
 
 
 def print_rates(conn: sqlite3.Connection, cfg: StationConfig, today: date) -> tuple[int, dict[str, float]]:

@@ -102,8 +102,10 @@ async def _run(n_jobs: int, time_scale: float, dual_share: float, faults: list[P
         for j in jobs:
             for a in j.attempts:
                 p = per[a.printer]
-                if a.ended_at:
-                    p["busy_s"] += (a.ended_at - a.started_at) * time_scale
+                # mechanical time of the cards it handled: an attempt settled late (in doubt during an
+                # outage) must not count the outage as work
+                if a.outcome.value in ("printed", "spoiled"):
+                    p["busy_s"] += 50.0 if j.dual else 35.0
                 if a.outcome.value == "printed":
                     p["printed"] += 1
                 elif a.outcome.value == "spoiled":

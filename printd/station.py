@@ -19,7 +19,7 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
-from printd.forecast import estimate_queue
+from printd.forecast import WorkingHours, estimate_jobs, used_today
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -49,10 +49,15 @@ class Station:
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
-        self._stopping = False
         self._estimates: dict[str, float] = {}
         self._positions: dict[str, int] = {}
         self._estimates_dirty = True
+        self._hoppers: dict[str, dict[str, int]] = {}
+        self._queue_order: list[tuple[str, str, bool]] = []
+        self._used_today = 0   # blanks used today: the part of the daily capacity already taken
+        self._hours = WorkingHours(settings.station)
+        self._views_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
@@ -93,6 +98,7 @@ class Station:
             worker.start()
         await self._first_poll()
         await self._seed_stock()
+        await self.refresh_views()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
         self.ready.set()
 
@@ -119,6 +125,8 @@ class Station:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._views_task is not None:
+            self._views_task.cancel()
         if self._dispatcher:
             self._dispatcher.cancel()
             try:
@@ -142,12 +150,40 @@ class Station:
             self._wake.set()
 
     def printer_changed(self, worker: PrinterWorker) -> None:
-        self._estimates_dirty = True
+        self._views_changed()
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:
-        self._estimates_dirty = True
+        self._views_changed()
         self.events.publish("job", self.job_view(job))
+
+    def _views_changed(self) -> None:
+        """Queue order and hopper balances changed: refresh the cached view data off the event loop."""
+        self._estimates_dirty = True
+        if self._stopping:
+            return
+        if self._views_task is None or self._views_task.done():
+            try:
+                self._views_task = asyncio.get_running_loop().create_task(self._refresh_views_soon())
+            except RuntimeError:
+                pass
+
+    async def _refresh_views_soon(self) -> None:
+        await asyncio.sleep(0.05)   # coalesce bursts (a dispatch round, a batch of submissions)
+        await self.refresh_views()
+
+    async def refresh_views(self) -> None:
+        """Read the queue order and hopper balances on the db thread; estimates are computed from them."""
+        if self.store is None:
+            return
+
+        def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]], int]:
+            return (self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers},
+                    used_today(self.store))
+
+        self._estimates_dirty = False
+        self._queue_order, self._hoppers, self._used_today = await self.db(read)
+        self._compute_estimates()
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
         if job.front_sha is None:
@@ -223,6 +259,11 @@ class Station:
         return started
 
     # ------------------------------------------------------------------ jobs
+
+    async def ensure_capacity(self) -> None:
+        """Raise StoreUnavailable (-> 503) when the disk or database is too full to take new jobs."""
+        assert self.database is not None
+        await self.db(self.database.check_headroom)
 
     async def submit(self, new: NewJob) -> tuple[Job, bool]:
         job, created = await self.db(self.store.submit, new)
@@ -343,16 +384,16 @@ class Station:
 
     # ------------------------------------------------------------------ stock
 
-    async def load(self, printer: str, card_type: str, count: int, actor: str, *, physical: bool = True) -> list[int]:
+    async def load(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
         """Book a load; on a simulated printer also put the blanks into its hopper."""
         ids = await self.db(self.stock.load, printer, card_type, count, actor)
         w = self.workers.get(printer)
-        if w is not None and physical and isinstance(w.driver, Simulated):
+        if w is not None and isinstance(w.driver, Simulated):
             await w.simulated_call(w.driver.load_cards, card_type, count)
         await self.audit(actor, "stock.load", printer, {"card_type": card_type, "count": count})
+        if w is not None and not w.busy:
+            await w.refresh()   # so the dispatcher sees the filled hopper at once
         self._stock_changed()
-        if w is not None:
-            w.poll_soon()
         return ids
 
     async def unload(self, printer: str, card_type: str, count: int, actor: str) -> list[int]:
@@ -382,23 +423,22 @@ class Station:
     def _stock_changed(self) -> None:
         self._estimates_dirty = True
         self.wake_dispatcher()
+        self._views_changed()
         self.events.publish("stock", {"changed_at": self.clock.iso(time.time())})
 
     # ------------------------------------------------------------------ views (API objects)
 
-    def _refresh_estimates(self) -> None:
-        if not self._estimates_dirty or self.store is None:
-            return
-        self._estimates_dirty = False
-        order = self.store.queue_order()
+    def _compute_estimates(self) -> None:
+        order = self._queue_order
         self._positions = {job_id: i + 1 for i, (job_id, _, _) in enumerate(order)}
         printers = []
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
-            types = frozenset(self.store.hopper_card_types(w.name)) or w.sensor_card_types()
+            types = frozenset(self._hoppers.get(w.name, {})) or w.sensor_card_types()
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        self._estimates = estimate_queue(self.store, order, printers, time.time(), self.settings.station)
+        self._estimates = estimate_jobs(order, printers, time.time(), self._hours, self.settings.station.daily_capacity,
+                                        self._used_today)
 
     def job_view(self, job: Job) -> dict[str, Any]:
         """The API's job object."""
@@ -407,14 +447,10 @@ class Station:
         estimate = None
         reason = job.state_reason
         if job.state == JobState.QUEUED:
-            try:
-                self._refresh_estimates()
-            except Exception:
-                log.exception("estimate failed")
             position = self._positions.get(job.id)
             est = self._estimates.get(job.id)
             estimate = fmt(est) if est else None
-            if est is None and not any(job.card_type in self.store.hopper_card_types(w) for w in self.workers):
+            if est is None and not any(job.card_type in self._hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
@@ -435,7 +471,7 @@ class Station:
         ledger_count = None
         card_type = st.hopper_card_type if st and st.hopper_card_type else w.default_card_type
         if self.store is not None:
-            held = self.store.hopper_card_types(w.name)
+            held = self._hoppers.get(w.name, {})
             if held:
                 card_type = next(iter(held))
             ledger_count = held.get(card_type, 0)

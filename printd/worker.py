@@ -26,7 +26,7 @@ from printd.drivers.base import (
     Simulated,
     StateReason,
 )
-from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
+from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import Store
 
@@ -90,6 +90,7 @@ class PrinterWorker:
         self.recent_errors: collections.deque[dict[str, Any]] = collections.deque(maxlen=50)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{name}")
         self._inflight: Future[Any] | None = None
+        self._call_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._print_task: asyncio.Task[None] | None = None
         self._poll_now = asyncio.Event()
@@ -159,24 +160,32 @@ class PrinterWorker:
 
     async def call(self, fn: Callable[..., T], *args: Any, timeout: float) -> T:
         """Run a blocking driver call on this printer's thread with a timeout."""
-        if self.hung:
-            raise PrinterOffline(f"{self.name}: an earlier command is still unanswered", card_fed=False)
-        loop = asyncio.get_running_loop()
-        cf: Future[T] = self._executor.submit(fn, *args)
-        self._inflight = cf
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
-        except TimeoutError as exc:
-            raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
+        async with self._call_lock:   # a status poll and a card never overlap
+            if self.hung:
+                raise PrinterOffline(f"{self.name}: an earlier command is still unanswered", card_fed=False)
+            loop = asyncio.get_running_loop()
+            cf: Future[T] = self._executor.submit(fn, *args)
+            self._inflight = cf
+            try:
+                return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
+            except TimeoutError as exc:
+                raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
 
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop polling; let a card in the mechanism finish (cancelling it would waste a blank)."""
         self._stopping = True
         self._poll_now.set()
+        if self._print_task is not None and not self._print_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._print_task), grace_s)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                log.warning("%s: stopping with a card still in the printer; it will be settled at the next start",
+                            self.name)
         for task in (self._task, self._print_task):
             if task is not None:
                 task.cancel()
@@ -186,10 +195,6 @@ class PrinterWorker:
                     await task
                 except (asyncio.CancelledError, Exception):
                     pass
-        try:
-            self.driver.cancel()
-        except Exception:
-            pass
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def poll_soon(self) -> None:
@@ -293,8 +298,7 @@ class PrinterWorker:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
                 outcome, reason, counters = await self._print_card(job, card)
-            updated = await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome,
-                                         reason=reason, counters=counters)
+            updated = await self._record(job, attempt, outcome, reason, counters)
             self.host.job_changed(updated)
             if outcome == AttemptOutcome.PRINTED:
                 self.cards_today += 1
@@ -311,6 +315,19 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
+                      counters: Counters | None) -> Job:
+        """Record the attempt's end; while the disk is full, keep the outcome and retry until it fits."""
+        delay = 0.5
+        while True:
+            try:
+                return await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome, reason=reason,
+                                          counters=counters)
+            except StoreUnavailable as exc:
+                log.error("%s: cannot record job %s (%s); retrying in %.0f s", self.name, job.id, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _print_card(self, job: Job, card: Card) -> tuple[AttemptOutcome, str | None, Counters | None]:
         try:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from printd.accounts import Principal
 from printd.api.auth import client_scope, require
@@ -61,15 +62,19 @@ async def submit(body: JobIn, request: Request, response: Response, principal: S
     station = _station(request)
     nik = validate_nik(body.nik)
     name = _clean_name(body.name)
-    front = decode_card_image(body.front.content_type, body.front.data, "front")
-    back = decode_card_image(body.back.content_type, body.back.data, "back") if body.back else None
+    # decoding images is CPU work: keep it off the event loop so SSE and other clients stay responsive
+    front = await run_in_threadpool(decode_card_image, body.front.content_type, body.front.data, "front")
+    back = (await run_in_threadpool(decode_card_image, body.back.content_type, body.back.data, "back")
+            if body.back else None)
     callback = _check_callback(body.callback_url, station.settings.server.callback_hosts) if body.callback_url else None
+    await station.ensure_capacity()
     front_sha = await station.db(station.images.put, front)
     back_sha = await station.db(station.images.put, back) if back is not None else None
     new = NewJob(client=principal.name, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,
                  reason=body.reason, priority=Priority(body.priority), front_sha=front_sha, back_sha=back_sha,
                  callback_url=callback)
     job, created = await station.submit(new)
+    await station.refresh_views()   # so the answer carries the job's position and estimate
     if not created:
         response.status_code = 200
     return station.job_view(job)  # type: ignore[no-any-return]

@@ -65,7 +65,8 @@ class MockPrinter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state_path = self.dir / "state.json"
         self.log_path = self.dir / "printed.jsonl"
-        self.card_timeout_s = cfg.seconds_dual / cfg.time_scale * 3 + 5
+        # three times the slowest card, at least half a second: a hang longer than that is "no answer"
+        self.card_timeout_s = max(0.5, cfg.seconds_dual / cfg.time_scale * 3)
         self._lock = threading.RLock()
         self._faults: dict[str, _Fault] = {}
         self._rng = random.Random(cfg.fault_seed)
@@ -106,7 +107,16 @@ class MockPrinter:
         if not self.log_path.exists():
             return None
         with open(self.log_path, "rb") as fh:
-            lines = fh.read().splitlines()
+            data = fh.read()
+        if data and not data.endswith(b"\n"):
+            # power was lost while the record was written: drop the torn line (the card is still
+            # in flight in the state file and is recorded again when it is finished)
+            data = data[: data.rfind(b"\n") + 1]
+            with open(self.log_path, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        lines = data.splitlines()
         return json.loads(lines[-1]) if lines else None
 
     # ---------------------------------------------------------------- faults
@@ -168,10 +178,10 @@ class MockPrinter:
 
     def _finish_in_flight_after_restart(self) -> None:
         # A real printer finishes the card already in its mechanism when the host dies; so do we.
+        last = self._last_printed()   # also repairs a torn last line
         flight = self._state.get("in_flight")
         if not flight:
             return
-        last = self._last_printed()
         if not (last and last["job_id"] == flight["job_id"] and last["attempt"] == flight["attempt"]):
             self._append_printed({"job_id": flight["job_id"], "attempt": flight["attempt"],
                                   "front_sha256": flight["front_sha256"], "back_sha256": flight["back_sha256"],

@@ -145,6 +145,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, gave_up_at, job_id, id);
     """,
+    # 1 -> 2: the operator page's login sessions (printd/web/sessions.py). Only a hash of the cookie
+    # is kept, as for tokens, so a copy of the database (backup, support bundle) opens no session.
+    """
+    CREATE TABLE IF NOT EXISTS web_sessions (
+        id_hash TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        role TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        address TEXT
+    );
+    CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -226,6 +240,27 @@ class Database:
     def query(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
+
+    def check_headroom(self, reserve_pages: int = 256, min_free_bytes: int = 64 * 1024 * 1024) -> None:
+        """Refuse new work early when the database or its disk is nearly full.
+
+        The reserve keeps room for the attempts and ledger entries of jobs already accepted, so the
+        station can finish its queue while refusing new submissions (503) until space returns.
+        """
+        import shutil
+
+        with self._lock:
+            page_count = int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+            max_pages = int(self.conn.execute("PRAGMA max_page_count").fetchone()[0])
+            free_pages = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if max_pages - page_count + free_pages < reserve_pages:
+            raise StoreUnavailable("the database has reached its size limit")
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return
+        if free < min_free_bytes:
+            raise StoreUnavailable(f"the disk holding {self.path.parent} is nearly full ({free // 1024} KiB free)")
 
     def backup_to(self, dest: Path) -> None:
         """A consistent copy through SQLite's online backup API (safe while printing)."""

@@ -190,9 +190,9 @@ def test_sensor_says_empty_ledger_says_full(daemon: Daemon) -> None:
         assert c.post("/api/v1/printers/card1/faults", json={"kind": "media-empty"}).status_code == 200
 
         def mismatch() -> list[dict[str, Any]]:
-            return [a for a in c.get("/api/v1/stock").json()["alerts"] if a["code"] == "count-mismatch"]
+            return [a for a in c.get("/api/v1/stock").json()["alerts"] if a["code"] == "count_mismatch"]
 
-        alerts = wait_for(mismatch, timeout=10, what="count-mismatch alert")
+        alerts = wait_for(mismatch, timeout=10, what="count_mismatch alert")
         assert [(a["printer"], a["card_type"]) for a in alerts] == [("card1", "ktp-el")]
         ids = [c.post("/api/v1/jobs", json=job_payload(i)).json()["id"] for i in range(6)]
         wait_for(lambda: all(c.get(f"/api/v1/jobs/{i}").json()["state"] == "printed" for i in ids), timeout=30,

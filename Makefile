@@ -1,0 +1,17 @@
+# printd: the two commands a newcomer needs.
+.PHONY: run test venv bench clean
+
+run: venv            ## start the daemon on the embedded default (two simulated printers, state in ./state)
+	.venv/bin/printd serve --state-dir state
+
+test:                ## install what the tests need (apt + venv) and run the whole suite
+	scripts/test
+
+venv:
+	scripts/setup-venv
+
+bench: venv          ## the benchmarks; figures go to docs/benchmarks.md
+	.venv/bin/python bench/day.py
+
+clean:
+	rm -rf state test-artifacts .pytest_cache

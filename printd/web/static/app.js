@@ -1,0 +1,87 @@
+// The operator page: views (Antrian, Printer, Stok blangko, Laporan), live updates and alerts.
+import { renderAlerts, setupAlerts } from './alerts.js';
+import { fmtClock, config, t } from './i18n.js';
+import { startLive } from './live.js';
+import { renderPrinters } from './printers.js';
+import { renderQueue, setupQueue } from './queue.js';
+import { reportShown, setupReport, showReport } from './report.js';
+import {
+  changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
+} from './state.js';
+import { renderStock, setupStock } from './stock.js';
+
+const VIEWS = ['queue', 'printers', 'stock', 'reports'];
+const ACTS = new Set(['operator', 'admin']);
+
+function currentView() {
+  const name = window.location.hash.slice(1);
+  return VIEWS.includes(name) ? name : 'queue';
+}
+
+function route() {
+  const view = currentView();
+  for (const section of document.querySelectorAll('main > section.view')) {
+    section.hidden = section.dataset.view !== view;
+  }
+  for (const tab of document.querySelectorAll('nav.tabs a')) {
+    if (tab.dataset.view === view) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
+  if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+}
+
+// Several events in a row (a card finishing changes the job and the printer) give one reload.
+function debounce(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; fn().catch(() => {}); }, ms);
+  };
+}
+
+function tick() {
+  document.getElementById('clock').textContent = fmtClock();
+}
+
+function main() {
+  document.body.dataset.role = config.role;
+  if (!ACTS.has(config.role)) {
+    for (const el of document.querySelectorAll('[data-needs="operator"]')) el.hidden = true;
+  }
+  setupAlerts();
+  setupQueue(changed);
+  setupStock();
+  setupReport();
+  onChange(() => {
+    renderQueue();
+    renderPrinters();
+    renderStock();
+    renderAlerts();
+  });
+  window.addEventListener('hashchange', route);
+  route();
+  tick();
+  setInterval(tick, 15000);
+
+  // queue positions and estimates of the other jobs move when one job changes
+  // (and a printed card took a blank from a hopper: the stock view follows)
+  const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
+  const refreshStock = debounce(loadStock, 300);
+  const reloadAll = () => loadAll().catch(() => {});
+  startLive({
+    open: reloadAll,
+    resync: reloadAll,
+    job: (job) => { upsertJob(job); refreshJobs(); },
+    printer: (printer) => setPrinter(printer),
+    stock: () => refreshStock(),
+    alert: () => refreshStock(),
+  });
+  // the session ends after [server] session_hours: leave the page then, it shows personal data
+  const left = config.session_expires_at * 1000 - Date.now();
+  setTimeout(() => window.location.assign('/login'), Math.max(0, Math.min(left + 1000, 2 ** 31 - 1)));
+  // a slow safety net: live events are the real source of change
+  setInterval(() => { if (document.body.dataset.conn === 'live') reloadAll(); }, 60000);
+}
+
+main();

@@ -1,0 +1,162 @@
+"""The station in-process: dispatch, failover, hangs, in-doubt settlement, operator switches."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printd.config import parse
+from printd.queue.models import JobState, Priority
+from printd.queue.store import NewJob
+from printd.station import Station
+from tests.support import config_text
+
+
+async def until(pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        value = pred()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise TimeoutError(what)
+
+
+async def submit(st: Station, i: int, card_type: str = "ktp-el") -> str:
+    sha = st.images.put(b"\x89PNG fake %d" % i)
+    job, _ = await st.submit(NewJob(client="t", request_id=f"r{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                                    card_type=card_type, reason="new", priority=Priority.NORMAL, front_sha=sha,
+                                    back_sha=None, callback_url=None))
+    return job.id
+
+
+async def state_of(st: Station, job_id: str) -> JobState:
+    return (await st.get_job(job_id)).state
+
+
+@pytest.fixture
+async def slow_station(tmp_path: Path) -> AsyncIterator[Station]:
+    st = Station(parse(config_text(time_scale=20, hopper=50, seed=200), "<t>"), tmp_path / "s")
+    await st.start()
+    yield st
+    await st.stop()
+
+
+async def test_hang_mid_card_goes_in_doubt_then_the_late_answer_settles_it(slow_station: Station) -> None:
+    st = slow_station
+    await st.pause("card2", "now", "t")
+    w = st.workers["card1"]
+    w.driver.card_timeout_s = 0.5   # give up quickly on this card
+    job = await submit(st, 1)
+    await until(lambda: w.busy, what="printing")
+    await st.inject_fault("card1", "hang", 1.5, "t")
+    assert await until(lambda: _is(st, job, JobState.IN_DOUBT), what="in_doubt")
+    assert not w.online   # the printer is shown offline while it does not answer
+    assert st.workers["card2"].online  # the other printer is untouched
+    # when the hang ends the driver's answer arrives and settles the card: printed, not reprinted
+    await until(lambda: _is(st, job, JobState.PRINTED), timeout=10, what="settled printed")
+    got = await st.get_job(job)
+    assert [a.outcome.value for a in got.attempts] == ["printed"]
+    assert (await until(lambda: w.online, what="back online"))
+
+
+async def _is(st: Station, job: str, state: JobState) -> bool:
+    return await state_of(st, job) == state
+
+
+async def test_pause_after_current_finishes_the_card_then_pauses(slow_station: Station) -> None:
+    st = slow_station
+    await st.pause("card2", "now", "t")
+    a, b = await submit(st, 1), await submit(st, 2)
+    w = st.workers["card1"]
+    await until(lambda: w.busy, what="printing")
+    await st.pause("card1", "after_current", "t")
+    await until(lambda: _is(st, a, JobState.PRINTED), what="current card done")
+    await asyncio.sleep(0.3)
+    assert await state_of(st, b) == JobState.QUEUED
+    assert not w.enabled and w.state.value == "paused"
+    await st.resume("card1", "t")
+    await until(lambda: _is(st, b, JobState.PRINTED), what="resumed")
+
+
+async def test_cancel_while_printing_cancels_at_the_printer(slow_station: Station) -> None:
+    st = slow_station
+    await st.pause("card2", "now", "t")
+    a = await submit(st, 1)
+    await until(lambda: st.workers["card1"].busy, what="printing")
+    await st.cancel(a, "t")
+    await until(lambda: _is(st, a, JobState.CANCELED), what="canceled")
+    job = await st.get_job(a)
+    assert job.attempts[-1].outcome.value == "spoiled"   # the blank was fed, so it is booked spoiled
+
+
+async def test_no_blanks_reason_and_start_after_load(tmp_path: Path) -> None:
+    st = Station(parse(config_text(time_scale=200, seed=100), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        kia = await submit(st, 1, card_type="kia")
+        view = st.job_view(await st.get_job(kia))
+        assert view["state"] == "queued" and view["state_reason"] == "no-blanks"
+        await st.unload("card2", "ktp-el", 50, "t")
+        await st.load("card2", "kia", 10, "t")
+        await until(lambda: _is(st, kia, JobState.PRINTED), what="kia printed after load")
+        assert (await st.get_job(kia)).printer == "card2"
+    finally:
+        await st.stop()
+
+
+async def test_even_wear_when_both_idle(tmp_path: Path) -> None:
+    st = Station(parse(config_text(time_scale=500, seed=200), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        st.workers["card1"].cards_today = 5
+        j = await submit(st, 1)
+        await until(lambda: _is(st, j, JobState.PRINTED), what="printed")
+        assert (await st.get_job(j)).printer == "card2"
+    finally:
+        await st.stop()
+
+
+@pytest.mark.parametrize("printer_did,expected", [
+    ("finished", ["printed"]),            # the printer finished the card it held
+    ("nothing", ["not_fed", "printed"]),  # the card never left the hopper: printed normally afterwards
+    ("jammed", ["spoiled", "printed"]),   # fed but never came out: a spoiled blank, then a new card
+])
+async def test_restart_settles_cards_in_flight_by_the_printers_counter(tmp_path: Path, printer_did: str,
+                                                                         expected: list[str]) -> None:
+    import json
+
+    from printd.drivers.base import Counters
+
+    cfg = parse(config_text(time_scale=500, seed=200), "<t>")
+    st = Station(cfg, tmp_path / "s")
+    await st.start()
+    await st.pause("card1", "now", "t")
+    await st.pause("card2", "now", "t")
+    j = await submit(st, 1)
+    before = st.workers["card1"].counters
+    await st.db(st.store.claim_next, "card1", ["ktp-el"], before)   # as if card1 took it...
+    await st.stop()                                                   # ...and the daemon died
+    state_file = tmp_path / "s" / "printers" / "card1" / "state.json"
+    mock = json.loads(state_file.read_text())
+    if printer_did != "nothing":
+        mock["fed"] += 1
+        mock["hopper"] -= 1
+    if printer_did == "finished":
+        mock["in_flight"] = {"job_id": j, "attempt": 1, "front_sha256": "f", "back_sha256": None}
+    state_file.write_text(json.dumps(mock))
+    st2 = Station(cfg, tmp_path / "s")
+    await st2.start()
+    try:
+        await until(lambda: _is(st2, j, JobState.PRINTED), what="settled and printed")
+        job = await st2.get_job(j)
+        assert [a.outcome.value for a in job.attempts] == expected
+        assert job.attempts[0].reason == "counter"
+        assert isinstance(before, Counters) and job.attempts[0].fed_before == before.fed
+    finally:
+        await st2.stop()
