@@ -193,9 +193,14 @@ class Station:
         return front, back
 
     async def settle_in_doubt(self, worker: PrinterWorker) -> None:
-        """A printer answered again: its counters may tell what happened to a card in doubt."""
-        open_ = await self.db(self.store.open_attempts, worker.name)
-        if len(open_) != 1 or worker.busy:
+        """A printer answered: its counters may tell what happened to a card in doubt.
+
+        Called before the printer takes new work. Settles only when exactly one card of this printer
+        is open, so the counters cannot be attributed to the wrong card; otherwise the operator decides.
+        """
+        open_ = [(j, a) for j, a in await self.db(self.store.open_attempts, worker.name)
+                 if worker.current_job is None or j.id != worker.current_job.id]
+        if len(open_) != 1:
             if len(open_) > 1:
                 log.warning("%s: %d cards in doubt; counters cannot tell them apart, the operator must resolve",
                             worker.name, len(open_))

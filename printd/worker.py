@@ -97,6 +97,8 @@ class PrinterWorker:
         self._stopping = False
         self._backoff = 1.0
         self._last_key: tuple[Any, ...] | None = None
+        #: a card of this printer may be in doubt: settle it (by counter) before taking new work
+        self.doubt_pending = True
 
     # ------------------------------------------------------------------ derived state
 
@@ -143,7 +145,8 @@ class PrinterWorker:
     def able(self) -> bool:
         """Can take a new card now."""
         return (self.online and not self.busy and not self.hung and self.enabled and self.accepting
-                and not self.pause_after_current and self.status is not None and self.status.can_print)
+                and not self.pause_after_current and not self.doubt_pending and self.status is not None
+                and self.status.can_print)
 
     @property
     def counters(self) -> Counters:
@@ -240,7 +243,10 @@ class PrinterWorker:
             self.online = True
             log.info("%s: printer online (%s, serial %s)", self.name,
                      self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
+        if self.doubt_pending and not self.busy:
+            # `able` is False while doubt_pending, so no card is claimed for this printer meanwhile
             await self.host.settle_in_doubt(self)
+            self.doubt_pending = False
         self._publish_if_changed()
         if self.able:
             self.host.wake_dispatcher()
@@ -298,6 +304,8 @@ class PrinterWorker:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
                 outcome, reason, counters = await self._print_card(job, card)
+            if outcome == AttemptOutcome.IN_DOUBT:
+                self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
             self.host.job_changed(updated)
             if outcome == AttemptOutcome.PRINTED:
