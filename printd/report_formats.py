@@ -44,12 +44,17 @@ def tanggal(day: str) -> str:
     return f"{_DAYS[d.weekday()]}, {d.day} {_MONTHS[d.month - 1]} {d.year}"
 
 
+_ZONES = {"+07:00": "WIB", "+08:00": "WITA", "+09:00": "WIT"}
+
+
 def waktu(iso: str | None) -> str:
-    """`2026-11-30T10:42:05+07:00` -> `30 November 2026 pukul 10.42 (UTC+07:00)`."""
+    """`2026-11-30T10:42:05+07:00` -> `30 November 2026 pukul 10.42 WIB`."""
     if not iso:
         return ""
     d = date.fromisoformat(iso[:10])
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year} pukul {iso[11:13]}.{iso[14:16]} (UTC{iso[19:] or 'Z'})"
+    offset = iso[19:]
+    zone = _ZONES.get(offset, f"UTC{offset}")
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year} pukul {iso[11:13]}.{iso[14:16]} {zone}"
 
 
 def location_label(location: str) -> str:

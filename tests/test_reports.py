@@ -19,7 +19,7 @@ from printd.errors import Invalid, RequestError
 from printd.queue import ledger
 from printd.queue.ledger import EntryKind
 from printd.queue.models import AttemptOutcome, JobState, Resolution
-from printd.report_formats import CSV_COLUMNS, as_json, tanggal, to_csv, to_html
+from printd.report_formats import CSV_COLUMNS, as_json, tanggal, to_csv, to_html, waktu
 from printd.reports import CardTypeDay, DailyReport, LocationDay
 from tests.stock_helpers import World, make_world, wib
 
@@ -205,6 +205,8 @@ def test_html_is_a_printable_indonesian_page_without_outside_resources(world: Wo
 def test_indonesian_dates() -> None:
     assert tanggal("2026-11-29") == "Minggu, 29 November 2026"
     assert tanggal("2027-01-01") == "Jumat, 1 Januari 2027"
+    assert waktu("2026-11-30T10:42:05+07:00") == "30 November 2026 pukul 10.42 WIB"
+    assert waktu("2026-11-30T10:42:05+08:00") == "30 November 2026 pukul 10.42 WITA"
 
 
 @pytest.mark.parametrize("accept, fmt", [
