@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from printd import __version__, alerts, web
 from printd.accounts import Accounts
-from printd.api import errors, events, health, jobs, printers, reports, stock
+from printd.api import docs as api_docs
+from printd.api import diag, errors, events, health, jobs, printers, reports, stock
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
 from printd.config import Settings
@@ -43,7 +44,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
                 await hook(app)
             await station.stop()
 
-    app = FastAPI(title="printd", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="printd", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Print-station controller for ID-card printers (e-KTP, KIA). "
                               "Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.")
     app.state.station = station
@@ -52,8 +53,9 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.state.on_start = []
     app.state.on_stop = []
     errors.install(app)
+    api_docs.install(app)
     alerts.install(app)
-    for module in (health, jobs, printers, stock, reports, events):
+    for module in (health, jobs, printers, stock, reports, events, diag):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))

@@ -100,3 +100,16 @@ class PrintdClient:
 
     def printers(self) -> list[dict[str, Any]]:
         return self._req("GET", "/api/v1/printers")  # type: ignore[no-any-return]
+
+    def diagnostics(self, name: str) -> dict[str, Any]:
+        """A printer's diagnostics document (technician)."""
+        return self._req("GET", f"/api/v1/printers/{name}/diagnostics")  # type: ignore[no-any-return]
+
+    def test_print(self, name: str) -> dict[str, Any]:
+        """Print the generated test card on a printer (technician); booked as `test`."""
+        return self._req("POST", f"/api/v1/printers/{name}/test-print")  # type: ignore[no-any-return]
+
+    def raw(self, name: str, command: str) -> dict[str, Any]:
+        """Send one raw vendor command (technician; Evolis only); returns the reply."""
+        body = {"command": command}
+        return self._req("POST", f"/api/v1/printers/{name}/raw", json=body)  # type: ignore[no-any-return]

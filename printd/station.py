@@ -172,6 +172,11 @@ class Station:
         await asyncio.sleep(0.05)   # coalesce bursts (a dispatch round, a batch of submissions)
         await self.refresh_views()
 
+    async def fresh_views(self) -> None:
+        """Make the cached queue order and hopper balances current before answering a read."""
+        if self._estimates_dirty:
+            await self.refresh_views()
+
     async def refresh_views(self) -> None:
         """Read the queue order and hopper balances on the db thread; estimates are computed from them."""
         if self.store is None:
@@ -192,7 +197,7 @@ class Station:
         back = await self.db(self.images.get, job.back_sha) if job.back_sha else None
         return front, back
 
-    async def settle_in_doubt(self, worker: PrinterWorker) -> None:
+    async def settle_in_doubt(self, worker: PrinterWorker) -> bool:
         """A printer answered: its counters may tell what happened to a card in doubt.
 
         Called before the printer takes new work. Settles only when exactly one card of this printer
@@ -204,11 +209,13 @@ class Station:
             if len(open_) > 1:
                 log.warning("%s: %d cards in doubt; counters cannot tell them apart, the operator must resolve",
                             worker.name, len(open_))
-            return
+            return True
         job, att = open_[0]
         now = worker.counters
+        if now.printed is None and now.fed is not None and att.fed_before is not None:
+            return False  # the printer has counters but has not settled its last card yet: ask again
         if now.printed is None or att.printed_before is None:
-            return  # no card counter (e.g. CUPS): the operator resolves it
+            return True  # no card counter (e.g. CUPS): the operator resolves it
         if now.printed > att.printed_before:
             outcome = AttemptOutcome.PRINTED
         elif now.fed is not None and att.fed_before is not None and now.fed == att.fed_before:
@@ -216,12 +223,13 @@ class Station:
         elif now.fed is not None and att.fed_before is not None and now.fed > att.fed_before:
             outcome = AttemptOutcome.SPOILED
         else:
-            return
+            return True
         updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
                                 counters=now)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
         self.job_changed(updated)
         self.wake_dispatcher()
+        return True
 
     # ------------------------------------------------------------------ dispatch
 
@@ -229,7 +237,10 @@ class Station:
         assert self._wake is not None
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as
+                # the event is set (a wake right before stop()), and stop() then waits forever
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             # Python 3.11's wait_for swallows a cancel that lands as the event is set (gh-86296)

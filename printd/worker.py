@@ -26,7 +26,7 @@ from printd.drivers.base import (
     Simulated,
     StateReason,
 )
-from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
+from printd.errors import Conflict, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import Store
 
@@ -44,7 +44,7 @@ class Host(Protocol):
     def job_changed(self, job: Job) -> None: ...
     def wake_dispatcher(self) -> None: ...
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
-    async def settle_in_doubt(self, worker: PrinterWorker) -> None: ...
+    async def settle_in_doubt(self, worker: PrinterWorker) -> bool: ...
 
 
 @dataclass
@@ -99,6 +99,11 @@ class PrinterWorker:
         self._last_key: tuple[Any, ...] | None = None
         #: a card of this printer may be in doubt: settle it (by counter) before taking new work
         self.doubt_pending = True
+        #: what a technician's exclusive driver call is doing ("test-print", "raw", ...), or None
+        self.exclusive: str | None = None
+        #: vendor code of the offline reason (e.g. "wrong-printer" when another printer answered)
+        self.offline_code: str | None = None
+        self._foreign_serial: str | None = None
 
     # ------------------------------------------------------------------ derived state
 
@@ -108,7 +113,8 @@ class PrinterWorker:
 
     @property
     def busy(self) -> bool:
-        return self.current_job is not None
+        """A job's card is printing, or a technician's exclusive call holds the printer."""
+        return self.current_job is not None or self.exclusive is not None
 
     @property
     def hung(self) -> bool:
@@ -118,7 +124,7 @@ class PrinterWorker:
     def state(self) -> PrinterState:
         if not self.online or self.status is None:
             return PrinterState.OFFLINE
-        if self.busy:
+        if self.current_job is not None or self.exclusive == "test-print":
             return PrinterState.PRINTING
         if self.status.errors:
             return PrinterState.STOPPED
@@ -130,7 +136,7 @@ class PrinterWorker:
     def reasons(self) -> list[StateReason]:
         out = list(self.status.reasons) if self.status and self.online else []
         if not self.online:
-            out = [StateReason.of("offline")]
+            out = [StateReason.of("offline", vendor_code=self.offline_code)]
         if not self.enabled or self.pause_after_current:
             out.append(StateReason.of("paused"))
         return out
@@ -173,6 +179,32 @@ class PrinterWorker:
                 return await asyncio.wait_for(asyncio.wrap_future(cf, loop=loop), timeout)
             except TimeoutError as exc:
                 raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
+
+    async def run_exclusive(self, what: str, fn: Callable[..., T], *args: Any, timeout: float) -> T:
+        """Run one technician driver call (test card, raw command, diagnostics) while no card prints.
+
+        Dispatch and polling wait until it returns; a printer that is printing, or still owes an
+        answer, is refused with 409. `what` = "test-print" shows the printer as printing meanwhile.
+        """
+        if not self.busy and self.hung and self._inflight is not None:
+            # most likely a status poll answering right now: give it its status timeout
+            await asyncio.wait({asyncio.wrap_future(self._inflight)}, timeout=self.driver.status_timeout_s)
+        if self.busy or self.hung:
+            doing = (f"job {self.current_job.id}" if self.current_job
+                     else self.exclusive or "an earlier command")
+            raise Conflict(f"printer {self.name} is busy ({doing}); try again when it is idle",
+                           code="printer_busy", field="name")
+        self.exclusive = what
+        self._publish_if_changed()
+        try:
+            return await self.call(fn, *args, timeout=timeout)
+        finally:
+            self.exclusive = None
+            if self.pause_after_current:
+                self.pause_after_current = False
+                self.enabled = False
+            self._publish_if_changed()
+            self.poll_soon()   # the poll that follows wakes the dispatcher if the printer is able
 
     # ------------------------------------------------------------------ life cycle
 
@@ -221,7 +253,10 @@ class PrinterWorker:
             return
         try:
             if not self.online:
-                self.identity = await self.call(self.driver.open, timeout=self.driver.status_timeout_s * 3)
+                identity = await self.call(self.driver.open, timeout=self.driver.status_timeout_s * 3)
+                if not self._same_printer(identity):
+                    return
+                self.identity = identity
             t0 = time.perf_counter()
             self.health.calls += 1
             status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
@@ -239,17 +274,40 @@ class PrinterWorker:
         self.status = status
         self.last_seen_at = time.time()
         self._backoff = 1.0
+        self.offline_code = None
+        self._foreign_serial = None
         if not was_online:
             self.online = True
             log.info("%s: printer online (%s, serial %s)", self.name,
                      self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
         if self.doubt_pending and not self.busy:
             # `able` is False while doubt_pending, so no card is claimed for this printer meanwhile
-            await self.host.settle_in_doubt(self)
-            self.doubt_pending = False
+            # False: the printer is still settling its last card; ask again at the next poll
+            self.doubt_pending = not await self.host.settle_in_doubt(self)
         self._publish_if_changed()
         if self.able:
             self.host.wake_dispatcher()
+
+    def _same_printer(self, identity: PrinterIdentity) -> bool:
+        """On reconnect, the printer must be the one seen before under this name (same serial).
+
+        A different printer plugged in under this name (another USB printer, a swapped serial cable)
+        keeps the name offline: its counters would settle cards in doubt wrongly. Logged once per stranger.
+        """
+        known = self.identity.serial if self.identity else None
+        if not known or not identity.serial or identity.serial == known:
+            return True
+        if self._foreign_serial != identity.serial:
+            self._foreign_serial = identity.serial
+            log.warning("%s: a different printer answers (serial %s, expected %s); staying offline until "
+                        "the expected printer is back or the config names the new one", self.name,
+                        identity.serial, known)
+            self.recent_errors.append({"at": time.time(), "reason": "offline", "vendor_code": "wrong-printer",
+                                       "message": f"serial {identity.serial} answered, expected {known}",
+                                       "job_id": None})
+        self.offline_code = "wrong-printer"
+        self._went_offline(f"a different printer answered (serial {identity.serial})")
+        return False
 
     def _went_offline(self, why: str) -> None:
         if self.online:

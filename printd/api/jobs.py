@@ -88,6 +88,7 @@ async def list_jobs(request: Request, principal: Reader,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
                     cursor: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
     station = _station(request)
+    await station.fresh_views()
     after = decode_cursor(cursor) if cursor else None
     jobs = await station.db(station.store.list, state=state.value if state else None, day=date,
                             client=client_scope(principal), limit=limit + 1, after_seq=after)
@@ -100,7 +101,9 @@ async def list_jobs(request: Request, principal: Reader,
 @router.get("/{job_id}", summary="One job")
 async def get_job(job_id: str, request: Request, principal: Reader) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.get_job(job_id, client_scope(principal)))  # type: ignore[no-any-return]
+    job = await station.get_job(job_id, client_scope(principal))
+    await station.fresh_views()
+    return station.job_view(job)  # type: ignore[no-any-return]
 
 
 @router.post("/{job_id}/cancel", summary="Cancel (enrollment: its own queued job)")

@@ -214,3 +214,10 @@ def test_queued_jobs_carry_position_and_estimate(daemon: Daemon) -> None:
                  what="an estimate once a printer takes work")
         listed = admin.get("/api/v1/jobs", params={"state": "queued"}).json()["items"]
         assert all(j["estimated_done_at"] and j["estimated_done_at"].endswith("+07:00") for j in listed)
+
+
+def test_docs_are_served_without_a_cdn(daemon: Daemon) -> None:
+    page = httpx.get(daemon.url + "/docs")
+    assert page.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert httpx.get(daemon.url + "/docs-assets/swagger-ui-bundle.js").status_code == 200

@@ -1,0 +1,1 @@
+"""Technician diagnostics: remedies table, the diagnostics document, discovery, test card, support bundle."""

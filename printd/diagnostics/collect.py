@@ -1,0 +1,118 @@
+"""The diagnostics document of one printer, as `GET /api/v1/printers/{name}/diagnostics` returns it.
+
+It puts together what the station knows (identity, state, counters, supplies, link health), the
+durable history (printer_events, attempts, ledger), the remedies table, and the driver's own
+`diagnostics()` report. Nothing in it is personal data: jobs appear by id only.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from printd.diagnostics.history import fault_events, state_history
+from printd.diagnostics.remedies import explain
+from printd.drivers.base import DEFAULT_SEVERITY, Severity
+
+if TYPE_CHECKING:
+    from printd.station import Station
+    from printd.worker import PrinterWorker
+
+#: how many recent errors the document lists
+RECENT_ERRORS = 20
+HISTORY_DAYS = 30
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A driver's raw report made safe for JSON: no bytes, no NaN, no objects, bounded depth."""
+    if depth > 8:
+        return repr(value)[:200]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes | bytearray):
+        return {"hex": bytes(value[:256]).hex(), "length": len(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
+        return [jsonable(v, depth + 1) for v in items]
+    return str(value)
+
+
+def _severity(keyword: str) -> str:
+    return DEFAULT_SEVERITY.get(keyword, Severity.ERROR).value
+
+
+async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
+    """The driver's own diagnostics(), asked only when the printer is idle (one command in flight)."""
+    if w.busy:
+        return {"unavailable": f"the printer is busy ({w.exclusive or 'printing'}); its driver report is "
+                               "read when it is idle"}
+    try:
+        report = await w.run_exclusive("diagnostics", w.driver.diagnostics,
+                                       timeout=w.driver.status_timeout_s * 3)
+    except Exception as exc:  # a failing report must not hide the rest of the document
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return jsonable(report) if isinstance(report, dict) else {"report": jsonable(report)}
+
+
+async def collect(station: Station, name: str) -> dict[str, Any]:
+    """Everything a technician needs about printer `name`, as one JSON-ready document."""
+    w = station.worker(name)
+    iso = station.clock.iso
+    now = time.time()
+    await station.fresh_views()
+    view = station.printer_view(w)
+    db = station.database
+    assert db is not None, "the station is not started"
+    history = await station.db(state_history, db, name, station.clock, now, HISTORY_DAYS)
+    events = await station.db(fault_events, db, name, RECENT_ERRORS)
+    driver = await _driver_report(w)
+    ident = w.identity
+    st = w.status
+
+    reasons = [{"keyword": r.keyword, "severity": r.severity.value, "vendor_code": r.vendor_code,
+                "message": r.message, **_help(r.keyword, r.vendor_code)} for r in w.reasons]
+    errors: list[dict[str, Any]] = []
+    for e in list(w.recent_errors):
+        errors.append({"at": e["at"], "source": "printer", "reason": e.get("reason") or "other",
+                       "vendor_code": e.get("vendor_code"), "message": e.get("message"),
+                       "job_id": e.get("job_id")})
+    for e in events:
+        stopping = [r for r in e["reasons"] if _severity(r) == Severity.ERROR.value] or [e["state"]]
+        errors.append({"at": e["at"], "source": "history", "reason": stopping[0], "vendor_code": None,
+                       "message": f"{e['state']}: {', '.join(e['reasons']) or '-'}", "job_id": e["job_id"]})
+    errors.sort(key=lambda e: e["at"], reverse=True)
+    recent = [{**e, "at": iso(e["at"]), **_help(e["reason"], e["vendor_code"])}
+              for e in errors[:RECENT_ERRORS]]
+
+    return {
+        "printer": name,
+        "driver": w.driver_kind,
+        "simulated": w.simulated,
+        "generated_at": iso(now),
+        "identity": {"model": ident.model if ident else None, "serial": ident.serial if ident else None,
+                     "firmware": ident.firmware if ident else None,
+                     "vendor": ident.vendor if ident else None},
+        "link": {"online": w.online, "last_seen_at": iso(w.last_seen_at), "offline_code": w.offline_code,
+                 **jsonable(dict(ident.link) if ident else {})},
+        "state": {"state": view["state"], "accepting": w.accepting, "enabled": w.enabled,
+                  "pause_after_current": w.pause_after_current, "current_job": view["current_job"],
+                  "technician_call": w.exclusive, "reasons": reasons},
+        "counters": {**view["counters"], "fed": st.counters.fed if st else None},
+        "supplies": {"ribbon": view["ribbon"], "film": view["film"], "hopper": view["hopper"]},
+        "recent_errors": recent,
+        "communication": {**w.health.as_dict(), "online": w.online, "poll_interval_s": w.poll_interval_s,
+                          "status_timeout_s": w.driver.status_timeout_s,
+                          "card_timeout_s": w.driver.card_timeout_s},
+        "history": history,
+        "raw_status": jsonable(dict(st.raw)) if st else None,
+        "driver_report": driver,
+    }
+
+
+def _help(keyword: str, vendor_code: str | None) -> dict[str, Any]:
+    text = explain(keyword, vendor_code)
+    return {"help": {"matched": text["matched"], "known": text["known"], "id": text["id"], "en": text["en"]}}
