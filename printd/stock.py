@@ -181,6 +181,15 @@ class Stock:
             out[ct] = {"safe": safe, "hoppers": hoppers, "total": safe + sum(hoppers.values())}
         return out
 
+    def available(self, printer: str) -> dict[str, int]:
+        """Blanks in a printer's hopper that no card in flight or in doubt may still have used, per card type
+        (what a test card may take)."""
+        with self.store.db._lock:
+            c = self.store.db.conn
+            held = ledger.hopper_card_types(c, printer)
+            free = {ct: n - _in_flight(c, hopper(printer), ct) for ct, n in held.items()}
+        return {ct: n for ct, n in free.items() if n > 0}
+
     def is_empty(self) -> bool:
         rows = self.store.db.query("SELECT COUNT(*) FROM ledger")
         return int(rows[0][0]) == 0
