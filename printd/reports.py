@@ -127,15 +127,18 @@ def _is_location(name: str) -> bool:
     return name == SAFE or name.startswith("hopper:")
 
 
-def _balances(conn: sqlite3.Connection, op: str, day: str) -> dict[tuple[str, str], int]:
-    """(location, card_type) -> balance over entries with `day <op> ?` (op is '<' or '<=')."""
-    assert op in ("<", "<=")
-    rows = conn.execute(
-        "SELECT loc, card_type, SUM(d) FROM ("
-        f" SELECT dst AS loc, card_type, count AS d FROM ledger WHERE day {op} ?"
-        f" UNION ALL SELECT src AS loc, card_type, -count AS d FROM ledger WHERE day {op} ?)"
-        " WHERE loc = 'safe' OR loc LIKE 'hopper:%' GROUP BY loc, card_type", (day, day)).fetchall()
-    return {(r[0], r[1]): int(r[2]) for r in rows}
+def _balances(conn: sqlite3.Connection, day: str) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """(opening, closing) of `day`: (location, card_type) -> balance before it and through it, in one scan."""
+    opening: dict[tuple[str, str], int] = {}
+    closing: dict[tuple[str, str], int] = {}
+    for loc, card_type, before, through in conn.execute(
+            "SELECT loc, card_type, SUM(CASE WHEN day < ? THEN d ELSE 0 END), SUM(d) FROM ("
+            " SELECT dst AS loc, card_type, day, count AS d FROM ledger WHERE day <= ?"
+            " UNION ALL SELECT src AS loc, card_type, day, -count AS d FROM ledger WHERE day <= ?)"
+            " WHERE loc = 'safe' OR loc LIKE 'hopper:%' GROUP BY loc, card_type", (day, day, day)):
+        opening[(loc, card_type)] = int(before)
+        closing[(loc, card_type)] = int(through)
+    return opening, closing
 
 
 def _reason_key(reason: str | None) -> str:
@@ -155,8 +158,7 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
     `day_end` is the timestamp the day ends at (for the cards in doubt at its close); `final` says
     whether the day is over. Call on the database thread.
     """
-    opening = _balances(conn, "<", day)
-    closing = _balances(conn, "<=", day)
+    opening, closing = _balances(conn, day)
     rows = conn.execute(
         "SELECT kind, card_type, src, dst, printer, reason, SUM(count) FROM ledger WHERE day = ?"
         " GROUP BY kind, card_type, src, dst, printer, reason", (day,)).fetchall()

@@ -27,6 +27,31 @@ def _in_flight(c: sqlite3.Connection, location: str, card_type: str) -> int:
     return int(row[0])
 
 
+class BalanceCache:
+    """Every location's balances, folded from the ledger incrementally.
+
+    The ledger is append-only and its ids only grow, so the entries after the last one folded are all
+    that can change a balance: a check costs the new entries, not the whole history (a year of a busy
+    station is ~100,000 entries, ~150 ms to sum again).
+    """
+
+    def __init__(self) -> None:
+        self.last_id = 0
+        self.values: dict[tuple[str, str], int] = {}
+
+    def refresh(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+        """Fold in the committed entries not seen yet; returns {(location, card_type): balance}."""
+        if conn.in_transaction:   # inside someone's transaction rows may still roll back: do not remember them
+            return ledger.balances(conn)
+        for entry_id, card_type, count, src, dst in conn.execute(
+                "SELECT id, card_type, count, src, dst FROM ledger WHERE id > ? ORDER BY id", (self.last_id,)):
+            for loc, sign in ((src, -1), (dst, 1)):
+                if loc == SAFE or loc.startswith("hopper:"):
+                    self.values[(loc, card_type)] = self.values.get((loc, card_type), 0) + sign * count
+            self.last_id = entry_id
+        return {k: v for k, v in self.values.items() if v}
+
+
 @dataclass(frozen=True)
 class Booked:
     """The result of a stock action: the entries' ids and the balances after it."""
@@ -42,6 +67,7 @@ class Stock:
         self.store = store
         self.clock = clock
         self.printers = list(printers)
+        self._cache = BalanceCache()
 
     # --------------------------------------------------------------- validation helpers
 
@@ -173,7 +199,7 @@ class Stock:
     def balances(self) -> dict[str, dict[str, Any]]:
         """{card_type: {"safe": n, "hoppers": {printer: n}, "total": n}} for every card type."""
         with self.store.db._lock:
-            raw = ledger.balances(self.store.db.conn)
+            raw = self._cache.refresh(self.store.db.conn)
         out: dict[str, dict[str, Any]] = {}
         for ct in CARD_TYPES:
             hoppers = {p: raw.get((hopper(p), ct), 0) for p in self.printers}

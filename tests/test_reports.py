@@ -425,6 +425,10 @@ class LedgerDays(RuleBasedStateMachine):
     def ledger_is_the_model_and_nothing_goes_negative_by_itself(self) -> None:
         balances = self._balances()
         assert balances == self.model
+        # the stock view's incremental balances agree with a full sum of the ledger
+        for ct, b in self.w.stock.balances().items():
+            assert b["safe"] == balances[("safe", ct)]
+            assert b["hoppers"] == {p: balances[(f"hopper:{p}", ct)] for p in PRINTERS}
         if not self.adjusted:
             for k, v in balances.items():
                 assert v >= min(0, self.prev[k]), f"{k} went below zero without an adjustment"
