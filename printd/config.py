@@ -170,6 +170,13 @@ class CupsPrinterConfig(_PrinterBase):
     media: str = "om_cr80_53.98x85.6mm"
     #: probe the printer's device URI while a card is in flight (catches a vanished printer)
     probe_device: bool = True
+    #: seconds the device must stay unreachable before a card in flight is given up (in doubt)
+    probe_grace_s: float = Field(10.0, gt=0)
+    #: seconds between readings of a CUPS job in flight
+    poll_interval_s: float = Field(0.5, gt=0, le=10)
+    #: prints per full ribbon / retransfer film: turns IPP marker percentages into prints left
+    ribbon_capacity: int | None = Field(None, gt=0)
+    film_capacity: int | None = Field(None, gt=0)
 
 
 class EvolisPrinterConfig(_PrinterBase):

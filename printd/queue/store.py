@@ -337,15 +337,25 @@ class Store:
             if job.state == JobState.IN_DOUBT:
                 raise Conflict("the job is in doubt: resolve it first (printed, spoiled or not_fed)",
                                code="illegal_state")
+            if job.state not in (JobState.QUEUED, JobState.HELD):
+                raise Conflict(f"the job is {job.state.value}; it cannot be canceled", code="illegal_state")
             return self._set_state(c, job, JobState.CANCELED, reason="canceled")
 
     def hold(self, job_id: str) -> Job:
+        """Keep a queued job from printing until it is released."""
         with self.db.tx() as c:
-            return self._set_state(c, self._load(c, job_id), JobState.HELD, reason="held")
+            job = self._load(c, job_id)
+            if job.state != JobState.QUEUED:
+                raise Conflict(f"the job is {job.state.value}; only a queued job can be held", code="illegal_state")
+            return self._set_state(c, job, JobState.HELD, reason="held")
 
     def release(self, job_id: str) -> Job:
+        """Put a held job back in the queue (only a held one: a printing job must never be re-queued here)."""
         with self.db.tx() as c:
-            return self._set_state(c, self._load(c, job_id), JobState.QUEUED)
+            job = self._load(c, job_id)
+            if job.state != JobState.HELD:
+                raise Conflict(f"the job is {job.state.value}; only a held job can be released", code="illegal_state")
+            return self._set_state(c, job, JobState.QUEUED)
 
     def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None) -> Job:
         """The operator settles an `in_doubt` job."""

@@ -190,3 +190,20 @@ def test_two_workers_never_claim_the_same_job(tmp_path_factory: pytest.TempPathF
     assert len(everyone) == min(n_jobs, len(schedule))
     rows = setup.db.query("SELECT job_id, COUNT(*) FROM attempts GROUP BY job_id HAVING COUNT(*) > 1")
     assert rows == []
+
+
+def test_operator_actions_never_requeue_a_printing_job(store: Store) -> None:
+    """A release or hold of a job whose card is in the printer would let it print twice."""
+    stock(store, "card1", 2)
+    job, _ = store.submit(new_job(1))
+    claimed = store.claim_next("card1", ["ktp-el"], Counters())
+    assert claimed is not None
+    for action in (store.release, store.hold):
+        with pytest.raises(Conflict):
+            action(job.id)
+    assert store.get(job.id).state == JobState.PRINTING
+    assert store.claim_next("card1", ["ktp-el"], Counters()) is None
+    store.finish_attempt(job.id, 1, AttemptOutcome.PRINTED)
+    for action in (store.release, store.hold, store.cancel):
+        with pytest.raises(Conflict):
+            action(job.id)
