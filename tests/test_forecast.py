@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from printd.config import StationConfig
 from printd.forecast import WorkingHours, days_left, estimate_jobs, print_rates
 from printd.queue.models import AttemptOutcome
 from tests.stock_helpers import World, make_world, wib
-from tests.support import config_text, daemon_thread, job_payload
+from tests.support import config_text, daemon_thread, job_payload, wait_for
 
 CFG = StationConfig(working_days=(1, 2, 3, 4, 5), opens=time(8, 0), closes=time(16, 0), daily_capacity=250)
 HOURS = WorkingHours(CFG)
@@ -161,15 +162,22 @@ def test_days_left_is_unknown_when_nothing_was_used_lately(world: World) -> None
 
 
 def test_the_station_estimates_within_capacity(tmp_path: Path) -> None:
-    """Real printers at real speed (35 s a card): 2 cards in flight + 1 more fill a capacity of 3,
-    so the 4th and later queued jobs are estimated on the next working day."""
-    cfg = config_text(time_scale=1.0).replace(
+    """Slow simulated printers (3.5 s a card): 2 cards in flight + 1 more fill a capacity of 3, so the
+    4th and later queued jobs are estimated on the next working day."""
+    cfg = config_text(time_scale=10.0).replace(
         "[station]\n", "[station]\ndaily_capacity = 3\nworking_days = [1, 2, 3, 4, 5, 6, 7]\n"
                        "opens = 00:00:00\ncloses = 23:59:59\n")
     with daemon_thread(cfg, tmp_path / "state") as d, d.client(d.enrollment) as c:
         ids = [c.post("/api/v1/jobs", json=job_payload(i)).json()["id"] for i in range(6)]
-        jobs = [c.get(f"/api/v1/jobs/{i}").json() for i in ids]
+
+        def settled() -> list[dict[str, Any]] | None:
+            # the views are refreshed off the event loop a moment after each change
+            items: list[dict[str, Any]] = c.get("/api/v1/jobs").json()["items"]
+            return items if all(j["estimated_done_at"] for j in items) else None
+
+        jobs = wait_for(settled, timeout=3, interval=0.05, what="estimates for every job")
         today = d.app.state.station.clock.day()
+    assert [j["id"] for j in jobs] == ids
     printing = [j for j in jobs if j["state"] == "printing"]
     queued = [j for j in jobs if j["state"] == "queued"]
     assert len(printing) == 2 and len(queued) == 4
