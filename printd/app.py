@@ -8,10 +8,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__, alerts, web
+from printd import __version__, alerts, web, webhooks
 from printd.accounts import Accounts
-from printd.api import docs as api_docs
 from printd.api import diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import docs as api_docs
+from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.bootstrap import bootstrap_tokens
 from printd.config import Settings
@@ -59,4 +60,6 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
+    webhooks.install(app)
+    app.include_router(webhooks_api.router)
     return app

@@ -252,9 +252,10 @@ def simulate(n_jobs: int, time_scale: float, dual: float, faults: tuple[str, ...
 
 # ---------------------------------------------------------------------------------------------- more commands
 # Commands that live in their own modules (printd/cli_<area>.py, each with `register(main)`) are added here.
-from printd import cli_diag  # noqa: E402
+from printd import cli_diag, cli_webhooks  # noqa: E402
 
 cli_diag.register(main)
+cli_webhooks.register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,115 +1,312 @@
-"""A small typed client for the printd API (httpx), used by the CLI and by integrators."""
+"""A small typed client for the printd API (httpx), used by the CLI and by integrators.
+
+```python
+from printd.client import PrintdClient
+
+with PrintdClient("http://127.0.0.1:8740", token) as printd:
+    job = printd.submit({"nik": "3274011203900001", "name": "BUDI SANTOSO",
+                         "front": {"content_type": "image/png", "data": front_b64},
+                         "callback_url": "http://127.0.0.1:9000/printd"})
+    done = printd.wait(job["id"])          # printed, failed, canceled (or in_doubt: a person decides)
+```
+
+Submitting is safe to repeat: the client gives each submission a `request_id` (unless the caller
+did) and re-sends it unchanged after a lost answer, a timeout, 429 or 503, so the daemon returns
+the job it already has instead of printing a second card. Errors the caller must act on raise
+`ApiError` with the contract's `code`, `message` and `field`. Webhook receivers check requests
+with `verify_signature` (re-exported here from `printd.webhook_signature`).
+"""
 from __future__ import annotations
 
 import time
-from typing import Any
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any, Literal, NotRequired, Self, TypedDict
 
 import httpx
 
+from printd.webhook_signature import verify_signature
+
+__all__ = [
+    "FINAL_STATES",
+    "ApiError",
+    "Attempt",
+    "Image",
+    "Job",
+    "JobPage",
+    "NewJobRequest",
+    "Notifications",
+    "PrintdClient",
+    "verify_signature",
+]
+
+JobState = Literal["queued", "held", "printing", "in_doubt", "printed", "failed", "canceled"]
+FINAL_STATES: frozenset[str] = frozenset({"printed", "failed", "canceled"})
+#: `wait` returns on these by default: final, or needing a person (an in_doubt card is never reprinted blindly)
+SETTLED_STATES: frozenset[str] = FINAL_STATES | {"in_doubt"}
+#: answers after which the same request may simply be sent again
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+
+
+class Image(TypedDict):
+    content_type: Literal["image/png", "image/jpeg"]
+    data: str
+
+
+class NewJobRequest(TypedDict):
+    """The body of `POST /api/v1/jobs`; `request_id` is generated when left out."""
+
+    nik: str
+    name: str
+    front: Image
+    request_id: NotRequired[str]
+    card_type: NotRequired[Literal["ktp-el", "kia"]]
+    reason: NotRequired[Literal["new", "lost", "damaged", "data_change", "other"]]
+    priority: NotRequired[Literal["normal", "urgent"]]
+    back: NotRequired[Image]
+    callback_url: NotRequired[str]
+
+
+class Attempt(TypedDict):
+    n: int
+    printer: str
+    outcome: str
+    reason: str | None
+    started_at: str
+    ended_at: str | None
+
+
+class Notifications(TypedDict):
+    """How the job's webhook notifications stand (only for a job with a callback_url)."""
+
+    pending: int
+    delivered: int
+    failed: int
+
+
+class Job(TypedDict):
+    """The API's job object."""
+
+    id: str
+    request_id: str
+    client: str
+    nik_masked: str
+    name: str | None
+    card_type: str
+    reason: str
+    priority: str
+    state: JobState
+    state_reason: str | None
+    printer: str | None
+    position: int | None
+    estimated_done_at: str | None
+    attempts: list[Attempt]
+    created_at: str
+    updated_at: str
+    printed_at: str | None
+    dual: NotRequired[bool]
+    notifications: NotRequired[Notifications | None]
+
+
+class JobPage(TypedDict):
+    items: list[Job]
+    next_cursor: str | None
+
 
 class ApiError(Exception):
-    """The daemon answered with an error body."""
+    """The daemon answered with an error body `{"error": {"code", "message", "field"}}`."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retry_after = retry_after
 
 
-FINAL_STATES = frozenset({"printed", "failed", "canceled"})
+def new_request_id() -> str:
+    """A fresh idempotency key (fits the contract: 1-64 of `[A-Za-z0-9._:-]`)."""
+    return "pd-" + uuid.uuid4().hex
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after", "")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _error(resp: httpx.Response) -> ApiError:
+    try:
+        err = resp.json()["error"]
+        return ApiError(resp.status_code, str(err.get("code", "error")), str(err.get("message", "")),
+                        err.get("field"), _retry_after(resp))
+    except (ValueError, KeyError, TypeError):
+        return ApiError(resp.status_code, "http_error", resp.text[:200], None, _retry_after(resp))
 
 
 class PrintdClient:
-    """Blocking client. `PrintdClient("http://127.0.0.1:8740", token)`."""
+    """Blocking client: `PrintdClient("http://127.0.0.1:8740", token)`.
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    `retries` and `backoff_s` govern re-sending after a transport failure or a 408/429/502/503/504
+    answer (waits double from `backoff_s` up to `max_backoff_s`; a `Retry-After` is honoured).
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, retries: int = 4,
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers={"Authorization": f"Bearer {token}"})
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._sleep = sleep
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> PrintdClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _req(self, method: str, url: str, **kw: Any) -> Any:
-        r = self._http.request(method, url, **kw)
-        if r.status_code >= 400:
-            try:
-                err = r.json()["error"]
-                raise ApiError(r.status_code, err.get("code", "error"), err.get("message", ""), err.get("field"))
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(r.status_code, "http_error", r.text[:200]) from None
-        return r.json() if r.content else None
+    # ------------------------------------------------------------------ plumbing
 
-    def health(self) -> dict[str, Any]:
-        return self._req("GET", "/healthz")  # type: ignore[no-any-return]
-
-    def submit(self, job: dict[str, Any], *, retries: int = 3, backoff_s: float = 0.5) -> dict[str, Any]:
-        """Submit a job; network failures are retried with the same request_id (safe by idempotency)."""
-        for attempt in range(retries + 1):
-            try:
-                return self._req("POST", "/api/v1/jobs", json=job)  # type: ignore[no-any-return]
-            except (httpx.TransportError, ApiError) as exc:
-                retryable = isinstance(exc, httpx.TransportError) or (isinstance(exc, ApiError) and exc.status == 503)
-                if not retryable or attempt == retries:
-                    raise
-                time.sleep(backoff_s * (2 ** attempt))
-        raise AssertionError("unreachable")
-
-    def get(self, job_id: str) -> dict[str, Any]:
-        return self._req("GET", f"/api/v1/jobs/{job_id}")  # type: ignore[no-any-return]
-
-    def list_jobs(self, *, state: str | None = None, date: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """All jobs matching, following cursors."""
-        items: list[dict[str, Any]] = []
-        cursor = None
+    def request(self, method: str, url: str, *, retry: bool = False, **kw: Any) -> Any:
+        """One API call; the decoded JSON answer. With `retry`, transient failures are sent again as is."""
+        attempt = 0
         while True:
-            params: dict[str, Any] = {"limit": min(limit - len(items), 500)}
-            if state:
-                params["state"] = state
-            if date:
-                params["date"] = date
-            if cursor:
-                params["cursor"] = cursor
-            page = self._req("GET", "/api/v1/jobs", params=params)
-            items.extend(page["items"])
+            try:
+                resp = self._http.request(method, url, **kw)
+            except httpx.TransportError:
+                if not retry or attempt >= self.retries:
+                    raise
+                self._sleep(self._backoff(attempt, None))
+                attempt += 1
+                continue
+            if resp.status_code < 400:
+                return resp.json() if resp.content else None
+            err = _error(resp)
+            if not retry or resp.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                raise err
+            self._sleep(self._backoff(attempt, err.retry_after))
+            attempt += 1
+
+    _req = request  # the name CLI modules used first
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff_s)
+        return float(min(self.max_backoff_s, self.backoff_s * 2 ** attempt))
+
+    # ------------------------------------------------------------------ jobs
+
+    def submit(self, job: NewJobRequest | Mapping[str, Any]) -> Job:
+        """Submit a card; `201` new or `200` the same request seen before: the job either way.
+
+        A `request_id` is generated when missing and reused for every re-send, so a retry never
+        makes a second job. The same `request_id` with different content raises ApiError 409
+        `request_id_conflict`.
+        """
+        body = dict(job)
+        if not body.get("request_id"):
+            body["request_id"] = new_request_id()
+        return self.request("POST", "/api/v1/jobs", json=body, retry=True)  # type: ignore[no-any-return]
+
+    def get(self, job_id: str) -> Job:
+        return self.request("GET", f"/api/v1/jobs/{job_id}", retry=True)  # type: ignore[no-any-return]
+
+    def list_page(self, *, state: str | None = None, date: str | None = None, limit: int = 100,
+                  cursor: str | None = None) -> JobPage:
+        """One page of `GET /api/v1/jobs` (oldest first); pass `next_cursor` on for the next."""
+        params: dict[str, Any] = {"limit": limit}
+        if state:
+            params["state"] = state
+        if date:
+            params["date"] = date
+        if cursor:
+            params["cursor"] = cursor
+        return self.request("GET", "/api/v1/jobs", params=params, retry=True)  # type: ignore[no-any-return]
+
+    def iter_jobs(self, *, state: str | None = None, date: str | None = None, page_size: int = 100) -> Iterator[Job]:
+        """Every job matching (an enrollment client sees its own), following cursors."""
+        cursor: str | None = None
+        while True:
+            page = self.list_page(state=state, date=date, limit=page_size, cursor=cursor)
+            yield from page["items"]
             cursor = page["next_cursor"]
-            if not cursor or len(items) >= limit:
-                return items
+            if not cursor:
+                return
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
-        return self._req("POST", f"/api/v1/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+    def list_jobs(self, *, state: str | None = None, date: str | None = None, limit: int | None = 100,
+                  page_size: int = 100) -> list[Job]:
+        """Jobs matching, following cursors, at most `limit` of them (None: all)."""
+        out: list[Job] = []
+        size = page_size if limit is None else max(1, min(page_size, limit))
+        for job in self.iter_jobs(state=state, date=date, page_size=min(size, 500)):
+            out.append(job)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
 
-    def wait(self, job_id: str, *, timeout_s: float = 600.0, poll_s: float = 1.0) -> dict[str, Any]:
-        """Poll until the job is final (printed, failed, canceled) or in_doubt."""
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job (an enrollment client: its own). A job that is printing cannot be."""
+        try:
+            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+        except httpx.TransportError:
+            # the answer was lost: whether the cancel happened is read back, not guessed
+            job = self.get(job_id)
+            if job["state"] == "canceled":
+                return job
+            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel", retry=True)  # type: ignore[no-any-return]
+
+    def wait(self, job_id: str, *, timeout_s: float = 600.0, poll_s: float = 1.0,
+             until: Collection[str] = SETTLED_STATES) -> Job:
+        """Poll until the job's state is in `until` (default: final or in_doubt); TimeoutError after `timeout_s`.
+
+        A receiver of webhooks does not need this: every state change is POSTed to its callback_url.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             job = self.get(job_id)
-            if job["state"] in FINAL_STATES or job["state"] == "in_doubt":
+            if job["state"] in until:
                 return job
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"job {job_id} still {job['state']} after {timeout_s} s")
-            time.sleep(poll_s)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} still {job['state']} after {timeout_s:g} s")
+            self._sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+    # ------------------------------------------------------------------ the rest
+
+    def deliveries(self, *, state: str | None = None, job_id: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        """Webhook notifications, newest first (`state`: pending, delivered or failed)."""
+        params: dict[str, Any] = {"limit": limit}
+        if state:
+            params["state"] = state
+        if job_id:
+            params["job_id"] = job_id
+        return self.request("GET", "/api/v1/webhooks/deliveries", params=params, retry=True)["items"]  # type: ignore[no-any-return]
+
+    def health(self) -> dict[str, Any]:
+        return self.request("GET", "/healthz", retry=True)  # type: ignore[no-any-return]
 
     def printers(self) -> list[dict[str, Any]]:
-        return self._req("GET", "/api/v1/printers")  # type: ignore[no-any-return]
+        return self.request("GET", "/api/v1/printers", retry=True)  # type: ignore[no-any-return]
 
     def diagnostics(self, name: str) -> dict[str, Any]:
         """A printer's diagnostics document (technician)."""
-        return self._req("GET", f"/api/v1/printers/{name}/diagnostics")  # type: ignore[no-any-return]
+        return self.request("GET", f"/api/v1/printers/{name}/diagnostics", retry=True)  # type: ignore[no-any-return]
 
     def test_print(self, name: str) -> dict[str, Any]:
         """Print the generated test card on a printer (technician); booked as `test`."""
-        return self._req("POST", f"/api/v1/printers/{name}/test-print")  # type: ignore[no-any-return]
+        return self.request("POST", f"/api/v1/printers/{name}/test-print")  # type: ignore[no-any-return]
 
     def raw(self, name: str, command: str) -> dict[str, Any]:
         """Send one raw vendor command (technician; Evolis only); returns the reply."""
         body = {"command": command}
-        return self._req("POST", f"/api/v1/printers/{name}/raw", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", f"/api/v1/printers/{name}/raw", json=body)  # type: ignore[no-any-return]

@@ -112,6 +112,8 @@ class WebhookConfig(_Section):
 
     retry_for_s: float = Field(86400.0, gt=0)
     timeout_s: float = Field(5.0, gt=0, le=60)
+    #: the first retry waits this long; each further one twice as long, up to backoff_max_s
+    backoff_initial_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(300.0, gt=0)
 
 

@@ -24,7 +24,7 @@ from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
-from printd.queue.store import CANCEL_REQUESTED, NewJob, Store
+from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.stock import Stock
 from printd.worker import PrinterWorker
 
@@ -61,6 +61,10 @@ class Station:
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
+        #: put on the store when it opens, so they also see the state changes of crash recovery
+        self.job_hooks: list[JobHook] = []
+        #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
+        self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -74,6 +78,7 @@ class Station:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.database = Database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
+        self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers))
 
     async def start(self) -> None:
@@ -236,16 +241,13 @@ class Station:
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
         while True:
+            # not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event is set,
+            # and stop() then waits for this loop forever
             try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives just as
-                # the event is set (a wake right before stop()), and stop() then waits forever
                 async with asyncio.timeout(1.0):
                     await self._wake.wait()
             except TimeoutError:
                 pass
-            # Python 3.11's wait_for swallows a cancel that lands as the event is set (gh-86296)
-            if self._stopping:
-                return
             self._wake.clear()
             try:
                 await self.dispatch_once()
@@ -456,9 +458,18 @@ class Station:
         self._estimates = estimate_jobs(order, printers, time.time(), self._hours, self.settings.station.daily_capacity,
                                         self._used_today)
 
-    def job_view(self, job: Job) -> dict[str, Any]:
-        """The API's job object."""
+    def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
+        """The API's job object.
+
+        `fresh` recomputes position and estimate now (for a view built inside the transaction that
+        changed the job); `extras=False` leaves out the fields added by `job_view_extras`.
+        """
         fmt = self.clock.iso
+        if fresh and self.store is not None:
+            # called on the db thread inside the transaction that changed the job: read what it sees
+            self._queue_order = self.store.queue_order()
+            self._hoppers = {n: self.store.hopper_card_types(n) for n in self.workers}
+            self._compute_estimates()
         position = None
         estimate = None
         reason = job.state_reason
@@ -470,7 +481,7 @@ class Station:
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
-        return {
+        view: dict[str, Any] = {
             "id": job.id, "request_id": job.request_id, "client": job.client, "nik_masked": job.nik_masked,
             "name": job.name, "card_type": job.card_type, "reason": job.reason, "priority": job.priority.value,
             "state": job.state.value, "state_reason": reason, "printer": job.printer, "position": position,
@@ -478,6 +489,10 @@ class Station:
             "attempts": [a.to_api(fmt) for a in job.attempts],
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
         }
+        if extras:
+            for extra in self.job_view_extras:
+                view.update(extra(job))
+        return view
 
     def printer_view(self, w: PrinterWorker) -> dict[str, Any]:
         """The API's printer object."""

@@ -159,6 +159,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions (expires_at);
     """,
+    # 2 -> 3: webhook outbox: a job's notifications at a glance; an operator's retry restarts the window
+    """
+    CREATE INDEX outbox_job ON outbox (job_id, id);
+    ALTER TABLE outbox ADD COLUMN retry_from REAL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -52,8 +52,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/stock/ledger"): {O, T},
     ("GET", "/api/v1/reports/daily"): {O},
     ("GET", "/api/v1/events"): {O, T},
-    ("GET", "/api/v1/webhooks/deliveries"): {O},
-    ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/retry"): {O},
+    ("GET", "/api/v1/webhooks/deliveries"): {E, O, T},
+    ("GET", "/api/v1/webhooks/deliveries/{event_id}"): {E, O, T},
+    ("POST", "/api/v1/webhooks/deliveries/{event_id}/retry"): {O},
 }
 ROLES = (E, O, T, A)
 
@@ -78,7 +79,7 @@ def _login(d: Daemon, user: str, password: str) -> tuple[httpx.Client, str]:
 
 
 def _url(path: str, job_id: str) -> str:
-    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{delivery_id}", "1"))
+    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{event_id}", "ev_none"))
 
 
 @pytest.fixture(scope="module")
