@@ -8,9 +8,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__, retention, web, webhooks
+from printd import __version__, alerts, retention, web, webhooks
 from printd.accounts import Accounts
-from printd.api import diag, errors, events, health, jobs, printers, stock
+from printd.api import diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import webhooks as webhooks_api
@@ -56,7 +56,8 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.state.on_stop = []
     errors.install(app)
     api_docs.install(app)
-    for module in (health, jobs, printers, stock, events, diag):
+    alerts.install(app)
+    for module in (health, jobs, printers, stock, reports, events, diag):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))

@@ -19,8 +19,9 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.forecast import WorkingHours, estimate_jobs, used_today
 from printd.queue.db import Database
-from printd.queue.dispatch import Candidate, claim_order, estimate_finish
+from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
@@ -53,6 +54,8 @@ class Station:
         self._estimates_dirty = True
         self._hoppers: dict[str, dict[str, int]] = {}
         self._queue_order: list[tuple[str, str, bool]] = []
+        self._used_today = 0   # blanks used today: the part of the daily capacity already taken
+        self._hours = WorkingHours(settings.station)
         self._views_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.started_at = time.time()
@@ -186,11 +189,12 @@ class Station:
         if self.store is None:
             return
 
-        def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]]]:
-            return self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers}
+        def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]], int]:
+            return (self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers},
+                    used_today(self.store))
 
         self._estimates_dirty = False
-        self._queue_order, self._hoppers = await self.db(read)
+        self._queue_order, self._hoppers, self._used_today = await self.db(read)
         self._compute_estimates()
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
@@ -456,7 +460,8 @@ class Station:
                 continue
             types = frozenset(self._hoppers.get(w.name, {})) or w.sensor_card_types()
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        self._estimates = estimate_finish(order, printers, time.time())
+        self._estimates = estimate_jobs(order, printers, time.time(), self._hours, self.settings.station.daily_capacity,
+                                        self._used_today)
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
         """The API's job object.

@@ -5,11 +5,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from printd import alerts, forecast
 from printd.accounts import Principal
 from printd.api.auth import require
 from printd.api.schemas import AdjustmentIn, LoadIn, ReceiptIn
 from printd.queue import ledger
 from printd.queue.models import Role
+from printd.reports import flows_today
 
 router = APIRouter(prefix="/api/v1/stock", tags=["stock"])
 
@@ -24,8 +26,19 @@ def _entry(station: Any, e: ledger.Entry) -> dict[str, Any]:
 
 
 async def stock_view(station: Any) -> dict[str, Any]:
+    """Balances, today's use, days left per card type, and the alerts (see printd/alerts.py)."""
     balances = await station.db(station.stock.balances)
-    return {"card_types": [{"card_type": ct, **b} for ct, b in balances.items()], "alerts": []}
+    totals = {ct: b["total"] for ct, b in balances.items()}
+    left = await station.db(forecast.days_left, station.store, station.settings.station, totals)
+
+    def today() -> dict[str, dict[str, Any]]:
+        with station.database._lock:
+            return flows_today(station.database.conn, station.clock.day())
+
+    flows = await station.db(today)
+    current = await alerts.evaluate(station, balances)
+    return {"card_types": [{"card_type": ct, **b, **left[ct], **flows.get(ct, {})} for ct, b in balances.items()],
+            "alerts": [a.as_dict() for a in current]}
 
 
 @router.get("", summary="Balances per card type for the safe and each hopper")

@@ -48,10 +48,11 @@ class TestCardResult:
 
 def _card_type(station: Station, w: PrinterWorker) -> str:
     """The card type the ledger says is in the printer's hopper (the blank a test card will use)."""
-    held = station.store.hopper_card_types(w.name)
+    held = station.stock.available(w.name)   # a blank a card in doubt may have used is not offered
     if not held:
-        raise Conflict(f"printer {w.name}'s hopper holds no blanks by the ledger; load blanks (and book "
-                       "the load) before a test card", code="insufficient_stock", field="name")
+        raise Conflict(f"printer {w.name}'s hopper holds no blanks by the ledger (or only cards in doubt); load "
+                       "blanks (and book the load), or settle the cards in doubt, before a test card",
+                       code="insufficient_stock", field="name")
     preferred = w.status.hopper_card_type if w.status and w.status.hopper_card_type in held else None
     return preferred or max(held, key=lambda t: held[t])
 

@@ -1,0 +1,183 @@
+"""Forecasts: days of blangko left, and when each queued job should be done.
+
+Days left: the blanks of a card type at the station (safe + hoppers) divided by the average number
+used per working day (printed, spoiled in a printer, test cards) over the last 7 working days before
+today. Only days since the first ledger entry count, so a new station is not judged by the weeks it
+did not exist; with no complete working day yet, days left is unknown (None).
+
+Job estimates replay dispatch over the printers' speeds (as `queue.dispatch` does) inside the
+station's working hours (`[station] working_days`, `opens`, `closes`) and its `daily_capacity`: a card
+that would end after closing, or beyond the day's capacity, moves to the next working day's opening.
+Cards already used today count against today's capacity.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+from printd.config import StationConfig
+from printd.queue.store import Store
+
+#: the rate behind days left: this many working days before today
+RATE_WINDOW_DAYS = 7
+#: how far ahead the working-day search looks (a station configured with no reachable day is a bug)
+_MAX_DAYS_AHEAD = 3660
+
+#: (name, card_types, free_at, seconds_single, seconds_dual), as Station._refresh_estimates builds them
+PrinterSpec = tuple[str, frozenset[str], float, float, float]
+#: (job_id, card_type, dual) in print order
+QueuedJob = tuple[str, str, bool]
+
+
+class WorkingHours:
+    """The station's working days and hours in its time zone."""
+
+    def __init__(self, cfg: StationConfig) -> None:
+        self.tz = cfg.tz
+        self.days = frozenset(cfg.working_days)
+        self.opens = cfg.opens
+        self.closes = cfg.closes
+
+    def is_working_day(self, d: date) -> bool:
+        return d.isoweekday() in self.days
+
+    def day_of(self, ts: float) -> date:
+        return datetime.fromtimestamp(ts, self.tz).date()
+
+    def bounds(self, d: date) -> tuple[float, float]:
+        """Opening and closing time of day `d` as timestamps."""
+        start = datetime.combine(d, self.opens, self.tz).timestamp()
+        end = datetime.combine(d, self.closes, self.tz).timestamp()
+        return start, max(start, end)
+
+    def next_working_day(self, d: date) -> date:
+        """The first working day after `d`."""
+        for i in range(1, _MAX_DAYS_AHEAD):
+            nd = d + timedelta(days=i)
+            if self.is_working_day(nd):
+                return nd
+        raise ValueError("no working day configured")
+
+    def earliest(self, ts: float) -> float:
+        """The first moment at or after `ts` that lies within working hours."""
+        d = self.day_of(ts)
+        if self.is_working_day(d):
+            start, end = self.bounds(d)
+            if ts < start:
+                return start
+            if ts < end:
+                return ts
+        return self.bounds(self.next_working_day(d))[0]
+
+    def working_days_before(self, today: date, n: int, not_before: date | None = None) -> list[date]:
+        """Up to `n` working days before `today` (newest first), none earlier than `not_before`."""
+        out: list[date] = []
+        d = today
+        for _ in range(_MAX_DAYS_AHEAD):
+            if len(out) >= n:
+                break
+            d -= timedelta(days=1)
+            if not_before is not None and d < not_before:
+                break
+            if self.is_working_day(d):
+                out.append(d)
+        return out
+
+
+def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], now: float, hours: WorkingHours,
+                  capacity: int, used_today: int = 0) -> dict[str, float]:
+    """Predicted finish time per queued job, within working hours and the daily capacity.
+
+    Jobs no printer can print (no blanks, no able printer) get no estimate. A printer still busy
+    (free_at > now) counts its card against today's capacity.
+    """
+    free = {p[0]: max(p[2], now) for p in printers}
+    used: dict[date, int] = defaultdict(int)
+    used[hours.day_of(now)] = used_today + sum(1 for p in printers if p[2] > now)
+
+    def slot(t: float, seconds: float) -> float:
+        """When a card of `seconds` can start at or after `t`."""
+        t = hours.earliest(t)
+        for _ in range(_MAX_DAYS_AHEAD):
+            d = hours.day_of(t)
+            start, end = hours.bounds(d)
+            # a card longer than the whole working day still starts at the opening
+            if used[d] < capacity and (t + seconds <= end or t <= start):
+                return t
+            t = hours.bounds(hours.next_working_day(d))[0]
+        raise ValueError("no working day configured")
+
+    out: dict[str, float] = {}
+    for job_id, card_type, dual in queue:
+        options = []
+        for name, types, _, single, double in printers:
+            if card_type in types:
+                secs = double if dual else single
+                options.append((slot(free[name], secs), name, secs))
+        if not options:
+            continue
+        start, name, secs = min(options)
+        free[name] = start + secs
+        used[hours.day_of(start)] += 1
+        out[job_id] = start + secs
+    return out
+
+
+def used_on(conn: sqlite3.Connection, day: str) -> int:
+    """Blanks used at the station on `day` (printed, spoiled in a printer, test): its load on capacity."""
+    row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE day = ? AND src LIKE 'hopper:%'"
+                       " AND dst IN ('printed', 'spoiled', 'test')", (day,)).fetchone()
+    return int(row[0])
+
+
+def used_today(store: Store) -> int:
+    """Blanks used today at the station (call on the database thread)."""
+    with store.db._lock:
+        return used_on(store.db.conn, store.clock.day())
+
+
+def print_rates(conn: sqlite3.Connection, cfg: StationConfig, today: date) -> tuple[int, dict[str, float]]:
+    """(working days in the window, average blanks used per working day per card type).
+
+    The window is the last RATE_WINDOW_DAYS working days before `today`, none before the first ledger
+    entry; 0 days means no history yet.
+    """
+    first = conn.execute("SELECT MIN(day) FROM ledger").fetchone()[0]
+    if first is None:
+        return 0, {}
+    days = WorkingHours(cfg).working_days_before(today, RATE_WINDOW_DAYS, date.fromisoformat(first))
+    if not days:
+        return 0, {}
+    wanted = {d.isoformat() for d in days}
+    totals: dict[str, int] = defaultdict(int)
+    for day, card_type, n in conn.execute(
+            "SELECT day, card_type, SUM(count) FROM ledger WHERE day BETWEEN ? AND ? AND src LIKE 'hopper:%'"
+            " AND dst IN ('printed', 'spoiled', 'test') GROUP BY day, card_type",
+            (min(wanted), max(wanted))):
+        if day in wanted:  # overtime on a non-working day inside the range does not count
+            totals[card_type] += int(n)
+    return len(days), {ct: n / len(days) for ct, n in totals.items()}
+
+
+def days_left(store: Store, cfg: StationConfig, totals: Mapping[str, int]) -> dict[str, dict[str, float | None]]:
+    """{card_type: {"days_left", "rate_per_day"}} for the stock view. Call on the database thread.
+
+    days_left is in working days; None when there is no history yet, or when blanks are there but
+    none were used in the window (no end in sight).
+    """
+    with store.db._lock:
+        window, rates = print_rates(store.db.conn, cfg, store.clock.today())
+    out: dict[str, dict[str, float | None]] = {}
+    for ct, total in totals.items():
+        rate = rates.get(ct, 0.0) if window else None
+        left: float | None
+        if rate is None:
+            left = None
+        elif rate <= 0:
+            left = None if total > 0 else 0.0
+        else:
+            left = round(max(total, 0) / rate, 1)
+        out[ct] = {"days_left": left, "rate_per_day": round(rate, 2) if rate is not None else None}
+    return out
