@@ -164,6 +164,29 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_job ON outbox (job_id, id);
     ALTER TABLE outbox ADD COLUMN retry_from REAL;
     """,
+    # 3 -> 4: current balances per (location, card type), kept by a trigger in the same transaction as
+    # each ledger entry. The ledger stays the record; this is its running sum, so a claim does not
+    # re-add a year of entries (tests compare it with the sums recomputed from the ledger).
+    """
+    CREATE TABLE ledger_balance (
+        location TEXT NOT NULL,
+        card_type TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (location, card_type)
+    );
+    INSERT INTO ledger_balance (location, card_type, count)
+        SELECT loc, card_type, SUM(d) FROM (
+            SELECT dst AS loc, card_type, count AS d FROM ledger
+            UNION ALL SELECT src AS loc, card_type, -count AS d FROM ledger)
+        GROUP BY loc, card_type;
+    CREATE TRIGGER ledger_balance_after_insert AFTER INSERT ON ledger
+    BEGIN
+        INSERT INTO ledger_balance (location, card_type, count) VALUES (NEW.dst, NEW.card_type, NEW.count)
+            ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
+        INSERT INTO ledger_balance (location, card_type, count) VALUES (NEW.src, NEW.card_type, -NEW.count)
+            ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -81,6 +81,10 @@ def book(conn: sqlite3.Connection, *, day: str, kind: EntryKind, card_type: str,
 
 def balance(conn: sqlite3.Connection, location: str, card_type: str, before_day: str | None = None) -> int:
     """Cards of `card_type` at `location` (optionally as of the start of `before_day`)."""
+    if before_day is None:
+        row = conn.execute("SELECT count FROM ledger_balance WHERE location = ? AND card_type = ?",
+                           (location, card_type)).fetchone()
+        return int(row[0]) if row else 0
     cond = " AND day < ?" if before_day else ""
     args: tuple[object, ...] = (before_day,) if before_day else ()
     row = conn.execute(
@@ -92,7 +96,7 @@ def balance(conn: sqlite3.Connection, location: str, card_type: str, before_day:
 
 
 def balances(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
-    """Every (location, card_type) balance that is not zero."""
+    """Every (location, card_type) balance that is not zero, summed from the entries themselves."""
     out: dict[tuple[str, str], int] = {}
     for row in conn.execute(
             "SELECT loc, card_type, SUM(d) FROM ("
@@ -106,11 +110,9 @@ def balances(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
 
 def hopper_card_types(conn: sqlite3.Connection, printer: str) -> dict[str, int]:
     """Card types with blanks in this printer's hopper, by the ledger."""
-    loc = hopper(printer)
-    rows = conn.execute(
-        "SELECT card_type, SUM(CASE WHEN dst = ? THEN count ELSE -count END) FROM ledger"
-        " WHERE dst = ? OR src = ? GROUP BY card_type", (loc, loc, loc)).fetchall()
-    return {r[0]: int(r[1]) for r in rows if r[1] > 0}
+    rows = conn.execute("SELECT card_type, count FROM ledger_balance WHERE location = ? AND count > 0",
+                        (hopper(printer),)).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def entries(conn: sqlite3.Connection, day_from: str | None = None, day_to: str | None = None,

@@ -207,3 +207,45 @@ def test_operator_actions_never_requeue_a_printing_job(store: Store) -> None:
     for action in (store.release, store.hold, store.cancel):
         with pytest.raises(Conflict):
             action(job.id)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(st.tuples(st.sampled_from(["external", "safe", "hopper:card1", "hopper:card2", "printed",
+                                                 "spoiled"]),
+                                st.sampled_from(["safe", "hopper:card1", "hopper:card2", "printed", "spoiled",
+                                                 "external"]),
+                                st.sampled_from(["ktp-el", "kia"]), st.integers(1, 50)), max_size=40))
+def test_running_balances_equal_the_sums_of_the_ledger(tmp_path_factory: pytest.TempPathFactory,
+                                                       moves: list[tuple[str, str, str, int]]) -> None:
+    db = Database(tmp_path_factory.mktemp("bal") / "b.sqlite3")
+    with db.tx() as c:
+        for src, dst, ct, n in moves:
+            ledger.book(c, day="2026-11-29", kind=EntryKind.ADJUSTED, card_type=ct, count=n, src=src, dst=dst,
+                        actor="t")
+    recomputed = ledger.balances(db.conn)
+    for (loc, ct), n in recomputed.items():
+        assert ledger.balance(db.conn, loc, ct) == n
+    for p in ("card1", "card2"):
+        assert ledger.hopper_card_types(db.conn, p) == {ct: n for (loc, ct), n in recomputed.items()
+                                                        if loc == f"hopper:{p}" and n > 0}
+    db.close()
+
+
+def test_running_balances_are_built_from_existing_entries_on_upgrade(tmp_path: Path) -> None:
+    from printd.queue.db import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO ledger (at, day, kind, card_type, count, src, dst, actor) VALUES "
+                 "(0, '2026-11-01', 'received', 'ktp-el', 100, 'external', 'safe', 't'),"
+                 "(0, '2026-11-01', 'loaded', 'ktp-el', 30, 'safe', 'hopper:card1', 't')")
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    assert db.schema_version() == SCHEMA_VERSION
+    assert ledger.balance(db.conn, "safe", "ktp-el") == 70
+    assert ledger.hopper_card_types(db.conn, "card1") == {"ktp-el": 30}
+    db.close()
