@@ -58,6 +58,7 @@ class Station:
         self._hours = WorkingHours(settings.station)
         self._views_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._day = self.clock.day()
         self.started_at = time.time()
         self.ready = asyncio.Event()
         self.dispatch_latencies: list[float] = []
@@ -120,7 +121,8 @@ class Station:
         if not seed or not await self.db(self.stock.is_empty):
             return
         for card_type, count in seed.items():
-            await self.db(self.stock.receive, card_type, count, "seed (demo)", "system")
+            if count > 0:
+                await self.db(self.stock.receive, card_type, count, "seed (demo)", "system")
         for name, worker in self.workers.items():
             cfg = self.settings.printers[name]
             if not worker.simulated:
@@ -262,6 +264,11 @@ class Station:
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
         started = 0
+        today = self.clock.day()
+        if today != self._day:   # a new station day: even wear and "cards today" start again
+            self._day = today
+            for w in self.workers.values():
+                w.cards_today = await self.db(self.store.printed_today, w.name)
         candidates = [Candidate(w.name, w.able, w.sensor_card_types(), w.cards_today) for w in self.workers.values()]
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]

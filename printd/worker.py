@@ -331,6 +331,8 @@ class PrinterWorker:
                 self._record_history()
 
     def _record_history(self) -> None:
+        if self._stopping:
+            return
         reasons = [r.keyword for r in self.reasons]
         job = self.current_job.id if self.current_job else None
         asyncio.ensure_future(self.host.db(self._store_event, self.state.value, reasons, job))

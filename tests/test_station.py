@@ -160,3 +160,19 @@ async def test_restart_settles_cards_in_flight_by_the_printers_counter(tmp_path:
         assert isinstance(before, Counters) and job.attempts[0].fed_before == before.fed
     finally:
         await st2.stop()
+
+
+async def test_cards_today_starts_again_on_a_new_station_day(tmp_path: Path) -> None:
+    st = Station(parse(config_text(time_scale=500, seed=200), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        j = await submit(st, 1)
+        await until(lambda: _is(st, j, JobState.PRINTED), what="printed")
+        assert sum(w.cards_today for w in st.workers.values()) == 1
+        st._day = "2000-01-01"          # as if the day had turned since the last dispatch
+        real_day = st.clock.day
+        st.clock.day = lambda ts=None: "2099-01-01" if ts is None else real_day(ts)  # type: ignore[method-assign]
+        await st.dispatch_once()
+        assert sum(w.cards_today for w in st.workers.values()) == 0
+    finally:
+        await st.stop()
