@@ -65,4 +65,5 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.include_router(webhooks_api.router)
     metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
     retention.install(app)
+    api_docs.document_errors(app)
     return app
