@@ -53,6 +53,7 @@ class Station:
         self._estimates_dirty = True
         self.started_at = time.time()
         self.ready = asyncio.Event()
+        self._stopping = False
         self.dispatch_latencies: list[float] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
@@ -118,6 +119,9 @@ class Station:
         log.info("seeded the demo stock: %s", seed)
 
     async def stop(self) -> None:
+        # Python 3.11's wait_for can swallow a cancel that lands as its inner wait ends (gh-86296);
+        # the flag ends the dispatch loop within its 1 s tick even then
+        self._stopping = True
         if self._dispatcher:
             self._dispatcher.cancel()
             try:
@@ -185,11 +189,13 @@ class Station:
 
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wake.wait(), 1.0)
             except TimeoutError:
                 pass
+            if self._stopping:
+                break   # never claim a job for a printer that is shutting down
             self._wake.clear()
             try:
                 await self.dispatch_once()
