@@ -61,6 +61,7 @@ class Station:
         self._day = self.clock.day()
         self.started_at = time.time()
         self.ready = asyncio.Event()
+        self._stopping = False
         self.dispatch_latencies: list[float] = []
         #: put on the store when it opens, so they also see the state changes of crash recovery
         self.job_hooks: list[JobHook] = []
@@ -133,6 +134,7 @@ class Station:
         log.info("seeded the demo stock: %s", seed)
 
     async def stop(self) -> None:
+        # the flag also ends the dispatch loop within its 1 s tick, whatever happens to the cancel
         self._stopping = True
         if self._views_task is not None:
             self._views_task.cancel()
@@ -244,7 +246,7 @@ class Station:
 
     async def _dispatch_loop(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             # not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event is set,
             # and stop() then waits for this loop forever
             try:
@@ -252,6 +254,8 @@ class Station:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+            if self._stopping:
+                break   # never claim a job for a printer that is shutting down
             self._wake.clear()
             try:
                 await self.dispatch_once()
