@@ -28,7 +28,7 @@ from printd.drivers.base import (
 )
 from printd.errors import Conflict, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
 from printd.queue.models import AttemptOutcome, Job
-from printd.queue.store import Store
+from printd.queue.store import IMAGES_MISSING, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
@@ -359,7 +359,7 @@ class PrinterWorker:
                 front, back = await self.host.read_card_images(job)
             except Exception as exc:
                 log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
-                outcome, reason = AttemptOutcome.NOT_FED, "images-missing"
+                outcome, reason = AttemptOutcome.NOT_FED, IMAGES_MISSING
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")

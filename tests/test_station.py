@@ -176,3 +176,20 @@ async def test_cards_today_starts_again_on_a_new_station_day(tmp_path: Path) -> 
         assert sum(w.cards_today for w in st.workers.values()) == 0
     finally:
         await st.stop()
+
+
+async def test_a_job_whose_images_are_gone_fails_instead_of_looping(tmp_path: Path) -> None:
+    st = Station(parse(config_text(time_scale=500, seed=200), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        await st.pause("card1", "now", "t")
+        await st.pause("card2", "now", "t")
+        j = await submit(st, 1)
+        job = await st.get_job(j)
+        st.images.delete(job.front_sha)  # type: ignore[arg-type]
+        await st.resume("card1", "t")
+        await until(lambda: _is(st, j, JobState.FAILED), what="failed")
+        got = await st.get_job(j)
+        assert got.state_reason == "images-missing" and [a.outcome.value for a in got.attempts] == ["not_fed"]
+    finally:
+        await st.stop()

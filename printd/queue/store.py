@@ -36,6 +36,8 @@ from printd.queue.models import (
 JobHook = Callable[[sqlite3.Connection, Job, JobState | None], None]
 
 CANCEL_REQUESTED = "cancel-requested"
+#: the attempt's reason when the job's card images cannot be read
+IMAGES_MISSING = "images-missing"
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,9 @@ class Store:
             if outcome in (AttemptOutcome.NOT_FED, AttemptOutcome.CANCELED):
                 if cancel or outcome == AttemptOutcome.CANCELED:
                     return self._set_state(c, job, JobState.CANCELED, reason="canceled", printer=None)
+                if reason == IMAGES_MISSING:
+                    # no printer can print it: failing it beats claiming it again forever
+                    return self._set_state(c, job, JobState.FAILED, reason=IMAGES_MISSING, printer=None)
                 return self._set_state(c, job, JobState.QUEUED, reason=f"moved:{reason or 'other'}", printer=None)
             if outcome == AttemptOutcome.IN_DOUBT:
                 if job.state == JobState.IN_DOUBT:
