@@ -157,7 +157,9 @@ def test_printer_side_failure_is_a_fault_not_a_success(cups_harness: CupsHarness
     assert err.value.card_fed is None            # it reached the printer: nobody can say the blank is unused
     assert [r["job_name"] for r in p.failed()] == [c.title]
     assert not [r for r in p.printed() if c.job_id in r["job_name"]]
-    assert cups_harness.job(cups_job_of(cups_harness, c)[0])["job-state"] in (7, 8)
+    # CUPS ends it canceled/aborted, or (about 1 run in 6, measured) falsely "completed": printd's answer
+    # above is the same either way, which is the point
+    assert cups_harness.job(cups_job_of(cups_harness, c)[0])["job-state"] in (7, 8, 9)
 
 
 def test_printer_killed_mid_card_is_in_doubt_and_never_printed(cups_harness: CupsHarness,
