@@ -85,9 +85,10 @@ def started_jobs(harness: CupsHarness, printer: str, job_ids: Iterable[str]) -> 
 
 
 def ledger_by_printer(client: httpx.Client) -> dict[str, collections.Counter[str]]:
-    """Cards booked per printer from the ledger: {"consumed": {printer: n}, "spoiled": {...}, "loaded": {...}}."""
+    """Cards booked per printer: {"consumed": {printer: n}, "spoiled": {...}, "loaded": {...}}."""
     items = client.get("/api/v1/stock/ledger").raise_for_status().json()["items"]
-    out: dict[str, collections.Counter[str]] = {k: collections.Counter() for k in ("consumed", "spoiled", "loaded")}
+    out: dict[str, collections.Counter[str]] = {k: collections.Counter()
+                                                for k in ("consumed", "spoiled", "loaded")}
     for e in items:
         if e["kind"] in out:
             out[e["kind"]][e["printer"]] += e["count"]

@@ -172,7 +172,8 @@ class Verdict:
         return self.kind == "printed"
 
 
-def _printer_side_reasons(snap: JobSnapshot | None, default: str, device: Iterable[str] = ()) -> tuple[str, ...]:
+def _printer_side_reasons(snap: JobSnapshot | None, default: str,
+                          device: Iterable[str] = ()) -> tuple[str, ...]:
     """printd keyword first (the most telling reason the printer gave), then the raw keywords.
 
     `device`: reasons the printer itself reported during the job (device probe). CUPS's copy of them
@@ -193,7 +194,8 @@ def _printer_side_reasons(snap: JobSnapshot | None, default: str, device: Iterab
         for r in device:
             mapped = map_reason(r, source="printer")
             # graded by the printer's own activity (ippeveprinter: -report once idle): the keyword counts
-            if mapped and mapped.keyword != Reason.OTHER and DEFAULT_SEVERITY.get(mapped.keyword) == Severity.ERROR:
+            if mapped and mapped.keyword != Reason.OTHER \
+                    and DEFAULT_SEVERITY.get(mapped.keyword) == Severity.ERROR:
                 best = mapped.keyword
                 break
     return (best or default, *raw)
@@ -263,6 +265,5 @@ def judge_abandoned(after: JobSnapshot | None, ev: Evidence, *, kind: Kind, reas
         return Verdict(kind, False, (reason,), f"{why}; CUPS job {after.job_id} was canceled before it "
                        f"was sent to the printer", rule + "a")
     shown = f" (CUPS: {after.state_name})" if after is not None else " (CUPS did not confirm the cancel)"
-    return Verdict(kind, None,
-                   _printer_side_reasons(ev.last, reason, ev.new_device_reasons) if kind == "fault" else (reason,),
-                   f"{why}{shown}; the card may have been fed", rule + "b")
+    said = _printer_side_reasons(ev.last, reason, ev.new_device_reasons) if kind == "fault" else (reason,)
+    return Verdict(kind, None, said, f"{why}{shown}; the card may have been fed", rule + "b")

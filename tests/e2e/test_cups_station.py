@@ -80,7 +80,8 @@ def wait_in_doubt(client: httpx.Client, ids: list[str], timeout: float = 30) -> 
         rest_final = all(j["state"] in FINAL for j in found if j["state"] != "in_doubt")
         return doubt if doubt and rest_final else None
 
-    return wait_for(settled, timeout=timeout, interval=0.3, what="one job in doubt, the others final")  # type: ignore[no-any-return]
+    found = wait_for(settled, timeout=timeout, interval=0.3, what="one job in doubt, the others final")
+    return found  # type: ignore[no-any-return]
 
 
 def wait_started(harness: CupsHarness, printer: str, ids: list[str], timeout: float = 30) -> str:
@@ -147,8 +148,8 @@ def test_twenty_jobs_balanced_across_both_cups_printers(cups_harness: CupsHarnes
 # ---------------------------------------------------------------------- 2. hopper runs empty
 
 
-def test_media_empty_on_card1_sends_the_work_to_card2_and_shows_the_reason(cups_harness: CupsHarness,
-                                                                           tmp_path: Path) -> None:
+def test_media_empty_on_card1_sends_the_work_to_card2_and_shows_the_reason(
+        cups_harness: CupsHarness, tmp_path: Path) -> None:
     p1 = cups_harness.printers["card1"]
     # the card card1 takes first is its last blank: its hopper sensor reports media-empty with it
     p1.on_next_job(states=["+media-empty"])
@@ -162,7 +163,7 @@ def test_media_empty_on_card1_sends_the_work_to_card2_and_shows_the_reason(cups_
         # then printed by card2
         for j in final.values():
             for a in j["attempts"][:-1]:
-                assert a["printer"] == "card1" and a["outcome"] == "not_fed" and a["reason"] == "media-empty", a
+                assert (a["printer"], a["outcome"], a["reason"]) == ("card1", "not_fed", "media-empty"), a
         assert started_jobs(cups_harness, "card1", ids) == on_card1
         st = printer(admin, "card1")
         assert st["state"] == "stopped" and "media-empty" in st["reasons"], st
@@ -228,7 +229,8 @@ def test_queue_disabled_mid_card_prints_no_duplicate(cups_harness: CupsHarness, 
         cups_harness.disable("card1", "technician: ribbon check")
         doubt = wait_in_doubt(admin, ids)
         assert [j["id"] for j in doubt] == [caught]
-        assert printer(admin, "card1")["state"] == "stopped" and "paused" in printer(admin, "card1")["reasons"]
+        st = printer(admin, "card1")
+        assert st["state"] == "stopped" and "paused" in st["reasons"], st
         # the printer had the document: it finishes the card although CUPS stopped the job
         wait_for(lambda: physical_prints(cups_harness, [caught]).get(caught), timeout=20, interval=0.2,
                  what="card1 to finish the card it had")
