@@ -136,6 +136,8 @@ def tally(keys: list[str], completed: set[str], final: set[str], out: dict[str, 
         "stranded": sum(1 for k in keys if k not in completed and not out.get(k)),
         "not_final": sum(1 for k in keys if k not in final),
         "per_printer": dict(collections.Counter(p for k in keys for p in out.get(k, []))),
+        "twice_detail": {k: out[k] for k in keys if len(out.get(k, [])) >= 2},
+        "false_detail": sorted(k for k in completed if not out.get(k)),
     }
 
 
