@@ -58,15 +58,11 @@ def submit(client: httpx.Client, n: int, start: int = 0) -> list[str]:
     return ids
 
 
-def states(client: httpx.Client, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return jobs(client, ids)
-
-
 def wait_states(client: httpx.Client, ids: list[str], want: set[str], timeout: float = 60,
                 what: str = "jobs") -> dict[str, dict[str, Any]]:
     """Wait until every job is in one of `want`; the jobs."""
     def done() -> dict[str, dict[str, Any]] | None:
-        found = states(client, ids)
+        found = jobs(client, ids)
         return found if all(j["state"] in want for j in found.values()) else None
 
     return wait_for(done, timeout=timeout, interval=0.3, what=what)  # type: ignore[no-any-return]
@@ -75,7 +71,7 @@ def wait_states(client: httpx.Client, ids: list[str], want: set[str], timeout: f
 def wait_in_doubt(client: httpx.Client, ids: list[str], timeout: float = 30) -> list[dict[str, Any]]:
     """Wait until the other jobs are final and at least one is in doubt; the jobs in doubt."""
     def settled() -> list[dict[str, Any]] | None:
-        found = states(client, ids).values()
+        found = jobs(client, ids).values()
         doubt = [j for j in found if j["state"] == "in_doubt"]
         rest_final = all(j["state"] in FINAL for j in found if j["state"] != "in_doubt")
         return doubt if doubt and rest_final else None
@@ -110,7 +106,7 @@ def cups_job_states(harness: CupsHarness, job_id: str) -> list[int]:
 def assert_accounts_agree(client: httpx.Client, harness: CupsHarness, ids: list[str],
                           spoiled: dict[str, int] | None = None) -> dict[str, dict[str, Any]]:
     """Every job printed, each card put out exactly once by the printer printd says, ledger matching."""
-    final = states(client, ids)
+    final = jobs(client, ids)
     assert {j["state"] for j in final.values()} == {"printed"}, {i: j["state"] for i, j in final.items()}
     out = physical_prints(harness, ids)
     twice = {i: p for i, p in out.items() if len(p) != 1}
@@ -177,7 +173,7 @@ def test_media_empty_on_card1_sends_the_work_to_card2_and_shows_the_reason(
                  what="card1 idle after the refill")
         more = submit(admin, 4, start=100)
         wait_states(admin, more, {"printed"}, timeout=60, what="4 more jobs printed")
-        assert "card1" in {j["printer"] for j in states(admin, more).values()}
+        assert "card1" in {j["printer"] for j in jobs(admin, more).values()}
         assert_accounts_agree(admin, cups_harness, ids + more)
 
 
@@ -200,7 +196,7 @@ def test_printer_killed_mid_card_leaves_it_in_doubt_and_nothing_prints_twice(cup
         assert printer(admin, "card1")["state"] == "offline"
         assert lost not in physical_prints(cups_harness, ids)
         others = [i for i in ids if i != lost]
-        assert {j["printer"] for j in states(admin, others).values()} == {"card2"}
+        assert {j["printer"] for j in jobs(admin, others).values()} == {"card2"}
         assert not ledger_entries(admin, "spoiled")
         # the printer comes back without the job: CUPS must not print it now, nor call it a success
         p1.start()
@@ -289,12 +285,12 @@ def test_cupsd_restart_during_the_day_the_daemon_reconnects_and_finishes(cups_ha
                                                                          tmp_path: Path) -> None:
     with station(cups_harness, tmp_path, {"card1": 15, "card2": 15}) as (_, admin):
         ids = submit(admin, 14)
-        wait_for(lambda: sum(j["state"] == "printed" for j in states(admin, ids).values()) >= 4, timeout=60,
+        wait_for(lambda: sum(j["state"] == "printed" for j in jobs(admin, ids).values()) >= 4, timeout=60,
                  interval=0.2, what="4 cards printed")
         cups_harness.restart_cupsd()
         wait_states(admin, ids, FINAL | {"in_doubt"}, timeout=90, what="the day's jobs printed or in doubt")
         # cards in flight at the restart are in doubt; the operator looks at each printer's output tray
-        doubt = [j for j in states(admin, ids).values() if j["state"] == "in_doubt"]
+        doubt = [j for j in jobs(admin, ids).values() if j["state"] == "in_doubt"]
         for j in doubt:
             out = physical_prints(cups_harness, [j["id"]]).get(j["id"], [])
             assert out in ([], [j["printer"]]), (j["id"], out)
