@@ -237,6 +237,8 @@ class Station:
             return True
         updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
                                 counters=now)
+        if outcome == AttemptOutcome.PRINTED:
+            worker.cards_today = await self.db(self.store.printed_today, worker.name)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
         self.job_changed(updated)
         self.wake_dispatcher()
@@ -337,6 +339,9 @@ class Station:
 
     async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None) -> Job:
         job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note)
+        if resolution == Resolution.PRINTED and job.printer in self.workers:
+            # the card was printed after all: it counts for the printer's day (even wear, counters.today)
+            self.workers[job.printer].cards_today = await self.db(self.store.printed_today, job.printer)
         await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note})
         self.job_changed(job)
         self.wake_dispatcher()

@@ -467,6 +467,8 @@ class PrinterWorker:
                 return
             updated = await self.host.db(store.finish_attempt, job.id, attempt, outcome, reason=reason)
             log.info("%s: job %s settled by the printer's late answer: %s", self.name, job.id, outcome.value)
+            if outcome == AttemptOutcome.PRINTED:
+                self.cards_today += 1
             self.host.job_changed(updated)
         except Exception:
             log.exception("%s: could not settle job %s from a late answer", self.name, job.id)

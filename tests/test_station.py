@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from printd.config import parse
-from printd.queue.models import JobState, Priority
+from printd.drivers.base import Counters
+from printd.queue.models import AttemptOutcome, JobState, Priority, Resolution
 from printd.queue.store import NewJob
 from printd.station import Station
 from tests.support import config_text
@@ -62,7 +63,24 @@ async def test_hang_mid_card_goes_in_doubt_then_the_late_answer_settles_it(slow_
     await until(lambda: _is(st, job, JobState.PRINTED), timeout=10, what="settled printed")
     got = await st.get_job(job)
     assert [a.outcome.value for a in got.attempts] == ["printed"]
+    assert w.cards_today == 1     # the card counts for the printer's day (even wear, counters.today)
     assert (await until(lambda: w.online, what="back online"))
+
+
+async def test_a_card_the_operator_resolves_printed_counts_for_its_printer_today(slow_station: Station) -> None:
+    st = slow_station
+    await st.pause("card1", "now", "t")
+    await st.pause("card2", "now", "t")
+    job = await submit(st, 1)
+    # a card of card1 whose fate was lost (a CUPS printer: no counter to settle it)
+    claimed = await st.db(st.store.claim_next, "card1", ["ktp-el"], Counters())
+    assert claimed is not None and claimed.id == job
+    await st.db(st.store.finish_attempt, job, 1, AttemptOutcome.IN_DOUBT, reason="offline")
+    before = st.workers["card1"].cards_today
+    resolved = await st.resolve(job, Resolution.PRINTED, "operator", "card in the output tray")
+    assert resolved.state == JobState.PRINTED and resolved.printer == "card1"
+    assert st.workers["card1"].cards_today == before + 1
+    assert st.printer_view(st.workers["card1"])["counters"]["today"] == before + 1
 
 
 async def _is(st: Station, job: str, state: JobState) -> bool:

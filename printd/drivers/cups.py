@@ -340,6 +340,8 @@ class CupsPrinter:
                 if snap.final:
                     if snap.state == COMPLETED:
                         self._ask_printer(ev, title, str(queue.get("device-uri") or ""))
+                    else:      # the printer's own word on why (a jam, ribbon out...) names the fault
+                        ev.observe_device(self._probe(str(queue.get("device-uri") or "")))
                     return judge_final(snap, ev)
                 if ev.resent or ev.regressed:
                     why = "CUPS sent the job to the printer a second time" if ev.resent else ev.regressed

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from printd.drivers.base import Reason, Severity
+from printd.drivers.base import DEFAULT_SEVERITY, Reason, Severity
 from printd.drivers.cups_status import as_list, map_reason, split_suffix
 from printd.drivers.ipp_probe import ProbeResult
 
@@ -95,6 +95,9 @@ class Evidence:
     device_lost_error: str | None = None
     device_restarted: str | None = None
     device_probed_while_started: bool = False
+    baseline_device_reasons: frozenset[str] = frozenset()
+    #: printer-state-reasons the printer itself reported after the job started (and not before)
+    new_device_reasons: list[str] = field(default_factory=list)
     cups_lost_track: bool = False         # CUPS no longer knows the job
     #: the printer's own records of jobs with this card's title (IPP Get-Jobs); None: not available
     printer_records: list[dict[str, Any]] | None = None
@@ -132,6 +135,12 @@ class Evidence:
             self.device_lost_error = result.error
             return
         self.device_lost_since = None
+        said = [str(r) for r in result.attrs.get("printer-state-reasons") or []]
+        if not self.started:
+            self.baseline_device_reasons = frozenset(said)
+        else:
+            self.new_device_reasons.extend(r for r in said if r not in self.baseline_device_reasons
+                                           and r not in self.new_device_reasons)
         booted = result.booted_at
         if booted is None:
             return
@@ -163,17 +172,32 @@ class Verdict:
         return self.kind == "printed"
 
 
-def _printer_side_reasons(snap: JobSnapshot | None, default: str) -> tuple[str, ...]:
-    """printd keyword first (the most telling reason the printer gave), then the raw CUPS keywords."""
+def _printer_side_reasons(snap: JobSnapshot | None, default: str,
+                          device: Iterable[str] = ()) -> tuple[str, ...]:
+    """printd keyword first (the most telling reason the printer gave), then the raw keywords.
+
+    `device`: reasons the printer itself reported during the job (device probe). CUPS's copy of them
+    on the job often lags (measured: a jam the printer reported with the job it aborted was not yet
+    in job-printer-state-reasons), so a stopping condition the printer reported names the fault when
+    CUPS's copy does not.
+    """
     said = snap.printer_reasons if snap else ()
-    raw = [r for r in said if r not in ("none", "cups-waiting-for-job-completed")]
+    raw = [r for r in dict.fromkeys((*said, *device)) if r not in ("none", "cups-waiting-for-job-completed")]
     best = None
-    for r in raw:
+    for r in said:
         mapped = map_reason(r, source="job")
         if mapped and mapped.keyword != Reason.OTHER and mapped.severity != Severity.REPORT \
                 and mapped.keyword != Reason.PAUSED:
             best = mapped.keyword
             break
+    if best is None:
+        for r in device:
+            mapped = map_reason(r, source="printer")
+            # graded by the printer's own activity (ippeveprinter: -report once idle): the keyword counts
+            if mapped and mapped.keyword != Reason.OTHER \
+                    and DEFAULT_SEVERITY.get(mapped.keyword) == Severity.ERROR:
+                best = mapped.keyword
+                break
     return (best or default, *raw)
 
 
@@ -225,7 +249,7 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
     if not started:
         return Verdict("fault", False, ("other", *snap.reasons),
                        f"CUPS job {jid} ended before it was sent to the printer: {who}", "A1")
-    reasons = _printer_side_reasons(snap, "other")
+    reasons = _printer_side_reasons(snap, "other", ev.new_device_reasons)
     detail = f" ({snap.message})" if snap.message else ""
     return Verdict("fault", None, reasons,
                    f"CUPS job {jid} {snap.state_name} after it reached the printer{detail}: {who}; "
@@ -241,5 +265,5 @@ def judge_abandoned(after: JobSnapshot | None, ev: Evidence, *, kind: Kind, reas
         return Verdict(kind, False, (reason,), f"{why}; CUPS job {after.job_id} was canceled before it "
                        f"was sent to the printer", rule + "a")
     shown = f" (CUPS: {after.state_name})" if after is not None else " (CUPS did not confirm the cancel)"
-    return Verdict(kind, None, _printer_side_reasons(ev.last, reason) if kind == "fault" else (reason,),
-                   f"{why}{shown}; the card may have been fed", rule + "b")
+    said = _printer_side_reasons(ev.last, reason, ev.new_device_reasons) if kind == "fault" else (reason,)
+    return Verdict(kind, None, said, f"{why}{shown}; the card may have been fed", rule + "b")

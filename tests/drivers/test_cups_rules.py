@@ -199,6 +199,22 @@ def test_job_ended_at_the_printer_is_in_doubt_with_the_printer_reason() -> None:
     assert v.card_fed is None and v.reasons[0] == "media-jam" and v.rule == "A2"
 
 
+def test_printer_reason_from_the_device_names_a_fault_cups_has_not_copied_yet() -> None:
+    """Measured: a jam reported with the aborted job was on the printer, not yet in CUPS's job copy."""
+    ev = Evidence()
+    ev.observe_device(ProbeResult(True, 1000.0, attrs={"printer-state-reasons": ["media-low-report"]}))
+    ev.observe(snap(PROCESSING))
+    ev.observe_device(ProbeResult(True, 1001.0, attrs={"printer-state-reasons": ["media-low-report",
+                                                                                 "media-jam-report"]}))
+    v = judge_final(snap(CANCELED, message="Print job canceled at printer."), ev)
+    assert v.card_fed is None and v.rule == "A2"
+    assert v.reasons[0] == "media-jam" and "media-jam-report" in v.reasons
+    assert "media-low-report" not in v.reasons          # it was there before the card: not about it
+    # CUPS's own copy, when it has one, comes first
+    v = judge_final(snap(CANCELED, printer=("cover-open-error",)), ev)
+    assert v.reasons[0] == "cover-open"
+
+
 def test_abandoned_unsent_job_was_not_fed() -> None:
     ev = Evidence()
     ev.observe(snap(PENDING, tap=None))
