@@ -5,6 +5,7 @@ these run on are shared and noisy: a ratio survives a busy neighbour far better 
 """
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import signal
@@ -13,7 +14,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,3 +242,52 @@ def printd_config(*, poll_interval_s: float | None = None, enabled: bool = True,
         f"hopper_capacity = {hopper}\nenabled = {'true' if enabled else 'false'}\n{extra_printer}\n"
         for n in ("card1", "card2"))
     return f'{station}[stock]\nseed = {{ "ktp-el" = {seed}, "kia" = 100 }}\n\n{printers}'
+
+
+@dataclass
+class InProcess:
+    """printd's real app served by uvicorn in a thread of this process, so its objects can be instrumented."""
+
+    url: str
+    app: Any
+    tokens: dict[str, str]
+
+    @property
+    def station(self) -> Any:
+        return self.app.state.station
+
+
+@contextmanager
+def serve_in_thread(config: str, state_dir: Path) -> Iterator[InProcess]:
+    """`build_app` + `uvicorn.Server` as `printd serve` runs them, on a background thread."""
+    import threading
+
+    import uvicorn
+
+    from printd.app import build_app
+    from printd.config import parse
+
+    logger = logging.getLogger("printd")
+    if not logger.handlers:
+        # the daemon's warnings (a simulated printer going offline on purpose) would drown the table
+        quiet = logging.StreamHandler()
+        quiet.setLevel(logging.ERROR)
+        logger.addHandler(quiet)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    app = build_app(parse(config, "<bench>"), state_dir)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, name="printd-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("printd did not start in-process")
+            time.sleep(0.01)
+        yield InProcess(url=url, app=app, tokens=read_tokens(state_dir))
+    finally:
+        server.should_exit = True
+        thread.join(30)

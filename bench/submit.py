@@ -192,13 +192,15 @@ def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None
             with start_printd(printd_config(enabled=False), work / f"state-{k}") as daemon:
                 p = _one(daemon, daemon.tokens["enrollment"], bodies, warm, single, clients)
             runs.append({"floor": f, "printd": p, "ratio_total": p["total_s"] / f["total_s"],
-                         "ratio_p50": p["p50_ms"] / f["p50_ms"], "ratio_cpu": p["cpu_ms_per_job"] / f["cpu_ms_per_job"]})
+                         "ratio_p50": p["p50_ms"] / f["p50_ms"],
+                         "ratio_cpu": p["cpu_ms_per_job"] / f["cpu_ms_per_job"]})
     summary = {
         key: median(r[side][metric] for r in runs)
         for key, side, metric in (("floor_total_s", "floor", "total_s"), ("floor_p50_ms", "floor", "p50_ms"),
                                   ("floor_p99_ms", "floor", "p99_ms"), ("printd_total_s", "printd", "total_s"),
                                   ("printd_p50_ms", "printd", "p50_ms"), ("printd_p99_ms", "printd", "p99_ms"),
-                                  ("floor_cpu_ms", "floor", "cpu_ms_per_job"), ("printd_cpu_ms", "printd", "cpu_ms_per_job"),
+                                  ("floor_cpu_ms", "floor", "cpu_ms_per_job"),
+                                  ("printd_cpu_ms", "printd", "cpu_ms_per_job"),
                                   ("floor_loop_cpu_ms", "floor", "loop_cpu_ms_per_job"),
                                   ("printd_loop_cpu_ms", "printd", "loop_cpu_ms_per_job"),
                                   ("floor_single_p50_ms", "floor", "single_p50_ms"),
