@@ -10,7 +10,8 @@ HTTP and read the real SSE stream (`GET /api/v1/events`, admin token) from other
   the moment the job is durable (the station's `submit` returns, i.e. the 201 is decided) to the
   entry of `print_card`. Also shown from the client's receipt of the 201, which may be *later* than
   the card starting (the dispatcher runs while the answer is still being written). Baseline: one
-  durable SQLite commit (WAL, synchronous=FULL) on the same filesystem, the least a claim costs.
+  durable SQLite commit (WAL, synchronous=FULL) on the same filesystem, the least a claim costs,
+  timed three times right before each sample.
 - **fault-to-page (injected)**: `POST /api/v1/printers/card1/faults {"kind": K}` at a random moment
   of the 1 s poll cycle -> the first `printer` SSE event for card1 whose reasons show the fault.
 - **fault-to-page (printer's own)**: card2 with `fault_rate = 1` jams by itself during a card; from
@@ -152,26 +153,33 @@ def printer_shows(name: str, reason: str, present: bool = True) -> Callable[[str
     return pred
 
 
-def commit_ms(directory: Path, n: int = 50) -> float:
-    """Median time of one durable SQLite commit (WAL, synchronous=FULL) in `directory`."""
-    conn = sqlite3.connect(directory / "baseline.sqlite3", isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, state TEXT)")
-        conn.execute("INSERT INTO t (state) VALUES ('queued')")
-        times = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            # a real change each time: SQLite writes nothing for an UPDATE that changes nothing
-            state = "printing" if i % 2 else "queued"
-            conn.execute("UPDATE t SET state = ? WHERE id = 1 RETURNING id", (state,)).fetchall()
-            conn.execute("COMMIT")
-            times.append(time.perf_counter() - t0)
-        return median(times) * 1000
-    finally:
-        conn.close()
+class CommitClock:
+    """Times one durable SQLite commit (WAL, synchronous=FULL) like a claim's, in a scratch database.
+
+    Taken right before each dispatch sample, so the baseline meets the same disk and neighbours.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.conn = sqlite3.connect(directory / "baseline.sqlite3", isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, state TEXT)")
+        self.conn.execute("INSERT INTO t (state) VALUES ('queued')")
+        self.samples: list[float] = []
+        self._flip = False
+
+    def once(self) -> None:
+        # a real change each time: SQLite writes nothing for an UPDATE that changes nothing
+        self._flip = not self._flip
+        t0 = time.perf_counter()
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("UPDATE t SET state = ? WHERE id = 1 RETURNING id",
+                          ("printing" if self._flip else "queued",)).fetchall()
+        self.conn.execute("COMMIT")
+        self.samples.append((time.perf_counter() - t0) * 1000)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 # ---------------------------------------------------------------------------------------- phases
@@ -184,11 +192,14 @@ def _wait(pred: Callable[[], bool], timeout: float = 15.0, what: str = "conditio
         time.sleep(0.005)
 
 
-def dispatch_phase(d: Any, probe: Probe, c: httpx.Client, samples: int, rng: random.Random) -> dict[str, list[float]]:
+def dispatch_phase(d: Any, probe: Probe, c: httpx.Client, samples: int, rng: random.Random,
+                   commits: CommitClock) -> dict[str, list[float]]:
     w = d.station.workers["card1"]
     from_accept, from_response = [], []
     for i in range(samples):
         _wait(lambda: w.able, what="card1 idle")
+        for _ in range(3):
+            commits.once()
         time.sleep(rng.uniform(0.05, 0.5))   # land anywhere in the idle printer's poll cycle
         body = job_body(300000 + i, "lat")
         r = c.post("/api/v1/jobs", content=body, headers={"content-type": "application/json"})
@@ -267,21 +278,24 @@ def run(samples: int = 30, fault_samples: int = 5, kinds: list[str] | None = Non
     own_samples = max(3, fault_samples) if own_samples is None else own_samples
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="printd-bench-latency-") as tmp:
-        base_commit = commit_ms(Path(tmp))
-        with serve_in_thread(config(fast_scale=500.0, jam_scale=50.0), Path(tmp) / "state") as d:
-            probe = Probe()
-            probe.install(d.station)
-            sse = EventStream(d.url, d.tokens["admin"])
-            sse.start()
-            if not sse.connected.wait(10):
-                raise RuntimeError("the event stream did not open")
-            headers = {"Authorization": f"Bearer {d.tokens['admin']}"}
-            with httpx.Client(base_url=d.url, headers=headers, timeout=30) as c:
-                dispatch = dispatch_phase(d, probe, c, samples, rng)
-                faults = fault_phase(c, sse, kinds, fault_samples, rng)
-                own = self_fault_phase(d, probe, c, sse, own_samples)
-            sse.stop = True
-            base_commit = median([base_commit, commit_ms(Path(tmp))])
+        commits = CommitClock(Path(tmp))
+        try:
+            with serve_in_thread(config(fast_scale=500.0, jam_scale=50.0), Path(tmp) / "state") as d:
+                probe = Probe()
+                probe.install(d.station)
+                sse = EventStream(d.url, d.tokens["admin"])
+                sse.start()
+                if not sse.connected.wait(10):
+                    raise RuntimeError("the event stream did not open")
+                headers = {"Authorization": f"Bearer {d.tokens['admin']}"}
+                with httpx.Client(base_url=d.url, headers=headers, timeout=30) as c:
+                    dispatch = dispatch_phase(d, probe, c, samples, rng, commits)
+                    faults = fault_phase(c, sse, kinds, fault_samples, rng)
+                    own = self_fault_phase(d, probe, c, sse, own_samples)
+                sse.stop = True
+        finally:
+            commits.close()
+    base_commit = median(commits.samples)
     pause = summarise(faults.pop("pause (baseline)"))
     injected = [v for k, vals in faults.items() if k not in SLOW_BY_DESIGN for v in vals]
     res: dict[str, Any] = {
