@@ -10,8 +10,12 @@ test:                ## install what the tests need (apt + venv) and run the who
 venv:
 	scripts/setup-venv
 
-bench: venv          ## the benchmarks; figures go to docs/benchmarks.md
+bench: venv          ## the benchmarks (~12 min); figures go to docs/benchmarks.md
 	.venv/bin/python bench/day.py
+	.venv/bin/python bench/submit.py
+	.venv/bin/python bench/latency.py
+	.venv/bin/python bench/footprint.py
+	bench/fuzz.sh
 
 clean:
 	rm -rf state test-artifacts .pytest_cache

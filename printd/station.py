@@ -150,6 +150,10 @@ class Station:
                 w.driver.close()
             except Exception:
                 pass
+        # a coalesced view refresh may still be pending: it must not run on a closed database
+        if self._views_task is not None and not self._views_task.done():
+            self._views_task.cancel()
+            await asyncio.gather(self._views_task, return_exceptions=True)
         if self.database:
             await self.db(self.database.close)
         self._db_executor.shutdown(wait=True)

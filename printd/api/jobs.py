@@ -1,6 +1,7 @@
 """`/api/v1/jobs`: submit, follow, cancel, hold, release, resolve, reprint."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import unicodedata
 from typing import Annotated, Any
@@ -49,6 +50,18 @@ def _check_callback(url: str, allowed_hosts: tuple[str, ...]) -> str:
     return url
 
 
+async def _decode_images(body: JobIn) -> tuple[bytes, bytes | None]:
+    """Check both sides at once on pool threads (Pillow decodes without the GIL): the CPU work stays
+    off the event loop, and a two-sided card costs one decode's latency, not two."""
+    sides = [("front", body.front)] + ([("back", body.back)] if body.back else [])
+    results = await asyncio.gather(*(run_in_threadpool(decode_card_image, img.content_type, img.data, name)
+                                     for name, img in sides), return_exceptions=True)
+    for result in results:   # report the front's problem first, whichever finished first
+        if isinstance(result, BaseException):
+            raise result
+    return results[0], (results[1] if len(results) > 1 else None)  # type: ignore[return-value]
+
+
 def _station(request: Request) -> Any:
     return request.app.state.station
 
@@ -62,14 +75,13 @@ async def submit(body: JobIn, request: Request, response: Response, principal: S
     station = _station(request)
     nik = validate_nik(body.nik)
     name = _clean_name(body.name)
-    # decoding images is CPU work: keep it off the event loop so SSE and other clients stay responsive
-    front = await run_in_threadpool(decode_card_image, body.front.content_type, body.front.data, "front")
-    back = (await run_in_threadpool(decode_card_image, body.back.content_type, body.back.data, "back")
-            if body.back else None)
+    front, back = await _decode_images(body)
     callback = _check_callback(body.callback_url, station.settings.server.callback_hosts) if body.callback_url else None
     await station.ensure_capacity()
-    front_sha = await station.db(station.images.put, front)
-    back_sha = await station.db(station.images.put, back) if back is not None else None
+    # image files are not SQLite: write them on a pool thread so submissions fsync in parallel
+    # instead of queueing behind each other (and behind the dispatcher) on the one database thread
+    shas = await run_in_threadpool(station.images.put_all, front, *([back] if back is not None else []))
+    front_sha, back_sha = shas[0], (shas[1] if back is not None else None)
     new = NewJob(client=principal.name, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,
                  reason=body.reason, priority=Priority(body.priority), front_sha=front_sha, back_sha=back_sha,
                  callback_url=callback)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -19,30 +20,47 @@ class ImageStore:
         return self.dir / f"{sha}.img"
 
     def put(self, data: bytes) -> str:
-        """Store durably (fsync file and directory) and return the sha256."""
-        sha = hashlib.sha256(data).hexdigest()
-        target = self.path(sha)
-        try:
-            # already stored (same image again): refresh its time, so a retention purge running right
-            # now (its grace period) leaves it for the job row about to reference it
-            os.utime(target)
-            return sha
-        except FileNotFoundError:
-            pass
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-        return sha
+        """Store durably (fsync file and directory) and return the sha256. Thread-safe."""
+        return self.put_all(data)[0]
+
+    def put_all(self, *images: bytes) -> list[str]:
+        """Store several images durably with one directory fsync; returns their sha256s in order.
+
+        Safe to call from several threads at once (submissions write in parallel, off the database
+        thread): each writer has its own temporary file, and identical content renames onto the
+        same name with the same bytes.
+        """
+        shas = []
+        written = False
+        for data in images:
+            sha = hashlib.sha256(data).hexdigest()
+            shas.append(sha)
+            target = self.path(sha)
+            try:
+                # already stored (same image again): refresh its time, so a retention purge running right
+                # now (its grace period) leaves it for the job row about to reference it
+                os.utime(target)
+                continue
+            except FileNotFoundError:
+                pass
+            tmp = target.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:   # os.write may write less than asked
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+            written = True
+        if written:
+            dfd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        return shas
 
     def get(self, sha: str) -> bytes:
         return self.path(sha).read_bytes()

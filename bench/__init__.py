@@ -1,0 +1,1 @@
+"""Benchmarks of printd; each module is also a script (`python bench/NAME.py --help`). Figures: docs/benchmarks.md."""
