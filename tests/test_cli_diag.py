@@ -140,7 +140,7 @@ def test_names_in_the_snippet_are_valid_and_unique() -> None:
 def cupsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private cupsd on a unix socket with two queues; yields its socket path."""
     if not shutil.which("cupsd") or not shutil.which("lpadmin"):
-        pytest.skip("CUPS is not installed (apt-get install cups)")
+        pytest.fail("CUPS is not installed: apt-get install cups (scripts/install-test-deps does)")
     d = tmp_path_factory.mktemp("cups")
     for sub in ("run", "log", "spool", "cache", "state"):
         (d / sub).mkdir()
