@@ -23,7 +23,7 @@ from printd.cardart import sample_card
 from printd.cli import main
 from printd.config import CupsPrinterConfig, EvolisPrinterConfig, parse
 from printd.diagnostics.bundle import Scrubber, redact_toml, redact_value
-from printd.diagnostics.discover import config_snippet, discover, find_cups, find_usb
+from printd.diagnostics.discover import Discovery, config_snippet, discover, find_cups, find_usb
 from printd.queue.db import SCHEMA_VERSION, Database
 from tests.fake_usb import FakeBackend, FakeDevice, station_backend
 from tests.support import config_text, daemon_thread, job_payload, nik, wait_for
@@ -345,3 +345,18 @@ def test_backup_without_a_database_fails_clearly(tmp_path: Path) -> None:
                                   "--state-dir", str(tmp_path / "empty")])
     assert r.exit_code == 1 and "no database" in r.output
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_discover_finds_the_evolis_emulator_through_the_real_pyusb_path(tmp_path: Path) -> None:
+    """The package's own Evolis emulator, plugged in as a pyusb backend, is found by vendor and serial."""
+    from printd.drivers.evolis_emulator import EvolisEmulator
+    from printd.drivers.evolis_emulator_links import EmulatorUsbBackend
+
+    emulator = EvolisEmulator(tmp_path / "evo", serial="E4EMU0042")
+    found = find_usb(backend=EmulatorUsbBackend(emulator))
+    [printer] = [p for p in found if p.serial == "E4EMU0042"]
+    assert printer.vendor_id == 0x0F49
+    snippet = config_snippet(Discovery(usb=found))
+    cfg = parse(snippet, "<snippet>")
+    [(name, evo)] = [(n, p) for n, p in cfg.printers.items() if getattr(p, "serial_number", None) == "E4EMU0042"]
+    assert evo.driver == "evolis" and evo.transport == "usb"
