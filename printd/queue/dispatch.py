@@ -6,7 +6,7 @@ order is deterministic.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -23,23 +23,3 @@ class Candidate:
 def claim_order(printers: Iterable[Candidate]) -> list[Candidate]:
     """Idle, able printers in the order they should claim: fewer cards today first."""
     return sorted((p for p in printers if p.able and p.card_types), key=lambda p: (p.cards_today, p.name))
-
-
-def estimate_finish(queue: Sequence[tuple[str, str, bool]], printers: Sequence[tuple[str, frozenset[str], float,
-                    float, float]], now: float) -> dict[str, float]:
-    """Predicted finish time per queued job by replaying dispatch on the printers' speeds.
-
-    `queue`: (job_id, card_type, dual) in print order. `printers`: (name, card_types, free_at,
-    seconds_single, seconds_dual) for printers that can take work. Jobs no printer can print
-    are left out (they wait for blanks or a printer).
-    """
-    free = {name: max(free_at, now) for name, _, free_at, _, _ in printers}
-    out: dict[str, float] = {}
-    for job_id, card_type, dual in queue:
-        able = [p for p in printers if card_type in p[1]]
-        if not able:
-            continue
-        best = min(able, key=lambda p: (free[p[0]], p[0]))
-        free[best[0]] += best[4] if dual else best[3]
-        out[job_id] = free[best[0]]
-    return out
