@@ -180,3 +180,15 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05, what
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def all_jobs(c: httpx.Client) -> list[dict[str, Any]]:
+    """Every job the client may see, following the API's cursors."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = c.get("/api/v1/jobs", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from printd.queue.db import Database
 from printd.queue.ledger import EntryKind
 from printd.queue.models import AttemptOutcome, Priority
 from printd.queue.store import NewJob, Store
-from tests.support import config_text, daemon_thread, job_payload, wait_for
+from tests.support import all_jobs, config_text, daemon_thread, job_payload, wait_for
 
 STATION = "kota-uji"
 
@@ -40,15 +39,6 @@ def _value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str, **
     return sum(matches)
 
 
-def _all_jobs(c: httpx.Client) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = c.get("/api/v1/jobs", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 @pytest.mark.e2e
@@ -58,13 +48,13 @@ def test_metrics_after_a_simulated_day_match_the_api_and_carry_no_personal_data(
         with d.client(d.enrollment) as c, d.client() as admin:
             for i in range(40):
                 assert c.post("/api/v1/jobs", json=job_payload(i)).status_code == 201
-            wait_for(lambda: sum(j["state"] == "printed" for j in _all_jobs(c)) >= 6, timeout=60, what="first cards")
+            wait_for(lambda: sum(j["state"] == "printed" for j in all_jobs(c)) >= 6, timeout=60, what="first cards")
             assert admin.post("/api/v1/printers/card1/faults", json={"kind": "media-jam"}).status_code == 200
-            wait_for(lambda: all(j["state"] == "printed" for j in _all_jobs(c)), timeout=90, interval=0.3,
+            wait_for(lambda: all(j["state"] == "printed" for j in all_jobs(c)), timeout=90, interval=0.3,
                      what="all printed despite the jam")
             wait_for(lambda: admin.get("/api/v1/printers/card1").json()["state"] == "stopped", timeout=10,
                      what="card1 stopped by the jam")
-            jobs = _all_jobs(admin)
+            jobs = all_jobs(admin)
             one = jobs[0]
             assert admin.get(f"/api/v1/jobs/{one['id']}").status_code == 200
             assert admin.get("/api/v1/jobs/j_NOSUCHJOB000000000000000").status_code == 404

@@ -4,23 +4,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support import config_text, daemon_thread, job_payload, printed_log, wait_for
+from tests.support import all_jobs, config_text, daemon_thread, job_payload, printed_log, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _all_jobs(c: httpx.Client) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-        page = c.get("/api/v1/jobs", params=params).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 def test_250_cards_shared_between_two_printers(tmp_path: Path) -> None:
@@ -31,9 +21,9 @@ def test_250_cards_shared_between_two_printers(tmp_path: Path) -> None:
                 r = c.post("/api/v1/jobs", json=job_payload(i))
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])
-            wait_for(lambda: all(j["state"] == "printed" for j in _all_jobs(c)), timeout=120, interval=0.5,
+            wait_for(lambda: all(j["state"] == "printed" for j in all_jobs(c)), timeout=120, interval=0.5,
                      what="all 250 printed")
-            jobs = _all_jobs(c)
+            jobs = all_jobs(c)
         assert len(jobs) == 250 and {j["id"] for j in jobs} == set(ids)
         per_printer = Counter(j["printer"] for j in jobs)
         for name in ("card1", "card2"):
@@ -50,15 +40,15 @@ def test_jam_mid_run_moves_work_to_the_other_printer(tmp_path: Path) -> None:
         with d.client(d.enrollment) as c, d.client() as admin:
             for i in range(40):
                 assert c.post("/api/v1/jobs", json=job_payload(i)).status_code == 201
-            wait_for(lambda: sum(j["state"] == "printed" for j in _all_jobs(c)) >= 6, timeout=60, what="first cards")
+            wait_for(lambda: sum(j["state"] == "printed" for j in all_jobs(c)) >= 6, timeout=60, what="first cards")
             r = admin.post("/api/v1/printers/card1/faults", json={"kind": "media-jam"})
             assert r.status_code == 200, r.text
             wait_for(lambda: admin.get("/api/v1/printers/card1").json()["state"] == "stopped", timeout=10,
                      what="card1 stopped")
             assert "media-jam" in admin.get("/api/v1/printers/card1").json()["reasons"]
-            wait_for(lambda: all(j["state"] == "printed" for j in _all_jobs(c)), timeout=90, interval=0.3,
+            wait_for(lambda: all(j["state"] == "printed" for j in all_jobs(c)), timeout=90, interval=0.3,
                      what="all printed despite the jam")
-            jobs = _all_jobs(c)
+            jobs = all_jobs(c)
             assert admin.delete("/api/v1/printers/card1/faults").status_code == 200
         spoiled_on_card1 = [a for j in jobs for a in j["attempts"] if a["outcome"] == "spoiled"]
         assert all(a["printer"] == "card1" and a["reason"] == "media-jam" for a in spoiled_on_card1)

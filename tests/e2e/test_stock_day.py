@@ -9,24 +9,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.support import config_text, daemon_thread, job_payload, printed_log, wait_for
+from tests.support import all_jobs, config_text, daemon_thread, job_payload, printed_log, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 JOBS = 250
 
 
-def _all_jobs(c: httpx.Client) -> list[dict[str, Any]]:
-    items, cursor = [], None
-    while True:
-        page = c.get("/api/v1/jobs", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 def _printer_state(state_dir: Path, name: str) -> dict[str, Any]:
@@ -46,9 +37,9 @@ def test_a_day_with_jams_balances_to_the_card(tmp_path: Path) -> None:
                 r = c.post("/api/v1/jobs", json=job_payload(i))
                 assert r.status_code == 201, r.text
                 ids.append(r.json()["id"])
-            wait_for(lambda: all(j["state"] == "printed" for j in _all_jobs(c)), timeout=90, interval=0.5,
+            wait_for(lambda: all(j["state"] == "printed" for j in all_jobs(c)), timeout=90, interval=0.5,
                      what=f"all {JOBS} printed")
-            jobs = _all_jobs(c)
+            jobs = all_jobs(c)
         days = sorted({first_day, clock.day()})   # a run across midnight (WIB) spans two station days
         with d.client() as admin:
             reports = [admin.get("/api/v1/reports/daily", params={"date": day}).json() for day in days]

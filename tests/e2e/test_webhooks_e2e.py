@@ -19,6 +19,7 @@ import pytest
 from printd.queue.models import TRANSITIONS, JobState
 from tests.support import (
     ROOT,
+    all_jobs,
     Daemon,
     config_text,
     daemon_thread,
@@ -45,15 +46,6 @@ def webhook_secret(config: Path, state_dir: Path, client: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def all_jobs(c: httpx.Client) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = c.get("/api/v1/jobs", params={"limit": 500, **({"cursor": cursor} if cursor else {})}).json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return items
 
 
 def all_deliveries(c: httpx.Client) -> list[dict[str, Any]]:
