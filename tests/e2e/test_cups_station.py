@@ -293,6 +293,12 @@ def test_cupsd_restart_during_the_day_the_daemon_reconnects_and_finishes(cups_ha
         wait_states(admin, ids, FINAL | {"in_doubt"}, timeout=90, what="the day's jobs printed or in doubt")
         # cards in flight at the restart are in doubt; the operator looks at each printer's output tray
         doubt = [j for j in jobs(admin, ids).values() if j["state"] == "in_doubt"]
+
+        def printers_quiet() -> bool:   # an operator looks once the printers have stopped moving
+            return all(len(p.started()) <= len(p.printed()) + len(p.failed())
+                       for p in cups_harness.printers.values())
+
+        wait_for(printers_quiet, timeout=30, interval=0.2, what="the printers finished what they had")
         for j in doubt:
             out = physical_prints(cups_harness, [j["id"]]).get(j["id"], [])
             assert out in ([], [j["printer"]]), (j["id"], out)
