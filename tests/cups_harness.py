@@ -322,6 +322,14 @@ class FakePrinter:
         """Records of the jobs the printer was told to fail."""
         return _read_jsonl(self.out_dir / "failed.jsonl")
 
+    def running(self) -> list[dict[str, Any]]:
+        """Records of the jobs whose print command is still running (a card still moving).
+
+        A command killed by a cancel or a cupsd restart logs neither `printed` nor `failed`, so
+        "started but not finished" is not "still running": this looks at the process itself.
+        """
+        return [r for r in self.started() if _alive(int(r["pid"]))]
+
     def wait_started(self, marker: str, timeout: float = 20.0) -> dict[str, Any]:
         """Wait until a job whose name contains `marker` reaches the print command; its record."""
         found: list[dict[str, Any]] = []
@@ -332,6 +340,17 @@ class FakePrinter:
 
         _wait_for(seen, timeout, f"a job named *{marker}* to start on {self.name}", interval=0.1)
         return found[0]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a running (not zombie) fake print command."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state != "Z" and b"print-command" in cmdline
 
 
 def rule_for(*, delay: float = DEFAULT_DELAY_S, fail: bool = False, exit_code: int = 1,

@@ -295,8 +295,7 @@ def test_cupsd_restart_during_the_day_the_daemon_reconnects_and_finishes(cups_ha
         doubt = [j for j in jobs(admin, ids).values() if j["state"] == "in_doubt"]
 
         def printers_quiet() -> bool:   # an operator looks once the printers have stopped moving
-            return all(len(p.started()) <= len(p.printed()) + len(p.failed())
-                       for p in cups_harness.printers.values())
+            return not any(p.running() for p in cups_harness.printers.values())
 
         wait_for(printers_quiet, timeout=30, interval=0.2, what="the printers finished what they had")
         for j in doubt:
