@@ -390,6 +390,9 @@ def test_a_card_in_doubt_is_settled_by_the_operator(
     row.get_by_role("button", name="Tentukan hasil").click()
     dialog = page.locator("#dlg-resolve")
     expect(dialog).to_be_visible()
+    # card1 does not answer: the dialog tells the operator to look at the printer and wait until it is still
+    expect(dialog.locator(".dlg-warn")).to_be_visible()
+    expect(dialog.locator(".dlg-warn")).to_contain_text("Stasiun tidak bisa melihat card1")
     dialog.get_by_label("Kartu tercetak dengan baik").check()
     dialog.get_by_label("Catatan (boleh kosong)").fill("kartu ada di baki keluaran, bagus")
     shot(page, "resolve-dialog")

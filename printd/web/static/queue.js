@@ -4,7 +4,7 @@ import { api, errorText } from './api.js';
 import { confirmDialog, openDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { config, fmtNum, fmtTime, has, t } from './i18n.js';
-import { state, upsertJob } from './state.js';
+import { offChange, onChange, state, upsertJob } from './state.js';
 
 const ORDER = { in_doubt: 0, printing: 1, queued: 2, held: 3, failed: 4, printed: 5, canceled: 6 };
 const CAN_ACT = new Set(['operator', 'admin']);
@@ -14,6 +14,19 @@ export function printedToday() {
   let n = 0;
   for (const p of state.printers.values()) n += (p.counters && p.counters.today) || 0;
   return n;
+}
+
+// A card in doubt may still be inside a printer that is moving: looking at the output tray before it
+// stops, an operator could answer "not fed" for a card that is about to come out, and it would print
+// twice. Say so while the printer is printing, or when the station cannot see it (offline).
+function showPrinterMoving(dialog, job) {
+  const printer = state.printers.get(job.printer);
+  const warn = dialog.querySelector('.dlg-warn');
+  const key = !printer ? null
+    : printer.state === 'printing' ? 'resolve.wait_printing'
+      : printer.state === 'offline' ? 'resolve.wait_offline' : null;
+  warn.hidden = !key;
+  warn.textContent = key ? t(key, { printer: job.printer }) : '';
 }
 
 function sorted(jobs) {
@@ -92,7 +105,14 @@ function actions(job) {
       break;
     case 'in_doubt':
       out.push(actionButton(job, 'resolve', () => openDialog('dlg-resolve', {
-        setup: (d) => { d.querySelector('.dlg-job').textContent = jobLabel(job); },
+        setup: (d) => {
+          d.querySelector('.dlg-job').textContent = jobLabel(job);
+          // kept current while the dialog is open: the warning goes when the printer stops moving
+          const refresh = () => showPrinterMoving(d, job);
+          refresh();
+          onChange(refresh);
+          d.addEventListener('close', () => offChange(refresh), { once: true });
+        },
         submit: (form) => act(job, 'resolve', { outcome: form.get('outcome'), note: form.get('note') || null }),
       }), true));
       break;

@@ -19,6 +19,10 @@ export function onChange(fn) {
   listeners.add(fn);
 }
 
+export function offChange(fn) {
+  listeners.delete(fn);
+}
+
 export function changed() {
   if (scheduled) return;
   scheduled = true;
