@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from printd.config import StationConfig
@@ -25,10 +26,24 @@ RATE_WINDOW_DAYS = 7
 #: how far ahead the working-day search looks (a station configured with no reachable day is a bug)
 _MAX_DAYS_AHEAD = 3660
 
-#: (name, card_types, free_at, seconds_single, seconds_dual), as Station._refresh_estimates builds them
+#: (name, card_types, free_at, seconds_single, seconds_dual), as Station._queue_view builds them
 PrinterSpec = tuple[str, frozenset[str], float, float, float]
 #: (job_id, card_type, dual) in print order
 QueuedJob = tuple[str, str, bool]
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the job and printer views show of the queue at one moment, computed together.
+
+    `positions` and `estimates` (epoch seconds) by job id; `hoppers` maps each printer to the card
+    types and counts its hopper holds by the ledger; `used_today` is the blanks used today.
+    """
+
+    positions: Mapping[str, int] = field(default_factory=dict)
+    estimates: Mapping[str, float] = field(default_factory=dict)
+    hoppers: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    used_today: int = 0
 
 
 class WorkingHours:

@@ -19,7 +19,7 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
-from printd.forecast import WorkingHours, estimate_jobs, used_today
+from printd.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -49,12 +49,9 @@ class Station:
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
-        self._estimates: dict[str, float] = {}
-        self._positions: dict[str, int] = {}
+        #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
+        self._view = QueueView()
         self._estimates_dirty = True
-        self._hoppers: dict[str, dict[str, int]] = {}
-        self._queue_order: list[tuple[str, str, bool]] = []
-        self._used_today = 0   # blanks used today: the part of the daily capacity already taken
         self._hours = WorkingHours(settings.station)
         self._views_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -202,8 +199,7 @@ class Station:
                     used_today(self.store))
 
         self._estimates_dirty = False
-        self._queue_order, self._hoppers, self._used_today = await self.db(read)
-        self._compute_estimates()
+        self._view = self._queue_view(*await self.db(read))
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
         if job.front_sha is None:
@@ -471,17 +467,18 @@ class Station:
 
     # ------------------------------------------------------------------ views (API objects)
 
-    def _compute_estimates(self) -> None:
-        order = self._queue_order
-        self._positions = {job_id: i + 1 for i, (job_id, _, _) in enumerate(order)}
+    def _queue_view(self, order: list[tuple[str, str, bool]], hoppers: dict[str, dict[str, int]],
+                    used_today: int) -> QueueView:
         printers = []
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
-            types = frozenset(self._hoppers.get(w.name, {})) or w.sensor_card_types()
+            types = frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        self._estimates = estimate_jobs(order, printers, time.time(), self._hours, self.settings.station.daily_capacity,
-                                        self._used_today)
+        return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
+                         estimates=estimate_jobs(order, printers, time.time(), self._hours,
+                                                 self.settings.station.daily_capacity, used_today),
+                         hoppers=hoppers, used_today=used_today)
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
         """The API's job object.
@@ -490,23 +487,24 @@ class Station:
         changed the job); `extras=False` leaves out the fields added by `job_view_extras`.
         """
         fmt = self.clock.iso
+        view = self._view
         if fresh and self.store is not None:
-            # called on the db thread inside the transaction that changed the job: read what it sees
-            self._queue_order = self.store.queue_order()
-            self._hoppers = {n: self.store.hopper_card_types(n) for n in self.workers}
-            self._compute_estimates()
+            # called on the db thread inside the transaction that changed the job: read what it sees,
+            # into a view of its own (the cached one belongs to the event loop)
+            view = self._queue_view(self.store.queue_order(),
+                                    {n: self.store.hopper_card_types(n) for n in self.workers}, view.used_today)
         position = None
         estimate = None
         reason = job.state_reason
         if job.state == JobState.QUEUED:
-            position = self._positions.get(job.id)
-            est = self._estimates.get(job.id)
+            position = view.positions.get(job.id)
+            est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
-            if est is None and not any(job.card_type in self._hoppers.get(w, {}) for w in self.workers):
+            if est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
-        view: dict[str, Any] = {
+        out: dict[str, Any] = {
             "id": job.id, "request_id": job.request_id, "client": job.client, "nik_masked": job.nik_masked,
             "name": job.name, "card_type": job.card_type, "reason": job.reason, "priority": job.priority.value,
             "state": job.state.value, "state_reason": reason, "printer": job.printer, "position": position,
@@ -517,8 +515,8 @@ class Station:
         }
         if extras:
             for extra in self.job_view_extras:
-                view.update(extra(job))
-        return view
+                out.update(extra(job))
+        return out
 
     def printer_view(self, w: PrinterWorker) -> dict[str, Any]:
         """The API's printer object."""
@@ -528,7 +526,7 @@ class Station:
         ledger_count = None
         card_type = st.hopper_card_type if st and st.hopper_card_type else w.default_card_type
         if self.store is not None:
-            held = self._hoppers.get(w.name, {})
+            held = self._view.hoppers.get(w.name, {})
             if held:
                 card_type = next(iter(held))
             ledger_count = held.get(card_type, 0)
