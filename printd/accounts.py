@@ -117,8 +117,11 @@ class Accounts:
             raise NotFound(f"no client named {name!r}", code="token_not_found", field="name")
         return str(rows[0][0])
 
-    def has_tokens(self) -> bool:
-        return bool(self.db.query("SELECT 1 FROM tokens LIMIT 1"))
+    def has_tokens(self, role: str | None = None) -> bool:
+        """Whether any token (of `role`) was ever created; revoked ones count."""
+        if role is None:
+            return bool(self.db.query("SELECT 1 FROM tokens LIMIT 1"))
+        return bool(self.db.query("SELECT 1 FROM tokens WHERE role = ? LIMIT 1", (Role(role).value,)))
 
     # ---------------------------------------------------------------- users
 

@@ -34,7 +34,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
         tokens_file = await station.db(bootstrap_tokens, app.state.accounts, state_dir)
         if tokens_file is not None:
             app.state.first_tokens_file = tokens_file
-            log.warning("first start: admin and enrollment tokens created; they are in %s (mode 0600)", tokens_file)
+            log.warning("first start: tokens created; they are in %s (mode 0600)", tokens_file)
         for hook in app.state.on_start:
             await hook(app)
         log.info("printd %s ready: %d printer(s), listening on %s", __version__, len(station.workers),

@@ -5,26 +5,32 @@ import os
 from pathlib import Path
 
 from printd.accounts import Accounts
+from printd.queue.models import Role
 
 TOKENS_FILE = "initial-tokens.txt"
 LOCAL_ADMIN = "local-admin"
 
 
 def bootstrap_tokens(accounts: Accounts, state_dir: Path) -> Path | None:
-    """On an empty token table, create `local-admin` (admin) and `enrollment` tokens.
+    """At first start, create the `local-admin` (admin) and `enrollment` tokens.
 
-    Returns the path of the file that holds them (mode 0600), or None when tokens existed already.
+    First start means: no admin token was ever created (revoked ones count, so an admin who replaced
+    `local-admin` with a named one does not get it back). An installer may create the enrollment
+    system's token with `printd token create` before the daemon first runs: then only the admin token
+    is created, since a second enrollment credential nobody asked for is one more secret to leak.
+
+    Returns the path of the file that holds the new tokens (mode 0600), or None when nothing was created.
     """
-    if accounts.has_tokens():
+    if accounts.has_tokens(Role.ADMIN):
         return None
-    admin, _ = accounts.create_token(LOCAL_ADMIN, "admin")
-    enrollment, _ = accounts.create_token("enrollment", "enrollment")
+    lines = [f"admin={accounts.create_token(LOCAL_ADMIN, Role.ADMIN)[0]}"]
+    if not accounts.has_tokens(Role.ENROLLMENT):
+        lines.append(f"enrollment={accounts.create_token('enrollment', Role.ENROLLMENT)[0]}")
     path = state_dir / TOKENS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write("# printd tokens created at first start; the database keeps only their hashes.\n"
-                 "# Move them somewhere safe and delete this file.\n"
-                 f"admin={admin}\nenrollment={enrollment}\n")
+                 "# Move them somewhere safe and delete this file.\n" + "".join(f"{line}\n" for line in lines))
     os.chmod(path, 0o600)
     return path
 
