@@ -68,8 +68,12 @@ class Receiver:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                rec = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
-                               time.time())
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # the sender died mid-body (the daemon was killed): a real server drops it unanswered
+                    self.close_connection = True
+                    return
+                rec = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
                 status = receiver.answer(rec)
                 if 200 <= status < 300:
                     with receiver._lock:
