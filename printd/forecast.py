@@ -8,7 +8,9 @@ did not exist; with no complete working day yet, days left is unknown (None).
 Job estimates replay dispatch over the printers' speeds (as `queue.dispatch` does) inside the
 station's working hours (`[station] working_days`, `opens`, `closes`) and its `daily_capacity`: a card
 that would end after closing, or beyond the day's capacity, moves to the next working day's opening.
-Cards already used today count against today's capacity.
+Cards already used today count against today's capacity. Outside working hours, printers that are able
+work overtime (the dispatcher does not look at the clock): cards start at once until the next opening
+or the end of the day.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from printd.config import StationConfig
 from printd.queue.store import Store
@@ -86,6 +88,19 @@ class WorkingHours:
                 return ts
         return self.bounds(self.next_working_day(d))[0]
 
+    def overtime_end(self, ts: float) -> float:
+        """Outside working hours: the end of the stretch starting at `ts` that printers on overtime
+        fill (the next opening today, or the end of the day); within working hours, `ts` itself."""
+        if self.earliest(ts) == ts:
+            return ts
+        d = self.day_of(ts)
+        midnight = datetime.combine(d + timedelta(days=1), time(0), self.tz).timestamp()
+        if self.is_working_day(d):
+            start, _ = self.bounds(d)
+            if ts < start:
+                return start
+        return midnight
+
     def working_days_before(self, today: date, n: int, not_before: date | None = None) -> list[date]:
         """Up to `n` working days before `today` (newest first), none earlier than `not_before`."""
         out: list[date] = []
@@ -107,13 +122,21 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
 
     Jobs no printer can print (no blanks, no able printer) get no estimate. A printer still busy
     (free_at > now) counts its card against today's capacity.
+
+    Outside working hours the station still prints what able printers can take (the dispatcher does
+    not look at the clock), so `printers` being able now means overtime: cards start at once, until
+    the opening or the end of the station day, within today's capacity; the rest goes by the hours.
     """
     free = {p[0]: max(p[2], now) for p in printers}
     used: dict[date, int] = defaultdict(int)
-    used[hours.day_of(now)] = used_today + sum(1 for p in printers if p[2] > now)
+    today = hours.day_of(now)
+    used[today] = used_today + sum(1 for p in printers if p[2] > now)
+    overtime_end = hours.overtime_end(now)
 
     def slot(t: float, seconds: float) -> float:
         """When a card of `seconds` can start at or after `t`."""
+        if t + seconds <= overtime_end and used[today] < capacity:
+            return t
         t = hours.earliest(t)
         for _ in range(_MAX_DAYS_AHEAD):
             d = hours.day_of(t)

@@ -79,10 +79,35 @@ def test_a_card_that_would_end_after_closing_moves_to_the_next_morning() -> None
     assert est["j1"] == wib(2026, 12, 1, 8, 0, 35).timestamp()
 
 
-def test_outside_hours_everything_waits_for_the_opening() -> None:
+def test_outside_hours_able_printers_work_overtime_until_the_end_of_the_day() -> None:
+    """The dispatcher does not look at the clock: printers left able on a Saturday night print now."""
     now = wib(2026, 12, 5, 22, 0).timestamp()   # Saturday night
-    est = estimate_jobs([("j1", "ktp-el", False)], printers(now), now, HOURS, capacity=250)
-    assert est["j1"] == wib(2026, 12, 7, 8, 0, 35).timestamp()
+    est = estimate_jobs([(f"j{i}", "ktp-el", False) for i in range(4)], printers(now), now, HOURS, capacity=250)
+    assert est["j0"] == est["j1"] == now + 35
+    assert est["j3"] == now + 70
+
+
+def test_overtime_stops_at_midnight_and_the_rest_waits_for_the_next_opening() -> None:
+    now = wib(2026, 12, 5, 23, 59, 0).timestamp()   # Saturday, a minute before midnight
+    queue = [(f"j{i}", "ktp-el", False) for i in range(4)]
+    est = estimate_jobs(queue, printers(now), now, HOURS, capacity=250)
+    assert est["j0"] == est["j1"] == now + 35
+    assert est["j2"] == est["j3"] == wib(2026, 12, 7, 8, 0, 35).timestamp()   # Monday
+
+
+def test_overtime_counts_against_the_days_capacity() -> None:
+    now = wib(2026, 12, 4, 18, 0).timestamp()   # Friday evening, 249 cards already used today
+    est = estimate_jobs([("j1", "ktp-el", False), ("j2", "ktp-el", False)], printers(now), now, HOURS,
+                        capacity=250, used_today=249)
+    assert est["j1"] == now + 35
+    assert est["j2"] == wib(2026, 12, 7, 8, 0, 35).timestamp()
+
+
+def test_before_opening_cards_start_at_once_then_working_hours_apply() -> None:
+    now = wib(2026, 11, 30, 7, 59, 0).timestamp()   # Monday, a minute before the opening
+    est = estimate_jobs([(f"j{i}", "ktp-el", False) for i in range(4)], printers(now), now, HOURS, capacity=250)
+    assert est["j0"] == est["j1"] == now + 35
+    assert est["j2"] == est["j3"] == wib(2026, 11, 30, 8, 0, 35).timestamp()
 
 
 def test_a_full_day_fits_and_the_rest_goes_to_tomorrow() -> None:
