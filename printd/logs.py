@@ -130,7 +130,7 @@ def setup_logging(
         root.removeHandler(old)
         old.close()
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
-    handler._printd = True  # type: ignore[attr-defined]
+    handler._printd = True  # type: ignore[attr-defined]  # marks our handler, to replace it on reconfigure
     handler.addFilter(NikMaskFilter())
     handler.setFormatter(OneLineFormatter(journald))
     root.addHandler(handler)

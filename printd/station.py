@@ -44,7 +44,7 @@ class Station:
         self.db_path = state_dir / "printd.sqlite3"
         self.database: Database | None = None
         self.store: Store = None  # type: ignore[assignment]  # set in open()
-        self.stock: Stock = None  # type: ignore[assignment]
+        self.stock: Stock = None  # type: ignore[assignment]  # set in open()
         self.images = ImageStore(state_dir / "images")
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None

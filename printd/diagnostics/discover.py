@@ -102,7 +102,7 @@ def _usb_string(dev: Any, index: int) -> str | None:
 
     if not index:
         return None
-    return usb.util.get_string(dev, index)  # type: ignore[no-any-return]
+    return usb.util.get_string(dev, index)
 
 
 def find_usb(backend: Any = None, notes: list[str] | None = None) -> list[UsbPrinter]:

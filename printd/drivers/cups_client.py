@@ -120,7 +120,7 @@ class CupsClient:
             raise CupsCallTimeout(f"{self.label} did not answer {what} within {self.call_timeout_s:.1f} s",
                                   card_fed=False)
         if "error" not in box:
-            return box["value"]  # type: ignore[no-any-return]
+            return box["value"]
         exc = box["error"]
         if isinstance(exc, cups.IPPError):
             status, message = (exc.args + (0, ""))[:2] if exc.args else (0, "")

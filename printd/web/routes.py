@@ -52,7 +52,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _sessions(request: Request) -> Sessions:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 def _address(request: Request) -> str:
