@@ -45,11 +45,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.cardart import sample_card  # noqa: E402
-from printd.drivers.cups_render import render_card_pdf  # noqa: E402
-from tests.cups_daemon import TITLE_RE, book_blanks, station_config  # noqa: E402
-from tests.cups_harness import CupsHarness  # noqa: E402
-from tests.support import daemon_thread, job_payload  # noqa: E402
+from printd.cardart import sample_card
+from printd.drivers.cups_render import render_card_pdf
+from tests.cups_daemon import TITLE_RE, book_blanks, station_config
+from tests.cups_harness import CupsHarness
+from tests.support import daemon_thread, job_payload
 
 CUPS_FINAL = {7: "canceled", 8: "aborted", 9: "completed"}
 PRINTD_FINAL = {"printed", "failed", "canceled"}

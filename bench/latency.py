@@ -37,10 +37,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.harness import describe_machine, machine, median, percentile, serve_in_thread, table  # noqa: E402
-from bench.submit import job_body  # noqa: E402
+from bench.harness import describe_machine, machine, median, percentile, serve_in_thread, table
+from bench.submit import job_body
 
 #: what each injectable fault shows in the printer's reasons
 FAULT_REASON = {"media-jam": "media-jam", "media-empty": "media-empty", "marker-supply-empty": "marker-supply-empty",

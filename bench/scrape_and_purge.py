@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.clock import StationClock  # noqa: E402
-from printd.queue.aggregates import Aggregates  # noqa: E402
-from printd.queue.db import Database  # noqa: E402
-from printd.retention import BATCH, Retention  # noqa: E402
+from printd.clock import StationClock
+from printd.queue.aggregates import Aggregates
+from printd.queue.db import Database
+from printd.retention import BATCH, Retention
 
 
 def build(db: Database, clock: StationClock, days: int, per_day: int, now: float, seq: int = 0) -> int:

@@ -6,7 +6,6 @@ words (or PRINTD_CONFIG / PRINTD_STATE_DIR). Without a config the embedded defau
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from printd.cli_common import daemon_client as _client
 from printd.cli_common import fail as _fail
 from printd.cli_common import station_options
 from printd.errors import PrintdError
+
 
 @click.group()
 @click.version_option(__version__, prog_name="printd")

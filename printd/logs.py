@@ -95,7 +95,7 @@ class OneLineFormatter(logging.Formatter):
         super().__init__(fmt)
         self.journald = journald
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # local time with its offset: the station's WIB and the machine's clock can differ
         return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
 

@@ -26,7 +26,14 @@ from printd.drivers.base import (
     Simulated,
     StateReason,
 )
-from printd.errors import Conflict, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
+from printd.errors import (
+    Conflict,
+    PrinterError,
+    PrinterFault,
+    PrinterOffline,
+    PrinterTimeout,
+    StoreUnavailable,
+)
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import IMAGES_MISSING, Store
 

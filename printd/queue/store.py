@@ -23,9 +23,9 @@ from printd.queue.db import Database
 from printd.queue.ledger import EntryKind
 from printd.queue.models import (
     ACTIVE,
-    AttemptOutcome,
-    Attempt,
     FINAL,
+    Attempt,
+    AttemptOutcome,
     Job,
     JobState,
     Priority,
@@ -190,7 +190,7 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def _set_state(self, c: sqlite3.Connection, job: Job, new: JobState, *, reason: str | None = None,
-                   printer: str | None | EllipsisType = ..., printed_at: float | None = None) -> Job:
+                   printer: str | EllipsisType | None = ..., printed_at: float | None = None) -> Job:
         check_transition(job.state, new)
         if job.purged and new not in FINAL:
             raise Conflict("the job's images and personal data were deleted after the retention window; "

@@ -8,7 +8,6 @@ bodies here are deliberately empty).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import httpx
 import pytest
