@@ -70,7 +70,7 @@ class NikMaskFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: logging would print the raw args to stderr
+        except Exception:  # noqa: BLE001 - a bad format string: logging would print the raw args to stderr
             message = f"{record.msg!s} (unformattable arguments: {record.args!r})"
         record.msg = mask_niks(message)
         record.args = None
