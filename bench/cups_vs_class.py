@@ -226,9 +226,9 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
         done_at = None
         items: list[dict[str, Any]] = []
         while time.monotonic() < t0 + args.deadline_s:
-            for name in shown:       # when printd saw each printer go and come back
+            for name, was in shown.items():       # when printd saw each printer go and come back
                 now = admin.get(f"/api/v1/printers/{name}").json()["state"]
-                if (now in ("offline", "stopped")) != (shown[name] in ("offline", "stopped")):
+                if (now in ("offline", "stopped")) != (was in ("offline", "stopped")):
                     faults.events.append({"at_s": round(time.monotonic() - t0, 2),
                                           "event": f"printd shows {name} {now}"})
                 shown[name] = now

@@ -236,8 +236,12 @@ def fault_phase(c: httpx.Client, sse: EventStream, kinds: list[str], samples: in
         out[kind].append((sse.wait_for(printer_shows("card1", reason), t0, timeout=15) - t0) * 1000)
         t1 = time.perf_counter()
         c.delete("/api/v1/printers/card1/faults").raise_for_status()
-        sse.wait_for(lambda k, data: (k == "printer" and data.get("name") == "card1" and data.get("state") == "idle"
-                                      and reason not in data.get("reasons", ())), t1, timeout=40)
+
+        def idle_again(k: str, data: dict[str, Any], reason: str = reason) -> bool:
+            return (k == "printer" and data.get("name") == "card1" and data.get("state") == "idle"
+                    and reason not in data.get("reasons", ()))
+
+        sse.wait_for(idle_again, t1, timeout=40)
     return out
 
 

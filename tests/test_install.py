@@ -144,7 +144,7 @@ def test_install_twice_then_uninstall_keeps_data(root: Path, source: Path) -> No
 
     # --- uninstall: the service goes, the data and config stay ---
     _install(root, source, "--uninstall")
-    for _, (dest, _) in SHIPPED.items():
+    for dest, _ in SHIPPED.values():
         assert not (root / dest).exists(), dest
     assert not (root / "opt" / "printd").exists()
     assert not wants.is_symlink()
