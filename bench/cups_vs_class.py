@@ -45,11 +45,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.cardart import sample_card  # noqa: E402
-from printd.drivers.cups_render import render_card_pdf  # noqa: E402
-from tests.cups_daemon import TITLE_RE, book_blanks, station_config  # noqa: E402
-from tests.cups_harness import CupsHarness  # noqa: E402
-from tests.support import daemon_thread, job_payload  # noqa: E402
+from printd.cardart import sample_card
+from printd.drivers.cups_render import render_card_pdf
+from tests.cups_daemon import TITLE_RE, book_blanks, station_config
+from tests.cups_harness import CupsHarness
+from tests.support import daemon_thread, job_payload
 
 CUPS_FINAL = {7: "canceled", 8: "aborted", 9: "completed"}
 PRINTD_FINAL = {"printed", "failed", "canceled"}
@@ -226,9 +226,9 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
         done_at = None
         items: list[dict[str, Any]] = []
         while time.monotonic() < t0 + args.deadline_s:
-            for name in shown:       # when printd saw each printer go and come back
+            for name, was in shown.items():       # when printd saw each printer go and come back
                 now = admin.get(f"/api/v1/printers/{name}").json()["state"]
-                if (now in ("offline", "stopped")) != (shown[name] in ("offline", "stopped")):
+                if (now in ("offline", "stopped")) != (was in ("offline", "stopped")):
                     faults.events.append({"at_s": round(time.monotonic() - t0, 2),
                                           "event": f"printd shows {name} {now}"})
                 shown[name] = now

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.simulate import parse_fault, run_day  # noqa: E402
+from printd.simulate import parse_fault, run_day
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"| run | jobs | printed | makespan / ideal | vs capacity | card1 cards (util) | card2 cards (util) |")
+    print("| run | jobs | printed | makespan / ideal | vs capacity | card1 cards (util) | card2 cards (util) |")
     print("|---|---|---|---|---|---|---|")
     for label, r in (("healthy", healthy), ("card1 down 25 %", degraded)):
         p1, p2 = r["printers"]["card1"], r["printers"]["card2"]

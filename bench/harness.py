@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -149,7 +149,7 @@ class Server:
                 self.process.kill()
                 self.process.wait(10)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -180,10 +180,9 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], float]:
     """Start `argv` with the worktree on PYTHONPATH; returns the process and its monotonic start time."""
-    fh = open(log, "ab")
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=_env(env), cwd=str(ROOT))
-    fh.close()
+    with open(log, "ab") as fh:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=_env(env), cwd=str(ROOT))
     return proc, t0
 
 

@@ -37,10 +37,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.harness import describe_machine, machine, median, percentile, serve_in_thread, table  # noqa: E402
-from bench.submit import job_body  # noqa: E402
+from bench.harness import describe_machine, machine, median, percentile, serve_in_thread, table
+from bench.submit import job_body
 
 #: what each injectable fault shows in the printer's reasons
 FAULT_REASON = {"media-jam": "media-jam", "media-empty": "media-empty", "marker-supply-empty": "marker-supply-empty",
@@ -236,8 +236,12 @@ def fault_phase(c: httpx.Client, sse: EventStream, kinds: list[str], samples: in
         out[kind].append((sse.wait_for(printer_shows("card1", reason), t0, timeout=15) - t0) * 1000)
         t1 = time.perf_counter()
         c.delete("/api/v1/printers/card1/faults").raise_for_status()
-        sse.wait_for(lambda k, data: (k == "printer" and data.get("name") == "card1" and data.get("state") == "idle"
-                                      and reason not in data.get("reasons", ())), t1, timeout=40)
+
+        def idle_again(k: str, data: dict[str, Any], reason: str = reason) -> bool:
+            return (k == "printer" and data.get("name") == "card1" and data.get("state") == "idle"
+                    and reason not in data.get("reasons", ()))
+
+        sse.wait_for(idle_again, t1, timeout=40)
     return out
 
 

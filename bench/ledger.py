@@ -21,13 +21,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.config import StationConfig  # noqa: E402
-from printd.forecast import print_rates, used_on  # noqa: E402
-from printd.queue import ledger  # noqa: E402
-from printd.queue.db import Database  # noqa: E402
-from printd.queue.ledger import EntryKind  # noqa: E402
-from printd.reports import build_daily, flows_today  # noqa: E402
-from printd.stock import BalanceCache  # noqa: E402
+from printd.config import StationConfig
+from printd.forecast import print_rates, used_on
+from printd.queue import ledger
+from printd.queue.db import Database
+from printd.queue.ledger import EntryKind
+from printd.reports import build_daily, flows_today
+from printd.stock import BalanceCache
 
 
 def fill(db: Database, days: int, cards: int) -> str:

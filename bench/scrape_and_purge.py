@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.clock import StationClock  # noqa: E402
-from printd.queue.aggregates import Aggregates  # noqa: E402
-from printd.queue.db import Database  # noqa: E402
-from printd.retention import BATCH, Retention  # noqa: E402
+from printd.clock import StationClock
+from printd.queue.aggregates import Aggregates
+from printd.queue.db import Database
+from printd.retention import BATCH, Retention
 
 
 def build(db: Database, clock: StationClock, days: int, per_day: int, now: float, seq: int = 0) -> int:
@@ -35,9 +35,8 @@ def build(db: Database, clock: StationClock, days: int, per_day: int, now: float
     for d in range(days):
         day_t = start + d * 86400 + 8 * 3600
         day = clock.day(day_t)
-        for printer in ("card1", "card2"):
-            entries.append((day_t, day, "loaded", "ktp-el", per_day, "safe", f"hopper:{printer}", printer, None, None,
-                            None, "op"))
+        entries.extend((day_t, day, "loaded", "ktp-el", per_day, "safe", f"hopper:{printer}", printer, None,
+                        None, None, "op") for printer in ("card1", "card2"))
         for k in range(per_day):
             seq += 1
             t = day_t + k * 100

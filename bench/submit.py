@@ -29,14 +29,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+import httpx
 
-from bench.harness import (  # noqa: E402
+from bench.harness import (
     Server,
     cpu_seconds,
-    main_thread_cpu_seconds,
     describe_machine,
     machine,
+    main_thread_cpu_seconds,
     median,
     percentile,
     printd_config,

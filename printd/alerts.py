@@ -153,7 +153,7 @@ class AlertMonitor:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
 
     def _on_event(self, event: Event) -> None:

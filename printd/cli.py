@@ -6,7 +6,6 @@ words (or PRINTD_CONFIG / PRINTD_STATE_DIR). Without a config the embedded defau
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from printd.cli_common import daemon_client as _client
 from printd.cli_common import fail as _fail
 from printd.cli_common import station_options
 from printd.errors import PrintdError
+
 
 @click.group()
 @click.version_option(__version__, prog_name="printd")
@@ -39,22 +39,27 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
     setup_logging(settings.logging.level)
     if listen:
+        from pydantic import ValidationError
+
         from printd.config import ServerConfig
 
         try:
             server_cfg = ServerConfig(listen=listen, **settings.server.model_dump(exclude={"listen"}))
-        except Exception as exc:
+        except ValidationError as exc:
             raise click.ClickException(f"--listen: {exc}") from None
         settings = settings.model_copy(update={"server": server_cfg})
     state_dir.mkdir(parents=True, exist_ok=True)
+    state_path = state_dir.resolve()
 
     async def announce(app_: Any) -> None:
+        import asyncio
+
         path = app_.state.first_tokens_file
         if path is not None:
             click.echo(f"First start: tokens created. They are shown once here and kept in {path} (mode 0600):",
                        err=True)
-            click.echo(Path(path).read_text(), err=True)
-        click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_dir.resolve()}, "
+            click.echo(await asyncio.to_thread(Path(path).read_text), err=True)
+        click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_path}, "
                    f"http://{settings.server.listen}/ (API docs at /docs)", err=True)
 
     try:

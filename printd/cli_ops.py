@@ -22,11 +22,11 @@ def _when(ts: float, tz: Any) -> str:
     return datetime.fromtimestamp(ts, tz).isoformat(timespec="seconds")
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
+        n /= 1024
     return str(n)
 
 

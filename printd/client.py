@@ -216,10 +216,10 @@ class PrintdClient:
         body = dict(job)
         if not body.get("request_id"):
             body["request_id"] = new_request_id()
-        return self.request("POST", "/api/v1/jobs", json=body, retry=True)  # type: ignore[no-any-return]
+        return self.request("POST", "/api/v1/jobs", json=body, retry=True)
 
     def get(self, job_id: str) -> Job:
-        return self.request("GET", f"/api/v1/jobs/{job_id}", retry=True)  # type: ignore[no-any-return]
+        return self.request("GET", f"/api/v1/jobs/{job_id}", retry=True)
 
     def list_page(self, *, state: str | None = None, date: str | None = None, limit: int = 100,
                   cursor: str | None = None) -> JobPage:
@@ -231,7 +231,7 @@ class PrintdClient:
             params["date"] = date
         if cursor:
             params["cursor"] = cursor
-        return self.request("GET", "/api/v1/jobs", params=params, retry=True)  # type: ignore[no-any-return]
+        return self.request("GET", "/api/v1/jobs", params=params, retry=True)
 
     def iter_jobs(self, *, state: str | None = None, date: str | None = None, page_size: int = 100) -> Iterator[Job]:
         """Every job matching (an enrollment client sees its own), following cursors."""
@@ -257,13 +257,13 @@ class PrintdClient:
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job (an enrollment client: its own). A job that is printing cannot be."""
         try:
-            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel")  # type: ignore[no-any-return]
+            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel")
         except httpx.TransportError:
             # the answer was lost: whether the cancel happened is read back, not guessed
             job = self.get(job_id)
             if job["state"] == "canceled":
                 return job
-            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel", retry=True)  # type: ignore[no-any-return]
+            return self.request("POST", f"/api/v1/jobs/{job_id}/cancel", retry=True)
 
     def wait(self, job_id: str, *, timeout_s: float = 600.0, poll_s: float = 1.0,
              until: Collection[str] = SETTLED_STATES) -> Job:
@@ -290,23 +290,23 @@ class PrintdClient:
             params["state"] = state
         if job_id:
             params["job_id"] = job_id
-        return self.request("GET", "/api/v1/webhooks/deliveries", params=params, retry=True)["items"]  # type: ignore[no-any-return]
+        return self.request("GET", "/api/v1/webhooks/deliveries", params=params, retry=True)["items"]
 
     def health(self) -> dict[str, Any]:
-        return self.request("GET", "/healthz", retry=True)  # type: ignore[no-any-return]
+        return self.request("GET", "/healthz", retry=True)
 
     def printers(self) -> list[dict[str, Any]]:
-        return self.request("GET", "/api/v1/printers", retry=True)  # type: ignore[no-any-return]
+        return self.request("GET", "/api/v1/printers", retry=True)
 
     def diagnostics(self, name: str) -> dict[str, Any]:
         """A printer's diagnostics document (technician)."""
-        return self.request("GET", f"/api/v1/printers/{name}/diagnostics", retry=True)  # type: ignore[no-any-return]
+        return self.request("GET", f"/api/v1/printers/{name}/diagnostics", retry=True)
 
     def test_print(self, name: str) -> dict[str, Any]:
         """Print the generated test card on a printer (technician); booked as `test`."""
-        return self.request("POST", f"/api/v1/printers/{name}/test-print")  # type: ignore[no-any-return]
+        return self.request("POST", f"/api/v1/printers/{name}/test-print")
 
     def raw(self, name: str, command: str) -> dict[str, Any]:
         """Send one raw vendor command (technician; Evolis only); returns the reply."""
         body = {"command": command}
-        return self.request("POST", f"/api/v1/printers/{name}/raw", json=body)  # type: ignore[no-any-return]
+        return self.request("POST", f"/api/v1/printers/{name}/raw", json=body)

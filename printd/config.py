@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from printd.errors import ConfigError
 
@@ -235,7 +236,7 @@ class Settings(_Section):
         return v
 
 
-def _format_error(err: dict[str, Any]) -> str:
+def _format_error(err: ErrorDetails) -> str:
     loc = [str(p) for p in err["loc"]]
     # drop the discriminator tag pydantic inserts into union locations (printers.card1.mock.x)
     if len(loc) >= 3 and loc[0] == "printers" and loc[2] in ("mock", "cups", "evolis"):

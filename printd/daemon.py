@@ -57,7 +57,8 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
     helpers: list[asyncio.Task[None]] = []
     try:
         # uvicorn binds the socket after the lifespan start-up: READY only once both happened
-        while not server.started and not serving.done():
+        # (uvicorn offers a flag, no event to await)
+        while not server.started and not serving.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if server.started:
             status = StatusLine(app.state.station)

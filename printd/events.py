@@ -68,7 +68,7 @@ class EventBus:
         for fn in self._listeners:
             try:
                 fn(event)
-            except Exception:  # a listener must never break publishing
+            except Exception:  # noqa: BLE001, S110 - a listener must never break publishing
                 pass
         for q in list(self._subscribers):
             if q.full():

@@ -70,7 +70,7 @@ class NikMaskFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: logging would print the raw args to stderr
+        except Exception:  # noqa: BLE001 - a bad format string: logging would print the raw args to stderr
             message = f"{record.msg!s} (unformattable arguments: {record.args!r})"
         record.msg = mask_niks(message)
         record.args = None
@@ -95,7 +95,7 @@ class OneLineFormatter(logging.Formatter):
         super().__init__(fmt)
         self.journald = journald
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # local time with its offset: the station's WIB and the machine's clock can differ
         return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
 
@@ -130,7 +130,7 @@ def setup_logging(
         root.removeHandler(old)
         old.close()
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
-    handler._printd = True  # type: ignore[attr-defined]
+    handler._printd = True  # type: ignore[attr-defined]  # marks our handler, to replace it on reconfigure
     handler.addFilter(NikMaskFilter())
     handler.setFormatter(OneLineFormatter(journald))
     root.addHandler(handler)

@@ -172,8 +172,8 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
 
     for ct in types:
         loc(ct, SAFE)
-        for p in printers:
-            loc(ct, f"hopper:{p}")
+        for printer in printers:
+            loc(ct, f"hopper:{printer}")
     for (name, ct), n in opening.items():
         loc(ct, name).opening = n
     for (name, ct), n in closing.items():

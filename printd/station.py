@@ -44,7 +44,7 @@ class Station:
         self.db_path = state_dir / "printd.sqlite3"
         self.database: Database | None = None
         self.store: Store = None  # type: ignore[assignment]  # set in open()
-        self.stock: Stock = None  # type: ignore[assignment]
+        self.stock: Stock = None  # type: ignore[assignment]  # set in open()
         self.images = ImageStore(state_dir / "images")
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None
@@ -110,7 +110,9 @@ class Station:
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not all(w.last_seen_at or w.health.errors for w in self.workers.values()):
+        # what each worker's first poll sets (last_seen_at or an error): there is no event to await
+        while (time.monotonic() < deadline  # noqa: ASYNC110
+               and not all(w.last_seen_at or w.health.errors for w in self.workers.values())):
             await asyncio.sleep(0.02)
 
     async def _seed_stock(self) -> None:
@@ -139,13 +141,13 @@ class Station:
             self._dispatcher.cancel()
             try:
                 await self._dispatcher
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
         await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
         for w in self.workers.values():
             try:
                 w.driver.close()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - best effort: one driver must not keep the rest open
                 pass
         # a coalesced view refresh may still be pending: it must not run on a closed database
         if self._views_task is not None and not self._views_task.done():

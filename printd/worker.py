@@ -26,7 +26,14 @@ from printd.drivers.base import (
     Simulated,
     StateReason,
 )
-from printd.errors import Conflict, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout, StoreUnavailable
+from printd.errors import (
+    Conflict,
+    PrinterError,
+    PrinterFault,
+    PrinterOffline,
+    PrinterTimeout,
+    StoreUnavailable,
+)
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import IMAGES_MISSING, Store
 
@@ -93,6 +100,8 @@ class PrinterWorker:
         self._call_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._print_task: asyncio.Task[None] | None = None
+        #: history writes in flight: the event loop keeps only weak references to tasks
+        self._history_writes: set[asyncio.Future[None]] = set()
         self._poll_now = asyncio.Event()
         self._stopping = False
         self._backoff = 1.0
@@ -218,7 +227,7 @@ class PrinterWorker:
         if self._print_task is not None and not self._print_task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._print_task), grace_s)
-            except (TimeoutError, asyncio.CancelledError, Exception):
+            except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - warn, stop anyway
                 log.warning("%s: stopping with a card still in the printer; it will be settled at the next start",
                             self.name)
         for task in (self._task, self._print_task):
@@ -228,7 +237,7 @@ class PrinterWorker:
             if task is not None:
                 try:
                     await task
-                except (asyncio.CancelledError, Exception):
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                     pass
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -335,7 +344,9 @@ class PrinterWorker:
             return
         reasons = [r.keyword for r in self.reasons]
         job = self.current_job.id if self.current_job else None
-        asyncio.ensure_future(self.host.db(self._store_event, self.state.value, reasons, job))
+        write = asyncio.ensure_future(self.host.db(self._store_event, self.state.value, reasons, job))
+        self._history_writes.add(write)
+        write.add_done_callback(self._history_writes.discard)
 
     def _store_event(self, state: str, reasons: list[str], job: str | None) -> None:
         self.host.store.add_printer_event(self.name, state, reasons, job)
@@ -357,7 +368,7 @@ class PrinterWorker:
         try:
             try:
                 front, back = await self.host.read_card_images(job)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever the cause: not fed, logged
                 log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
                 outcome, reason = AttemptOutcome.NOT_FED, IMAGES_MISSING
             else:

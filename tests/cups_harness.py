@@ -148,7 +148,7 @@ def ensure_dbus() -> None:
                           capture_output=True, text=True, timeout=20)
     if proc.returncode != 0:
         raise HarnessError(f"dbus-daemon --system --fork failed: {proc.stderr.strip()}")
-    _wait_for(lambda: sock.exists(), 10, "the system D-Bus socket")
+    _wait_for(sock.exists, 10, "the system D-Bus socket")
 
 
 def free_port() -> int:
@@ -246,15 +246,12 @@ class FakePrinter:
         """Start the printer and wait until it accepts connections."""
         if self.alive:
             return
-        log = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [self.binary, "-p", str(self.port), "-n", "localhost", "-r", "off", "-k", "-2",
                  "-d", str(self.spool_dir), "-f", FORMATS, "-c", str(self.handler),
                  "-M", "Fake", "-m", "Card Printer", self.name],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
 
         def up() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
@@ -452,14 +449,11 @@ class CupsHarness:
 
     def start_cupsd(self) -> None:
         """Start the private cupsd and wait until it answers on its socket."""
-        log = open(self.root / "log" / "cupsd.out", "ab")
-        try:
+        with open(self.root / "log" / "cupsd.out", "ab") as log:
             self.cupsd = subprocess.Popen(
                 [self.tools["cupsd"], "-f", "-c", str(self.root / "etc" / "cupsd.conf"),
                  "-s", str(self.root / "etc" / "cups-files.conf")],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            log.close()
 
         def answers() -> bool:
             if self.cupsd is not None and self.cupsd.poll() is not None:

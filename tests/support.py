@@ -140,10 +140,10 @@ def daemon_thread(config: str, state_dir: Path) -> Iterator[Daemon]:
 def start_process(config_path: Path, state_dir: Path, port: int, log: Path) -> Daemon:
     """`python -m printd serve` as a subprocess (for crash tests)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    fh = open(log, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "printd", "serve", "--config", str(config_path),
-                             "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{port}"],
-                            stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
+    with open(log, "ab") as fh:   # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "printd", "serve", "--config", str(config_path),
+                                 "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{port}"],
+                                stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
     d = Daemon(url=f"http://127.0.0.1:{port}", state_dir=state_dir, process=proc, log=log)
     wait_healthy(d.url, proc=proc)
     d.read_tokens()

@@ -160,7 +160,7 @@ def cupsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen(["cupsd", "-f", "-c", str(d / "cupsd.conf"), "-s", str(d / "cups-files.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: sock.exists(), timeout=15, what="cupsd socket")
+        wait_for(sock.exists, timeout=15, what="cupsd socket")
         env = {**os.environ, "CUPS_SERVER": str(sock)}
         for name, uri in (("evolis_primacy", "usb://Evolis/Primacy%202?serial=PRI2-0042117"),
                           ("card_b", "socket://127.0.0.1:9100")):
@@ -358,5 +358,5 @@ def test_discover_finds_the_evolis_emulator_through_the_real_pyusb_path(tmp_path
     assert printer.vendor_id == 0x0F49
     snippet = config_snippet(Discovery(usb=found))
     cfg = parse(snippet, "<snippet>")
-    [(name, evo)] = [(n, p) for n, p in cfg.printers.items() if getattr(p, "serial_number", None) == "E4EMU0042"]
+    [evo] = [p for p in cfg.printers.values() if getattr(p, "serial_number", None) == "E4EMU0042"]
     assert evo.driver == "evolis" and evo.transport == "usb"

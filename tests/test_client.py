@@ -52,7 +52,7 @@ class Flaky(httpx.BaseTransport):
 
 def client(d: Daemon, token: str, transport: Flaky | None = None, sleeps: list[float] | None = None) -> PrintdClient:
     return PrintdClient(d.url, token, transport=transport, backoff_s=0.01,
-                        sleep=(lambda s: sleeps.append(s)) if sleeps is not None else (lambda _s: None))
+                        sleep=sleeps.append if sleeps is not None else (lambda _s: None))
 
 
 def body_of(r: httpx.Request) -> dict[str, Any]:

@@ -124,6 +124,7 @@ def test_install_twice_then_uninstall_keeps_data(root: Path, source: Path) -> No
         [str(venv / "bin" / "python"), "-c",
          "import importlib.metadata as m, printd; print(printd.__file__); print(m.version('printd'))"],
         capture_output=True, text=True, timeout=60, check=True, cwd=root,  # not the repo: '' is on sys.path
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # nor a checkout named by PYTHONPATH
     )
     where, version = probe.stdout.split()
     assert where.startswith(str(venv)) and version == "0.1.0"
@@ -144,7 +145,7 @@ def test_install_twice_then_uninstall_keeps_data(root: Path, source: Path) -> No
 
     # --- uninstall: the service goes, the data and config stay ---
     _install(root, source, "--uninstall")
-    for _, (dest, _) in SHIPPED.items():
+    for dest, _ in SHIPPED.values():
         assert not (root / dest).exists(), dest
     assert not (root / "opt" / "printd").exists()
     assert not wants.is_symlink()

@@ -222,9 +222,9 @@ def test_blangko_use_rate_and_days_left_come_from_the_last_full_days(tmp_path: P
     entries = [dict(day=(today - timedelta(days=10)).isoformat(), kind=EntryKind.RECEIVED, card_type="kia",
                     count=1000, src="external", dst="safe", actor="t")]
     # 7 full days before today: 20 blanks a day taken from the safe; today's use does not count yet
-    for back in range(1, 8):
-        entries.append(dict(day=(today - timedelta(days=back)).isoformat(), kind=EntryKind.SPOILED,
-                            card_type="kia", count=20, src="safe", dst="spoiled", actor="t"))
+    entries.extend(dict(day=(today - timedelta(days=back)).isoformat(), kind=EntryKind.SPOILED,
+                        card_type="kia", count=20, src="safe", dst="spoiled", actor="t")
+                   for back in range(1, 8))
     entries.append(dict(day=today.isoformat(), kind=EntryKind.SPOILED, card_type="kia", count=500, src="safe",
                         dst="spoiled", actor="t"))
     store.book(entries)

@@ -100,7 +100,7 @@ class Scene:
         if outcome == AttemptOutcome.PRINTED:
             for side in ("front", "back"):
                 (self.cards / f"{job.id}-1-{side}.png").write_bytes(self.images.get(
-                    sorted(self.jobs[job.id]["shas"])[0]))
+                    min(self.jobs[job.id]["shas"])))
         return job.id
 
     def outbox(self, job_id: str, delivered: bool) -> None:
@@ -224,7 +224,7 @@ def test_purge_removes_every_trace_of_final_jobs_and_keeps_the_rest(tmp_path: Pa
 def test_purge_cli_dry_run_says_what_it_would_do_and_changes_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state"
     long_ago = time.time() - WEEK - 3600
-    st, ids = _populate(state, long_ago)   # everything happened over a week ago
+    st, _ = _populate(state, long_ago)   # everything happened over a week ago
     for p in state.rglob("*"):
         if p.is_file() and not p.name.startswith("printd.sqlite3"):
             os.utime(p, (long_ago, long_ago))
@@ -288,7 +288,7 @@ def test_the_running_daemon_purges_after_the_window(tmp_path: Path) -> None:
         assert r.status_code == 409
         orphan = state / "images" / f"{hashlib.sha256(base64.b64decode(png_b64(199))).hexdigest()}.img"
         assert orphan.exists()
-        final = printed + [canceled]
+        final = [*printed, canceled]
         wait_for(lambda: all(admin.get(f"/api/v1/jobs/{j}").json()["purged"] for j in final), timeout=30,
                  what="final jobs purged")
         wait_for(lambda: not orphan.exists(), timeout=30, what="orphan image deleted after its grace")

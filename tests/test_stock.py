@@ -41,12 +41,11 @@ def test_incremental_balances_equal_a_full_sum(world: World) -> None:
 def test_rows_of_an_open_transaction_are_not_remembered(world: World) -> None:
     cache = BalanceCache()
     world.stock.receive("ktp-el", 10, "B", "t")
-    with pytest.raises(RuntimeError):
-        with world.db.tx() as c:
-            ledger.book(c, day=world.clock.day(), kind=EntryKind.RECEIVED, card_type="ktp-el", count=99,
-                        src="external", dst="safe", actor="t")
-            assert cache.refresh(c)[("safe", "ktp-el")] == 109   # seen inside the transaction...
-            raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError), world.db.tx() as c:
+        ledger.book(c, day=world.clock.day(), kind=EntryKind.RECEIVED, card_type="ktp-el", count=99,
+                    src="external", dst="safe", actor="t")
+        assert cache.refresh(c)[("safe", "ktp-el")] == 109   # seen inside the transaction...
+        raise RuntimeError("rolled back")
     assert cache.refresh(world.db.conn) == {("safe", "ktp-el"): 10}   # ...but never folded in
 
 

@@ -229,7 +229,7 @@ async def test_stalled_event_loop_stops_the_pings(notify_socket: tuple[str, Coll
     async def stall() -> None:
         # a sync call that hangs inside a coroutine: the whole loop stops with it
         marker.sendto(b"MARK=stall-begin", path)
-        time.sleep(STALL_S)
+        time.sleep(STALL_S)  # noqa: ASYNC251 - the point: a blocking call stalls the event loop
         marker.sendto(b"MARK=stall-end", path)
 
     try:

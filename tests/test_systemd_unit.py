@@ -60,7 +60,7 @@ def _copy_with_shim(unit_text: str, tmp_path: Path) -> Path:
     copy.write_text("".join(lines))
     original, rewritten = unit_text.splitlines(), copy.read_text().splitlines()
     assert len(original) == len(rewritten)
-    assert [n for n, (a, b) in enumerate(zip(original, rewritten)) if a != b] == [i]
+    assert [n for n, (a, b) in enumerate(zip(original, rewritten, strict=True)) if a != b] == [i]
     return copy
 
 

@@ -20,7 +20,7 @@ async def authenticate(request: Request) -> Principal:
     """The caller's principal, or Unauthorized."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     station = request.app.state.station
     header = request.headers.get("authorization")
     if header:
@@ -32,7 +32,7 @@ async def authenticate(request: Request) -> Principal:
             raise Unauthorized("the token is unknown or revoked; ask the station admin for a new one",
                                code="invalid_credentials")
         request.state.principal = principal
-        return principal  # type: ignore[no-any-return]
+        return principal
     sessions = getattr(request.app.state, "sessions", None)
     if sessions is not None:
         principal = sessions.principal(request)
@@ -40,7 +40,7 @@ async def authenticate(request: Request) -> Principal:
             if request.method not in SAFE_METHODS and not sessions.csrf_ok(request):
                 raise Forbidden("missing or wrong CSRF token; reload the page and try again", code="csrf")
             request.state.principal = principal
-            return principal  # type: ignore[no-any-return]
+            return principal
     raise Unauthorized("credential required: 'Authorization: Bearer <token>' or log in on the page",
                        code="unauthorized")
 

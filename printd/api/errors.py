@@ -71,5 +71,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
+        log.error("unexpected error", exc_info=exc)   # not log.exception: exc is given, wherever this runs
         return error_response(500, "internal", "unexpected server error; the station log has details", None)

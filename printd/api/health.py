@@ -10,4 +10,4 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Liveness and how many printers can print")
 async def healthz(request: Request) -> dict[str, Any]:
-    return request.app.state.station.health()  # type: ignore[no-any-return]
+    return request.app.state.station.health()

@@ -56,10 +56,12 @@ async def _decode_images(body: JobIn) -> tuple[bytes, bytes | None]:
     sides = [("front", body.front)] + ([("back", body.back)] if body.back else [])
     results = await asyncio.gather(*(run_in_threadpool(decode_card_image, img.content_type, img.data, name)
                                      for name, img in sides), return_exceptions=True)
+    decoded: list[bytes] = []
     for result in results:   # report the front's problem first, whichever finished first
         if isinstance(result, BaseException):
             raise result
-    return results[0], (results[1] if len(results) > 1 else None)  # type: ignore[return-value]
+        decoded.append(result)
+    return decoded[0], (decoded[1] if len(decoded) > 1 else None)
 
 
 def _station(request: Request) -> Any:
@@ -89,7 +91,7 @@ async def submit(body: JobIn, request: Request, response: Response, principal: S
     await station.refresh_views()   # so the answer carries the job's position and estimate
     if not created:
         response.status_code = 200
-    return station.job_view(job)  # type: ignore[no-any-return]
+    return station.job_view(job)
 
 
 @router.get("", summary="List jobs (an enrollment client sees only its own)")
@@ -115,36 +117,36 @@ async def get_job(job_id: str, request: Request, principal: Reader) -> dict[str,
     station = _station(request)
     job = await station.get_job(job_id, client_scope(principal))
     await station.fresh_views()
-    return station.job_view(job)  # type: ignore[no-any-return]
+    return station.job_view(job)
 
 
 @router.post("/{job_id}/cancel", summary="Cancel (enrollment: its own queued job)")
 async def cancel(job_id: str, request: Request, principal: Canceler) -> dict[str, Any]:
     station = _station(request)
     job = await station.cancel(job_id, principal.actor, client=client_scope(principal))
-    return station.job_view(job)  # type: ignore[no-any-return]
+    return station.job_view(job)
 
 
 @router.post("/{job_id}/hold", summary="Hold a queued job")
 async def hold(job_id: str, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.hold(job_id, principal.actor))  # type: ignore[no-any-return]
+    return station.job_view(await station.hold(job_id, principal.actor))
 
 
 @router.post("/{job_id}/release", summary="Release a held job")
 async def release(job_id: str, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.release(job_id, principal.actor))  # type: ignore[no-any-return]
+    return station.job_view(await station.release(job_id, principal.actor))
 
 
 @router.post("/{job_id}/resolve", summary="Settle an in_doubt job: printed, spoiled or not_fed")
 async def resolve(job_id: str, body: ResolveIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
     job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note)
-    return station.job_view(job)  # type: ignore[no-any-return]
+    return station.job_view(job)
 
 
 @router.post("/{job_id}/reprint", summary="A printed card was found bad: book it spoiled and print again")
 async def reprint(job_id: str, body: ReprintIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.reprint(job_id, body.reason, principal.actor))  # type: ignore[no-any-return]
+    return station.job_view(await station.reprint(job_id, body.reason, principal.actor))

@@ -139,7 +139,7 @@ def versions() -> dict[str, Any]:
         import usb.backend.libusb1
 
         libusb = usb.backend.libusb1.get_backend() is not None
-    except Exception:
+    except Exception:  # noqa: BLE001 - a probe: any failure (import, ctypes, OS) means no usable libusb
         libusb = False
     return {"printd": __version__, "python": sys.version.split()[0], "python_executable": sys.executable,
             "platform": platform.platform(), "machine": platform.machine(), "os_release": os_release,
@@ -226,7 +226,7 @@ def daemon_diagnostics(client_factory: Callable[[], Any] | None) -> tuple[dict[s
             health = client.health()
             printers = client.printers()
             docs = {p["name"]: client.diagnostics(p["name"]) for p in printers}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure is reported in the bundle instead of the data
         return None, f"the daemon did not answer ({type(exc).__name__}: {exc}); is `printd serve` running?"
     return {"health": health, "printers": printers, "diagnostics": docs}, None
 

@@ -53,7 +53,7 @@ async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
     try:
         report = await w.run_exclusive("diagnostics", w.driver.diagnostics,
                                        timeout=w.driver.status_timeout_s * 3)
-    except Exception as exc:  # a failing report must not hide the rest of the document
+    except Exception as exc:  # noqa: BLE001 - a failing report must not hide the rest of the document
         return {"error": f"{type(exc).__name__}: {exc}"}
     return jsonable(report) if isinstance(report, dict) else {"report": jsonable(report)}
 
@@ -75,11 +75,10 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
 
     reasons = [{"keyword": r.keyword, "severity": r.severity.value, "vendor_code": r.vendor_code,
                 "message": r.message, **_help(r.keyword, r.vendor_code)} for r in w.reasons]
-    errors: list[dict[str, Any]] = []
-    for e in list(w.recent_errors):
-        errors.append({"at": e["at"], "source": "printer", "reason": e.get("reason") or "other",
-                       "vendor_code": e.get("vendor_code"), "message": e.get("message"),
-                       "job_id": e.get("job_id")})
+    errors: list[dict[str, Any]] = [
+        {"at": e["at"], "source": "printer", "reason": e.get("reason") or "other",
+         "vendor_code": e.get("vendor_code"), "message": e.get("message"), "job_id": e.get("job_id")}
+        for e in list(w.recent_errors)]
     for e in events:
         stopping = [r for r in e["reasons"] if _severity(r) == Severity.ERROR.value] or [e["state"]]
         errors.append({"at": e["at"], "source": "history", "reason": stopping[0], "vendor_code": None,

@@ -102,7 +102,7 @@ def _usb_string(dev: Any, index: int) -> str | None:
 
     if not index:
         return None
-    return usb.util.get_string(dev, index)  # type: ignore[no-any-return]
+    return usb.util.get_string(dev, index)
 
 
 def find_usb(backend: Any = None, notes: list[str] | None = None) -> list[UsbPrinter]:
@@ -165,7 +165,7 @@ def find_serial(by_id_dir: Path = BY_ID_DIR, notes: list[str] | None = None) -> 
         from serial.tools import list_ports
 
         listed = list_ports.comports()
-    except Exception as exc:  # pyserial missing or /sys unreadable: the by-id links still count
+    except Exception as exc:  # noqa: BLE001 - no pyserial or /sys unreadable: the by-id links still count
         notes.append(f"serial: pyserial cannot list ports: {exc}")
         listed = []
     for info in listed:
@@ -292,11 +292,11 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
         table = [f"[printers.{name}]", 'driver = "evolis"', 'transport = "serial"',
                  f"port = {_toml_str(port.by_id)}", f'card_type = "{card_type}"']
         if port.vendor == "Evolis":
-            blocks.append([f"# {label} on serial port {port.by_id}"] + table)
+            blocks.append([f"# {label} on serial port {port.by_id}", *table])
         else:
             maker = f"a {port.vendor} device" if port.vendor else "an unknown device"
-            blocks.append([f"# {label} on serial port {port.by_id} ({maker}); if an Evolis printer is on it, "
-                           "uncomment:"] + ["# " + line for line in table])
+            blocks.append([(f"# {label} on serial port {port.by_id} ({maker}); if an Evolis printer is on it, "
+                            "uncomment:"), *("# " + line for line in table)])
     for q in found.cups:
         behind = f" -> {q.device_uri}" if q.device_uri else ""
         model = f" ({q.make_and_model})" if q.make_and_model else ""

@@ -119,8 +119,8 @@ def render_text(doc: dict[str, Any]) -> str:
     hopper = sup.get("hopper") or {}
     _section(out, "Supplies", "Bahan")
     _pairs(out, [("ribbon", _supply(sup.get("ribbon"))), ("film", _supply(sup.get("film"))),
-                 ("hopper", f"{_v(hopper.get('card_type'))}: {_v(hopper.get('count'))} by the ledger, "
-                            f"{_v(hopper.get('sensor_count'))} by the printer")])
+                 ("hopper", (f"{_v(hopper.get('card_type'))}: {_v(hopper.get('count'))} by the ledger, "
+                             f"{_v(hopper.get('sensor_count'))} by the printer"))])
 
     _section(out, "Recent errors, newest first", "Kesalahan terakhir")
     if not doc["recent_errors"]:

@@ -114,14 +114,14 @@ async def print_test_card(station: Station, name: str, actor: str) -> TestCardRe
 async def raw_command(station: Station, name: str, command: str, actor: str) -> dict[str, Any]:
     """Send one vendor command (e.g. Evolis `Rfv`) and return the printer's reply; audited either way."""
     w = station.worker(name)
-    if not supports_raw(w.driver):
+    driver = w.driver
+    if not supports_raw(driver):
         raise Conflict(f"printer {name} uses the {w.driver_kind} driver, which takes no raw commands; "
                        "only drivers with a vendor command set (evolis) do", code="raw_not_supported",
                        field="name")
     t0 = time.perf_counter()
     try:
-        reply = await w.run_exclusive("raw", w.driver.raw_command,  # type: ignore[attr-defined]
-                                      command, timeout=w.driver.card_timeout_s)
+        reply = await w.run_exclusive("raw", driver.raw_command, command, timeout=w.driver.card_timeout_s)
     except Conflict:
         await station.audit(actor, "printer.raw", name, {"command": command, "refused": "printer busy"})
         raise

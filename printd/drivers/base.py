@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 
 class PrinterState(enum.StrEnum):
@@ -223,6 +223,13 @@ class Simulated(Protocol):
 FAULT_KINDS = ("media-jam", "media-empty", "marker-supply-empty", "cover-open", "offline", "hang", "overheat")
 
 
-def supports_raw(driver: object) -> bool:
+class RawCommands(Protocol):
+    """A driver with a vendor command set (Evolis): send one raw command, get the printer's reply."""
+
+    def raw_command(self, cmd: str) -> str:
+        ...
+
+
+def supports_raw(driver: object) -> TypeGuard[RawCommands]:
     """True when the driver can send a raw vendor command (technician use)."""
     return callable(getattr(driver, "raw_command", None))

@@ -108,7 +108,7 @@ class CupsClient:
         def run() -> None:
             try:
                 box["value"] = fn(self.connect())
-            except BaseException as exc:   # handed to the caller's thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
                 box["error"] = exc
 
         t = threading.Thread(target=run, name=f"cups-call-{what}", daemon=True)
@@ -120,10 +120,10 @@ class CupsClient:
             raise CupsCallTimeout(f"{self.label} did not answer {what} within {self.call_timeout_s:.1f} s",
                                   card_fed=False)
         if "error" not in box:
-            return box["value"]  # type: ignore[no-any-return]
+            return box["value"]
         exc = box["error"]
         if isinstance(exc, cups.IPPError):
-            status, message = (exc.args + (0, ""))[:2] if exc.args else (0, "")
+            status, message = (*exc.args, "")[:2] if exc.args else (0, "")   # a lone status: no message
             raise CupsRequestError(int(status or 0), str(message)) from exc
         if isinstance(exc, RuntimeError) and "connect" in str(exc):
             raise PrinterOffline(f"cannot connect to {self.label}: {exc}", card_fed=False) from exc

@@ -19,7 +19,7 @@ def card_pixels(portrait: bool = False) -> tuple[int, int]:
 
 
 def _side(png: bytes) -> Image.Image:
-    img = Image.open(io.BytesIO(png))
+    img: Image.Image = Image.open(io.BytesIO(png))
     img.load()
     if img.mode in ("RGBA", "LA", "P"):
         # blank card stock is white: transparency must not come out as black

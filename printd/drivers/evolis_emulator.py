@@ -51,7 +51,7 @@ ERRORS: dict[str, str] = {
 #: ribbon types `Pr` accepts (guide, `Pr`) -> prints per new ribbon
 RIBBON_TYPES: dict[str, int] = {
     "ymcko": 200, "ymckos": 400, "ymckok": 200, "ko": 600, "h": 500, "ho": 500,
-    **{mono: 1000 for mono in ("kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc")},
+    **dict.fromkeys(("kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc"), 1000),
 }
 RIBBON_LOW = 20
 FEEDER_WARNING = 10
@@ -555,7 +555,7 @@ class EvolisEmulator:
 
     def _cmd_Se(self, p: list[str]) -> str:
         seq, self._seq = self._seq, None
-        if seq is None or not seq.panels["front"] and not seq.panels["back"]:
+        if seq is None or (not seq.panels["front"] and not seq.panels["back"]):
             return self._sequence_error("Se without a sequence holding panels")
         return self._print_card([("front", seq.panels["front"]), ("back", seq.panels["back"])])
 

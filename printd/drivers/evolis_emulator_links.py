@@ -58,7 +58,7 @@ class _Handle:
         self.generation = generation
 
 
-class EmulatorUsbBackend(usb.backend.IBackend):  # type: ignore[misc]
+class EmulatorUsbBackend(usb.backend.IBackend):
     """A pyusb backend with one device on it: the emulator, as a USB printer."""
 
     def __init__(self, emulator: EvolisEmulator, *, bus: int = 1, first_address: int = 5) -> None:

@@ -41,7 +41,7 @@ RIBBON_PLANS: dict[str, tuple[str, str]] = {
     "ymcko": ("ymcko", "k"),
     "ymckok": ("ymcko", "k"),
     "ko": ("ko", "k"),
-    **{mono: ("k", "k") for mono in ("kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc")},
+    **dict.fromkeys(("kb", "kw", "kr", "kbl", "kgr", "kgo", "ksi", "ksc"), ("k", "k")),
 }
 
 

@@ -6,11 +6,14 @@ commit together or not at all. Callers use one store from one thread (the statio
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from types import EllipsisType
+from typing import Any
 
 from printd.clock import StationClock
 from printd.drivers.base import Counters
@@ -20,9 +23,9 @@ from printd.queue.db import Database
 from printd.queue.ledger import EntryKind
 from printd.queue.models import (
     ACTIVE,
-    AttemptOutcome,
-    Attempt,
     FINAL,
+    Attempt,
+    AttemptOutcome,
     Job,
     JobState,
     Priority,
@@ -85,7 +88,10 @@ _ORDER = "CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, seq"
 
 
 class Store:
-    """Jobs and attempts in SQLite, with the ledger bookings that go with them."""
+    """Jobs and attempts in SQLite, with the ledger bookings that go with them.
+
+    `Store.list` shadows the builtin inside the class body, so signatures after it spell `builtins.list`.
+    """
 
     def __init__(self, db: Database, clock: StationClock, max_attempts: int = 3) -> None:
         self.db = db
@@ -140,7 +146,7 @@ class Store:
                 j.attempts = by_job.get(j.id, [])
         return jobs
 
-    def queue_order(self) -> list[tuple[str, str, bool]]:
+    def queue_order(self) -> builtins.list[tuple[str, str, bool]]:
         """Queued jobs in the order they will print: (id, card_type, dual)."""
         return [(r[0], r[1], r[2] is not None) for r in self.db.query(
             f"SELECT id, card_type, back_sha FROM jobs WHERE state = 'queued' ORDER BY {_ORDER}")]
@@ -164,7 +170,7 @@ class Store:
                              " AND ended_at >= ?", (printer, start))
         return int(rows[0][0])
 
-    def open_attempts(self, printer: str | None = None) -> list[tuple[Job, Attempt]]:
+    def open_attempts(self, printer: str | None = None) -> builtins.list[tuple[Job, Attempt]]:
         """Attempts still `printing` or `in_doubt` (cards whose fate is not known)."""
         sql = "SELECT * FROM attempts WHERE outcome IN ('printing', 'in_doubt')"
         args: tuple[object, ...] = ()
@@ -184,7 +190,7 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def _set_state(self, c: sqlite3.Connection, job: Job, new: JobState, *, reason: str | None = None,
-                   printer: str | None | type[Ellipsis] = ..., printed_at: float | None = None) -> Job:
+                   printer: str | EllipsisType | None = ..., printed_at: float | None = None) -> Job:
         check_transition(job.state, new)
         if job.purged and new not in FINAL:
             raise Conflict("the job's images and personal data were deleted after the retention window; "
@@ -195,7 +201,7 @@ class Store:
         job.state_reason = reason
         job.updated_at = now
         if printer is not ...:
-            job.printer = printer  # type: ignore[assignment]
+            job.printer = printer
         if printed_at is not None:
             job.printed_at = printed_at
         job.final_at = now if new in FINAL else None
@@ -399,7 +405,8 @@ class Store:
                         attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now)
             return self._set_state(c, job, JobState.QUEUED, reason="reprint", printer=None)
 
-    def mark_open_attempts_in_doubt(self, printer: str | None = None, reason: str = "daemon-restart") -> list[Job]:
+    def mark_open_attempts_in_doubt(self, printer: str | None = None,
+                                    reason: str = "daemon-restart") -> builtins.list[Job]:
         """At start-up (or when a printer is lost): every attempt still `printing` becomes `in_doubt`."""
         out = []
         for job, att in self.open_attempts(printer):
@@ -418,10 +425,10 @@ class Store:
 
     # ------------------------------------------------------------------ ledger (operator bookings)
 
-    def book(self, entries: Iterable[dict[str, object]]) -> list[int]:
+    def book(self, entries: Iterable[dict[str, Any]]) -> builtins.list[int]:
         """Append ledger entries in one transaction (validated by the caller)."""
         with self.db.tx() as c:
-            return [ledger.book(c, **e) for e in entries]  # type: ignore[arg-type]
+            return [ledger.book(c, **e) for e in entries]
 
     def balance(self, location: str, card_type: str) -> int:
         with self.db._lock:
@@ -429,7 +436,7 @@ class Store:
 
     # ------------------------------------------------------------------ history and audit
 
-    def add_printer_event(self, printer: str, state: str, reasons: list[str], job_id: str | None = None,
+    def add_printer_event(self, printer: str, state: str, reasons: builtins.list[str], job_id: str | None = None,
                           detail: str | None = None) -> None:
         with self.db.tx() as c:
             c.execute("INSERT INTO printer_events (at, printer, state, reasons, job_id, detail) VALUES (?,?,?,?,?,?)",

@@ -52,7 +52,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _sessions(request: Request) -> Sessions:
-    return request.app.state.sessions  # type: ignore[no-any-return]
+    return request.app.state.sessions
 
 
 def _address(request: Request) -> str:
@@ -161,7 +161,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, status=403, error=t("login.error_role"), username=username)
     throttle.succeeded(username, address)
     sessions = _sessions(request)
-    value, session = await sessions.create(principal, address)
+    value, _ = await sessions.create(principal, address)
     await station.audit(principal.actor, "session.login", principal.name, {"address": address})
     response = _redirect("/")
     sessions.set_cookie(response, value, request)

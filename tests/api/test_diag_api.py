@@ -5,7 +5,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -192,7 +192,7 @@ def test_test_print_on_an_offline_printer_is_409(d: Daemon) -> None:
 class RawMock(MockPrinter):
     """The simulated printer with a vendor command channel, as the Evolis driver has."""
 
-    sent: list[str] = []
+    sent: ClassVar[list[str]] = []   # the tests reset and read it on the class
 
     def raw_command(self, command: str) -> str:
         self.sent.append(command)

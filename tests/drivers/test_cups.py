@@ -180,7 +180,7 @@ def test_printer_killed_mid_card_is_in_doubt_and_never_printed(cups_harness: Cup
     p.start()
     nxt = card()
     drv.print_card(nxt)
-    jid, attrs = cups_job_of(cups_harness, c)
+    _, attrs = cups_job_of(cups_harness, c)
     assert attrs["job-state"] == 7                # printd canceled it; never "completed"
     assert [r["job_name"] for r in p.printed()].count(c.title) == 0
     assert [r["job_name"] for r in p.printed()].count(nxt.title) == 1
@@ -281,7 +281,7 @@ def test_queue_disabled_mid_card_is_in_doubt_and_not_sent_again(cups_harness: Cu
     exc = failure(fut)
     assert isinstance(exc, PrinterFault) and exc.card_fed is None
     cups_harness.enable("card2")
-    jid, attrs = cups_job_of(cups_harness, c)
+    _, attrs = cups_job_of(cups_harness, c)
     assert attrs["job-state"] == 7      # canceled: re-enabling the queue cannot print it a second time
     assert len([r for r in p.started() if c.job_id in r["job_name"]]) == 1
 
@@ -334,7 +334,7 @@ def test_missing_cups_tools_fail_with_the_install_command(monkeypatch: pytest.Mo
     import tests.cups_harness as harness
 
     monkeypatch.setattr(harness, "TOOLS", (*harness.TOOLS, "no-such-cups-tool"))
-    with pytest.raises(harness.HarnessError, match="no-such-cups-tool.*apt-get install"):
+    with pytest.raises(harness.HarnessError, match=r"no-such-cups-tool.*apt-get install"):
         harness.require_tools()
 
 

@@ -78,9 +78,9 @@ def test_open_identifies_the_printer_over_usb(drv: EmulatedEvolisDriver) -> None
 
 
 def test_open_refuses_a_printer_with_another_serial_number(tmp_path: Path) -> None:
-    with serial_rig(tmp_path, serial_number="SOMEONE-ELSE") as rig:
-        with pytest.raises(PrinterOffline, match="SOMEONE-ELSE"):
-            rig.driver.open()
+    with (serial_rig(tmp_path, serial_number="SOMEONE-ELSE") as rig,
+          pytest.raises(PrinterOffline, match="SOMEONE-ELSE")):
+        rig.driver.open()
 
 
 def test_an_unsupported_ribbon_fails_at_start_up(tmp_path: Path) -> None:

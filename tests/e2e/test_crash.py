@@ -9,7 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import config_text, free_port, job_payload, kill, printed_log, start_process, stop, wait_for
+from tests.support import (
+    config_text,
+    free_port,
+    job_payload,
+    kill,
+    printed_log,
+    start_process,
+    stop,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,7 +55,7 @@ def test_sigkill_mid_print_settles_cards_by_counter(tmp_path: Path) -> None:
         stop(d)
     assert {j["id"] for j in jobs} == set(acked)
     logged = printed_log(state, "card1") + printed_log(state, "card2")
-    assert Counter(r["job_id"] for r in logged) == Counter({i: 1 for i in acked})
+    assert Counter(r["job_id"] for r in logged) == Counter(dict.fromkeys(acked, 1))
     settled = [j for j in jobs if any(a["outcome"] == "printed" and a["n"] == 1 for a in j["attempts"])
                and len(j["attempts"]) == 1]
     assert len(settled) == 12  # cards in flight were settled as printed, not reprinted

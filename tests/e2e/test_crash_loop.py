@@ -15,7 +15,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Daemon, config_text, free_port, job_payload, kill, printed_log, start_process, stop, wait_for
+from tests.support import (
+    Daemon,
+    config_text,
+    free_port,
+    job_payload,
+    kill,
+    printed_log,
+    start_process,
+    stop,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 N_JOBS, KILLS = 250, 20
@@ -69,7 +79,7 @@ def test_twenty_sigkills_lose_nothing_and_print_nothing_twice(tmp_path: Path) ->
     assert len(acked) == N_JOBS and set(acked.values()) == set(jobs)
     # each job left a printer exactly once
     logged = printed_log(state, "card1") + printed_log(state, "card2")
-    assert Counter(r["job_id"] for r in logged) == Counter({j: 1 for j in jobs})
+    assert Counter(r["job_id"] for r in logged) == Counter(dict.fromkeys(jobs, 1))
     # the ledger balances to the card against each printer's own counters
     import sqlite3
 

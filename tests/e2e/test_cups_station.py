@@ -41,12 +41,12 @@ FINAL = {"printed", "failed", "canceled"}
 def station(harness: CupsHarness, tmp_path: Path, loads: dict[str, int], **driver: Any
             ) -> Iterator[tuple[Daemon, httpx.Client]]:
     """The daemon over queues card1/card2 with blanks booked into their hoppers; an admin client."""
-    with daemon_thread(station_config(harness.server, **driver), tmp_path / "state") as d:
-        with d.client() as admin:
-            wait_for(lambda: all(admin.get(f"/api/v1/printers/{p}").json()["state"] == "idle" for p in loads),
-                     timeout=20, interval=0.1, what="both CUPS printers idle")
-            book_blanks(admin, loads)
-            yield d, admin
+    with (daemon_thread(station_config(harness.server, **driver), tmp_path / "state") as d,
+          d.client() as admin):
+        wait_for(lambda: all(admin.get(f"/api/v1/printers/{p}").json()["state"] == "idle" for p in loads),
+                 timeout=20, interval=0.1, what="both CUPS printers idle")
+        book_blanks(admin, loads)
+        yield d, admin
 
 
 def submit(client: httpx.Client, n: int, start: int = 0) -> list[str]:

@@ -27,7 +27,7 @@ def _config() -> str:
         f"film_capacity = 5000\nfault_rate = 0.1\nfault_seed = {seed}\nfault_kinds = {json.dumps(KINDS)}\n"
         # 0.8 s real: longer than the card timeout, so hangs really go in doubt and are settled late
         f"fault_duration_s = 800\n\n" for n, seed in (("card1", 11), ("card2", 12)))
-    return f'[station]\npoll_interval_s = 0.05\nmax_attempts = 10\n[stock]\nseed = {{ "ktp-el" = 3000 }}\n' + printers
+    return '[station]\npoll_interval_s = 0.05\nmax_attempts = 10\n[stock]\nseed = { "ktp-el" = 3000 }\n' + printers
 
 
 async def test_thousand_cards_with_faults_all_end_final_and_spoilage_matches(tmp_path: Path) -> None:

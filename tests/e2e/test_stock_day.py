@@ -70,7 +70,7 @@ def test_a_day_with_jams_balances_to_the_card(tmp_path: Path) -> None:
     # and for the station
     assert total("consumed") == sum(c["printed"] for c in counters.values()) == JOBS
     assert total("spoiled") == sum(c["fed"] - c["printed"] for c in counters.values()) == len(spoiled_attempts)
-    assert Counter(r["job_id"] for n in logged for r in logged[n]) == Counter({i: 1 for i in ids})
+    assert Counter(r["job_id"] for n in logged for r in logged[n]) == Counter(dict.fromkeys(ids, 1))
     spoiled_by_reason: Counter[str] = Counter()
     for r in reports:
         spoiled_by_reason.update(next(c for c in r["card_types"] if c["card_type"] == "ktp-el")["spoiled_by_reason"])

@@ -19,8 +19,8 @@ import pytest
 from printd.queue.models import TRANSITIONS, JobState
 from tests.support import (
     ROOT,
-    all_jobs,
     Daemon,
+    all_jobs,
     config_text,
     daemon_thread,
     free_port,

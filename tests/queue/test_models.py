@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from printd.queue.models import FINAL, TRANSITIONS, IllegalTransition, JobState, check_transition, mask_nik, new_job_id
+from printd.queue.models import (
+    FINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    JobState,
+    check_transition,
+    mask_nik,
+    new_job_id,
+)
 
 
 def test_every_state_has_transitions_and_canceled_is_terminal() -> None:

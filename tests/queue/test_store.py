@@ -139,12 +139,10 @@ def test_reprint_books_spoilage_and_requeues(store: Store) -> None:
 
 def test_ledger_is_append_only(store: Store) -> None:
     stock(store, "card1", 1)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        with store.db.tx() as c:
-            c.execute("UPDATE ledger SET count = 5")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        with store.db.tx() as c:
-            c.execute("DELETE FROM ledger")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"), store.db.tx() as c:
+        c.execute("UPDATE ledger SET count = 5")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"), store.db.tx() as c:
+        c.execute("DELETE FROM ledger")
 
 
 def test_cancel_and_hold_release(store: Store) -> None:

@@ -76,7 +76,7 @@ def test_dynamic_key_families_used_by_the_scripts_exist() -> None:
 def test_no_string_is_hard_coded_in_the_page_template() -> None:
     # text between tags in app.html must come from t(...) (or be data, like the office name)
     text = (WEB / "templates" / "app.html").read_text()
-    stripped = re.sub(r"{%.*?%}|{{.*?}}|<!--.*?-->|<script.*?</script>", "", text, flags=re.S)
+    stripped = re.sub(r"{%.*?%}|{{.*?}}|<!--.*?-->|<script.*?</script>", "", text, flags=re.DOTALL)
     words = [w for w in re.findall(r">([^<]+)<", stripped) if re.search(r"[A-Za-z]{3,}", w)]
     assert words == []
 
