@@ -33,15 +33,17 @@ async def diagnostics(name: str, request: Request, _: Technician) -> dict[str, A
 
 
 @router.post("/{name}/test-print", summary="Print the generated test card (booked as `test` in the ledger)",
-             responses={409: {"description": "printer busy, offline, or no blanks in its hopper"},
-                        503: {"description": "the printer failed the test card (the message says whether a "
-                                              "blank was used and booked)"}})
+             responses={409: {"description": "printer busy, offline or without blanks (nothing printed), or "
+                                              "the printer failed the test card (`test_print_failed`: the "
+                                              "message says whether a blank was used and booked)"}})
 async def test_print(name: str, request: Request, principal: Technician) -> Any:
     result = await print_test_card(request.app.state.station, name, principal.actor)
     if result.outcome != "printed":
         booked = "a blank was used and booked as test" if result.ledger_entry_ids else "no blank was booked"
         message = f"test card on {name} {result.outcome} ({result.reason}): {result.message}; {booked}"
-        return error_response(503, "test_print_failed", message)
+        # the printer, not printd, failed: a conflict with the printer's state, not a server error to
+        # retry (a retry would feed another blank)
+        return error_response(409, "test_print_failed", message)
     return JSONResponse(result.as_dict())
 
 

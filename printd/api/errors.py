@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,34 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
                    headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status,
                         headers=headers)
+
+
+_HTTP_METHODS = ("delete", "get", "head", "options", "patch", "post", "put", "trace")
+
+
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], list[str]]]:
+    """(path pattern, methods) for every path of the app's OpenAPI document, built once."""
+    cached: list[tuple[re.Pattern[str], list[str]]] | None = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = []
+        for template, item in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+            cached.append((re.compile(pattern + "$"), sorted(m.upper() for m in item if m in _HTTP_METHODS)))
+        app.state.path_methods = cached
+    return cached
+
+
+def allowed_methods(request: Request, fallback: str | None) -> str | None:
+    """Every method the API serves at this path, for a 405's `Allow`.
+
+    Starlette answers 405 from the first route whose path matches, so its own `Allow` names only that
+    route's methods when another route serves the same path with others (GET and POST /jobs). The
+    OpenAPI document knows them all; paths it does not describe keep Starlette's answer.
+    """
+    for pattern, methods in _path_methods(request.app):
+        if pattern.match(request.url.path):
+            return ", ".join(methods)
+    return fallback
 
 
 def _field(loc: tuple[object, ...]) -> str | None:
@@ -62,12 +91,18 @@ def install(app: FastAPI) -> None:
         return error_response(422, "validation_error", f"{field}: {msg}" if field else msg, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "no such resource; see /docs for the API"
-        return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            allowed = allowed_methods(request, headers.get("Allow") or headers.get("allow"))
+            if allowed:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"} | {"Allow": allowed}
+                message = f"{request.method} is not allowed here; use {allowed.replace(', ', ' or ')}"
+        return error_response(exc.status_code, code, message, None, headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -149,7 +149,7 @@ def test_a_jam_during_the_test_card_books_the_spoiled_blank_as_test(d: Daemon) -
     assert jam.status_code == 200
     t.join(30)
     r = result["r"]
-    assert r.status_code == 503 and r.json()["error"]["code"] == "test_print_failed"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "test_print_failed"
     assert "spoiled" in r.json()["error"]["message"] and "booked as test" in r.json()["error"]["message"]
     [entry] = _query(d, "SELECT * FROM ledger WHERE kind = 'test'")
     assert (entry["printer"], entry["reason"]) == ("card1", "test-failed")
@@ -163,7 +163,7 @@ def test_a_fault_before_the_card_is_fed_books_nothing(d: Daemon) -> None:
     assert c.post("/api/v1/printers/card2/faults", json={"kind": "cover-open"}).status_code == 200
     wait_for(lambda: _state(d, "card2") == "stopped", what="cover open")
     r = c.post("/api/v1/printers/card2/test-print")
-    assert r.status_code == 503 and "not_fed" in r.json()["error"]["message"]
+    assert r.status_code == 409 and "not_fed" in r.json()["error"]["message"]
     assert "no blank was booked" in r.json()["error"]["message"]
     assert _query(d, "SELECT COUNT(*) FROM ledger WHERE kind = 'test'")[0][0] == 0
 
