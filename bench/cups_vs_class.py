@@ -45,8 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from printd.cardart import sample_card
-from printd.drivers.cups_render import render_card_pdf
+from printd.cards.art import sample_card
+from printd.drivers.cups.render import render_card_pdf
 from tests.cups_daemon import TITLE_RE, book_blanks, station_config
 from tests.cups_harness import CupsHarness
 from tests.support import daemon_thread, job_payload

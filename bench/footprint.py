@@ -153,7 +153,7 @@ def run(starts: int = 5, idle_s: float = 60.0, settle_s: float = 5.0) -> dict[st
     with tempfile.TemporaryDirectory(prefix="printd-bench-footprint-") as tmp:
         work = Path(tmp)
         imports = [measure_import("import fastapi, uvicorn") for _ in range(starts)]
-        printd_imports = [measure_import("import printd.daemon, printd.cli") for _ in range(starts)]
+        printd_imports = [measure_import("import printd.daemon, printd.cli.main") for _ in range(starts)]
         healthz, ready, floor = [], [], []
         daemon: Server | None = None
         listener: NotifyListener | None = None

@@ -21,13 +21,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from printd.blangko.forecast import print_rates, used_on
+from printd.blangko.reports import build_daily, flows_today
+from printd.blangko.stock import BalanceCache
 from printd.config import StationConfig
-from printd.forecast import print_rates, used_on
 from printd.queue import ledger
 from printd.queue.db import Database
 from printd.queue.ledger import EntryKind
-from printd.reports import build_daily, flows_today
-from printd.stock import BalanceCache
 
 
 def fill(db: Database, days: int, cards: int) -> str:

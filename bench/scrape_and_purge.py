@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from printd.clock import StationClock
+from printd.ops.retention import BATCH, Retention
 from printd.queue.aggregates import Aggregates
 from printd.queue.db import Database
-from printd.retention import BATCH, Retention
 
 
 def build(db: Database, clock: StationClock, days: int, per_day: int, now: float, seq: int = 0) -> int:

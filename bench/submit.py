@@ -163,7 +163,7 @@ def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], sin
 def image_costs_ms(bodies: list[bytes], directory: Path) -> tuple[float, float]:
     """CPU per job, in this process, of printd's two image steps alone: the contract's checks (base64 +
     full decode of both sides) and storing both files (sha256, write, fsync)."""
-    from printd.card_images import decode_card_image
+    from printd.cards.checks import decode_card_image
     from printd.queue.images import ImageStore
 
     store = ImageStore(directory)

@@ -8,15 +8,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from printd import __version__, alerts, retention, web, webhooks
-from printd.accounts import Accounts
+from printd import __version__, web
+from printd.access.accounts import Accounts
+from printd.access.bootstrap import bootstrap_tokens
 from printd.api import diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
-from printd.bootstrap import bootstrap_tokens
+from printd.blangko import alerts
 from printd.config import Settings
+from printd.notify import delivery as webhooks
+from printd.ops import retention
 from printd.station import Station
 
 log = logging.getLogger("printd")

@@ -14,7 +14,7 @@ Submitting is safe to repeat: the client gives each submission a `request_id` (u
 did) and re-sends it unchanged after a lost answer, a timeout, 429 or 503, so the daemon returns
 the job it already has instead of printing a second card. Errors the caller must act on raise
 `ApiError` with the contract's `code`, `message` and `field`. Webhook receivers check requests
-with `verify_signature` (re-exported here from `printd.webhook_signature`).
+with `verify_signature` (re-exported here from `printd.notify.signature`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any, Literal, NotRequired, Self, TypedDict
 
 import httpx
 
-from printd.webhook_signature import verify_signature
+from printd.notify.signature import verify_signature
 
 __all__ = [
     "FINAL_STATES",

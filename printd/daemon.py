@@ -11,8 +11,8 @@ import uvicorn
 
 from printd.app import build_app
 from printd.config import Settings
+from printd.ops.systemd import Notifier, watchdog_loop
 from printd.station import Station
-from printd.systemd import Notifier, watchdog_loop
 
 log = logging.getLogger("printd")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from printd.cardart import sample_card
+from printd.cards.art import sample_card
 from printd.config import Settings, parse
 from printd.queue.models import FINAL, JobState, Priority
 from printd.queue.store import NewJob

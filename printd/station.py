@@ -13,19 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
+from printd.blangko.stock import Stock
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
-from printd.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
-from printd.stock import Stock
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from printd.blangko.reports import DailyReport, build_daily
+from printd.blangko.stock import Stock
 from printd.clock import StationClock
 from printd.drivers.base import Counters
 from printd.queue.db import Database
 from printd.queue.models import AttemptOutcome, Job, Priority
 from printd.queue.store import NewJob, Store
-from printd.reports import DailyReport, build_daily
-from printd.stock import Stock
 
 
 class ManualClock(StationClock):

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from printd.cardart import sample_card
+from printd.cards.art import sample_card
 
 ROOT = Path(__file__).resolve().parent.parent
 

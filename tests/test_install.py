@@ -119,7 +119,7 @@ def test_install_twice_then_uninstall_keeps_data(root: Path, source: Path) -> No
     venv = root / "opt" / "printd" / "venv"
     printd_script = venv / "bin" / "printd"
     assert printd_script.is_file() and os.access(printd_script, os.X_OK)
-    assert "printd.cli" in printd_script.read_text()
+    assert "printd.cli.main" in printd_script.read_text()
     probe = subprocess.run(
         [str(venv / "bin" / "python"), "-c",
          "import importlib.metadata as m, printd; print(printd.__file__); print(m.version('printd'))"],

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from printd.webhook_signature import verify_signature
+from printd.notify.signature import verify_signature
 from tests.support import free_port
 
 

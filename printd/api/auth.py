@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.errors import Forbidden, Unauthorized
 from printd.queue.models import Role
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import require
 from printd.api.errors import error_response
 from printd.diagnostics.collect import collect

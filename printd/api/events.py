@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import require
 from printd.queue.models import Role
 

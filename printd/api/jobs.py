@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import client_scope, require
 from printd.api.schemas import JobIn, ReprintIn, ResolveIn
-from printd.card_images import decode_card_image
+from printd.cards.checks import decode_card_image
 from printd.errors import Invalid
 from printd.nik import validate_nik
 from printd.queue.models import JobState, Priority, Resolution, Role

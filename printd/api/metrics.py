@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from printd.metrics import StationMetrics
+from printd.ops.metrics import StationMetrics
 
 router = APIRouter(tags=["metrics"])
 

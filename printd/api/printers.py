@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import require
 from printd.api.schemas import FaultIn, PauseIn
 from printd.queue.models import Role

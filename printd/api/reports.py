@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import require
+from printd.blangko.report_formats import as_json, to_csv, to_html
+from printd.blangko.reports import DailyReport, build_daily
 from printd.errors import Invalid, RequestError
 from printd.queue.models import Role
-from printd.report_formats import as_json, to_csv, to_html
-from printd.reports import DailyReport, build_daily
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 

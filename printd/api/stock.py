@@ -5,13 +5,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from printd import alerts, forecast
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import require
 from printd.api.schemas import AdjustmentIn, LoadIn, ReceiptIn
+from printd.blangko import alerts, forecast
+from printd.blangko.reports import flows_today
 from printd.queue import ledger
 from printd.queue.models import Role
-from printd.reports import flows_today
 
 router = APIRouter(prefix="/api/v1/stock", tags=["stock"])
 
@@ -26,7 +26,7 @@ def _entry(station: Any, e: ledger.Entry) -> dict[str, Any]:
 
 
 async def stock_view(station: Any) -> dict[str, Any]:
-    """Balances, today's use, days left per card type, and the alerts (see printd/alerts.py)."""
+    """Balances, today's use, days left per card type, and the alerts (see printd/blangko/alerts.py)."""
     balances = await station.db(station.stock.balances)
     totals = {ct: b["total"] for ct, b in balances.items()}
     left = await station.db(forecast.days_left, station.store, station.settings.station, totals)

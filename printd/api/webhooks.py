@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.api.auth import client_scope, require
-from printd.outbox import DELIVERY_STATES, Notification, Outbox, decode_cursor, encode_cursor
+from printd.notify.outbox import DELIVERY_STATES, Notification, Outbox, decode_cursor, encode_cursor
 from printd.queue.models import Role
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])

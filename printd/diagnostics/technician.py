@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from printd.cardart import test_card
+from printd.cards.art import test_card
 from printd.drivers.base import Card, supports_raw
 from printd.errors import Conflict, Invalid, PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 from printd.queue.models import new_ulid

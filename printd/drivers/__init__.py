@@ -15,11 +15,11 @@ def create_driver(name: str, cfg: PrinterConfig, state_dir: Path) -> Driver:
 
         return MockPrinter(name, cfg, printer_dir)
     if isinstance(cfg, CupsPrinterConfig):
-        from printd.drivers.cups import CupsPrinter
+        from printd.drivers.cups.driver import CupsPrinter
 
         return CupsPrinter(name, cfg)
     if isinstance(cfg, EvolisPrinterConfig):
-        from printd.drivers.evolis import create_evolis_driver
+        from printd.drivers.evolis.driver import create_evolis_driver
 
         return create_evolis_driver(name, cfg, printer_dir)
     raise TypeError(f"no driver for {type(cfg).__name__}")

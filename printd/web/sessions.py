@@ -29,7 +29,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from printd.accounts import Principal
+from printd.access.accounts import Principal
 from printd.queue.db import Database
 from printd.queue.models import Role
 

@@ -155,7 +155,7 @@ def test_credentials_and_roles(daemon: Daemon) -> None:
 
 
 def test_enrollment_sees_only_its_own_jobs(daemon: Daemon) -> None:
-    from printd.accounts import Accounts
+    from printd.access.accounts import Accounts
     from printd.queue.db import Database
 
     other, _ = Accounts(Database(daemon.state_dir / "printd.sqlite3")).create_token("other", "enrollment")

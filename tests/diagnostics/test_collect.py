@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import CliRunner
 
-from printd.cli import main
+from printd.cli.main import main
 from printd.clock import StationClock
 from printd.config import parse
 from printd.diagnostics.collect import collect, jsonable

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from printd.accounts import Accounts
+from printd.access.accounts import Accounts
 from printd.app import build_app
 from printd.config import parse
 from printd.queue.db import Database

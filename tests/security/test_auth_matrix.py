@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from printd.accounts import Accounts
+from printd.access.accounts import Accounts
 from printd.queue.db import Database
 from tests.support import Daemon, config_text, daemon_thread, job_payload
 

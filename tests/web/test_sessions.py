@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from printd.accounts import Accounts, Principal
+from printd.access.accounts import Accounts, Principal
 from printd.queue.db import Database
 from printd.queue.models import Role
 from printd.web.sessions import SESSION_COOKIE, Sessions

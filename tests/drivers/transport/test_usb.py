@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import usb.core
 
-from printd.drivers.evolis_emulator import EvolisEmulator
-from printd.drivers.evolis_emulator_links import EmulatorUsbBackend
+from printd.drivers.evolis.emulator import EvolisEmulator
+from printd.drivers.evolis.emulator_links import EmulatorUsbBackend
 from printd.drivers.transport import DeviceNotFound, LinkLost, Transport
 from printd.drivers.transport.usb import UsbTransport
 

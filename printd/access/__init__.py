@@ -1,0 +1,1 @@
+"""Who may do what: API tokens, page users and the first-start credentials."""

@@ -1,0 +1,1 @@
+"""The blank-card (blangko) domain: stock actions, forecasts, alerts and reports."""

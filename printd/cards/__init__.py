@@ -1,0 +1,1 @@
+"""Card pictures: checks on submitted images and the pictures printd draws itself."""

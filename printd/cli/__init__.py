@@ -1,0 +1,1 @@
+"""The `printd` command line: one module per group of subcommands."""

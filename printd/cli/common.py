@@ -1,0 +1,62 @@
+"""What every CLI command shares: --config/--state-dir, talking to the running daemon, errors."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from printd.errors import ConfigError, PrintdError
+
+DEFAULT_STATE_DIR = "state"
+
+
+def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --config and --state-dir (with their environment variables) to a command."""
+
+    @click.option("--state-dir", "state_dir", envvar="PRINTD_STATE_DIR", type=click.Path(file_okay=False),
+                  default=DEFAULT_STATE_DIR, show_default=True, help="where the database and printer state live")
+    @click.option("--config", "config_path", envvar="PRINTD_CONFIG", type=click.Path(dir_okay=False),
+                  default=None, help="TOML config (default: embedded demo with two simulated printers)")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, config_path: str | None, state_dir: str, **kwargs: Any) -> Any:
+        from printd import config
+
+        try:
+            settings = config.load(config_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
+
+    return wrapper
+
+
+def fail(exc: PrintdError) -> click.ClickException:
+    return click.ClickException(getattr(exc, "message", None) or str(exc))
+
+
+def daemon_client(settings: Any, state_dir: Path) -> Any:
+    from printd.access.bootstrap import read_local_admin_token
+    from printd.client import PrintdClient
+
+    tok = read_local_admin_token(state_dir)
+    if not tok:
+        raise click.ClickException(f"no admin token: set PRINTD_TOKEN or keep {state_dir}/initial-tokens.txt")
+    return PrintdClient(f"http://{settings.server.listen}", tok)
+
+
+def call_daemon(fn: Callable[[], Any]) -> Any:
+    import httpx
+
+    from printd.client import ApiError
+
+    try:
+        return fn()
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.status} {exc.code}: {exc.message}") from None
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach the daemon: {exc}; is `printd serve` running?") from None
+
+

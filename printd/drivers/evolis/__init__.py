@@ -1,0 +1,1 @@
+"""Evolis card printers: the command protocol, panels, the driver and its emulator."""

@@ -1,0 +1,1 @@
+"""Job notifications to other systems: the outbox, webhook delivery and signatures."""

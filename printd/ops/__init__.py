@@ -1,0 +1,1 @@
+"""Running the station: logging, metrics, systemd integration and data retention."""

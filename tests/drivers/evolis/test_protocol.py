@@ -1,0 +1,253 @@
+"""Framing, replies and their meaning, the command channel, and the card book."""
+from __future__ import annotations
+
+import json
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from printd.drivers.base import PrinterState, Reason, Severity
+from printd.drivers.evolis.cardbook import CardBook, InFlight
+from printd.drivers.evolis.driver import STATUS_QUERIES, EvolisDriver
+from printd.drivers.evolis.protocol import (
+    CommandChannel,
+    ProtocolError,
+    ReplyTimeout,
+    classify,
+    frame,
+    frame_text,
+    parse_reply,
+    reply_complete,
+)
+from tests.drivers.evolis.support import FIXTURES, evolis_config
+
+FRAMES = json.loads((FIXTURES / "evolis-frames.json").read_text(encoding="utf-8"))
+ANSWERS = json.loads((FIXTURES / "evolis-printer-answers.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------- framing
+
+@pytest.mark.parametrize("case", FRAMES["commands"], ids=lambda c: ";".join([c["command"], *c["params"]]))
+def test_commands_are_framed_as_the_guide_says(case: dict[str, Any]) -> None:
+    assert frame(case["command"], *case["params"]) == case["bytes"].encode("latin-1")
+
+
+@pytest.mark.parametrize("case", FRAMES["downloads"], ids=lambda c: f"Db;{c['panel']};{c['levels']}")
+def test_downloads_carry_exactly_one_panel_of_data(case: dict[str, Any]) -> None:
+    data = bytes([0x1B, 0x0D, 0x3B]) * (case["data_bytes"] // 3) + b"\x00" * (case["data_bytes"] % 3)
+    out = frame("Db", case["panel"], case["levels"], data=data)
+    header = case["header"].encode("latin-1")
+    assert out.startswith(header) and out.endswith(b"\r") and len(out) == case["total_bytes"]
+    assert out[len(header):-1] == data   # binary data goes as it is, ESC and CR included
+
+
+def test_text_parts_cannot_hold_protocol_characters() -> None:
+    for bad in ("a;b", "a\rb", "\x1b", "é"):
+        with pytest.raises(ProtocolError):
+            frame("Pr", bad)
+
+
+def test_a_technicians_raw_command_is_framed() -> None:
+    assert frame_text("Rco;c") == b"\x1bRco;c\r"
+    assert frame_text(" \x1bRsn\r ") == b"\x1bRsn\r"
+    with pytest.raises(ProtocolError):
+        frame_text("  ")
+
+
+# ---------------------------------------------------------------------------------------- replies
+
+@pytest.mark.parametrize("raw, text, error, nack", [
+    (b"OK", "OK", False, None),
+    (b"OK\r", "OK", False, None),
+    (b"1234\x00", "1234", False, None),
+    (b"ERR RIBBON", "ERR RIBBON", True, None),
+    (b"\x06", "OK", False, None),
+    (b"EMU123\x06", "EMU123", False, None),
+    (b"\x15F", "NACK F", True, "F"),
+    (b"\x152", "NACK 2", True, "2"),
+])
+def test_replies_are_parsed(raw: bytes, text: str, error: bool, nack: str | None) -> None:
+    reply = parse_reply(raw)
+    assert (reply.text, reply.is_error, reply.nack, reply.ok) == (text, error, nack, not error)
+
+
+@pytest.mark.parametrize("buf, complete", [
+    (b"OK", False), (b"OK\r", True), (b"OK\x06", True), (b"\x15", False), (b"\x15F", True), (b"\x00", False),
+])
+def test_reply_completeness_by_framing(buf: bytes, complete: bool) -> None:
+    assert reply_complete(buf) is complete
+
+
+@pytest.mark.parametrize("raw, keyword, severity", [
+    (b"ERR FEEDER EMPTY", Reason.MEDIA_EMPTY, Severity.ERROR),
+    (b"ERR RIBBON", Reason.MARKER_SUPPLY_EMPTY, Severity.ERROR),
+    (b"ERR RIBBON TYPE", Reason.OTHER, Severity.ERROR),
+    (b"ERR COVER OPEN", Reason.COVER_OPEN, Severity.ERROR),
+    (b"ERR MECHANICAL", Reason.MEDIA_JAM, Severity.ERROR),
+    (b"ERR CARD", Reason.MEDIA_JAM, Severity.ERROR),
+    (b"ERR TIME", Reason.MEDIA_JAM, Severity.ERROR),
+    (b"ERR HEAD TEMP", Reason.OVERHEAT, Severity.ERROR),
+    (b"ERR NEED CLEANING", Reason.OTHER, Severity.WARNING),
+    (b"ERR CMD", Reason.OTHER, Severity.ERROR),
+    (b"\x15F", Reason.MEDIA_EMPTY, Severity.ERROR),
+    (b"\x15C", Reason.COVER_OPEN, Severity.ERROR),
+    (b"\x15R", Reason.MARKER_SUPPLY_EMPTY, Severity.ERROR),
+    (b"\x15T", Reason.MEDIA_JAM, Severity.ERROR),
+    (b"\x151", Reason.OTHER, Severity.ERROR),
+    (b"\x152", Reason.OTHER, Severity.ERROR),
+])
+def test_error_answers_map_to_ipp_reasons_keeping_the_vendor_code(raw: bytes, keyword: str,
+                                                                  severity: Severity) -> None:
+    reason = classify(parse_reply(raw))
+    assert (reason.keyword, reason.severity) == (keyword, severity)
+    assert reason.vendor_code == parse_reply(raw).vendor_code and reason.message
+
+
+# ---------------------------------------------------------------------------------------- the channel
+
+class ScriptedTransport:
+    """A transport whose printer answers from a script: each write pops the next list of chunks."""
+
+    def __init__(self, packetized: bool = True) -> None:
+        self.packetized = packetized
+        self.reply_gap_s = 0.001
+        self.written: list[bytes] = []
+        self.script: deque[list[bytes]] = deque()
+        self.pending: deque[bytes] = deque()
+        self.is_open = True
+        self.answers: dict[str, bytes] | None = None
+
+    def open(self) -> None:
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"transport": "scripted"}
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+        if self.answers is not None:
+            self.pending.append(self.answers[data[1:-1].decode()])
+        elif self.script:
+            self.pending.extend(self.script.popleft())
+
+    def read(self, timeout: float) -> bytes:
+        return self.pending.popleft() if self.pending else b""
+
+
+def test_a_reply_split_on_a_serial_line_is_joined() -> None:
+    t = ScriptedTransport(packetized=False)
+    t.script.append([b"EMU", b"123"])
+    assert CommandChannel(t).transact(b"\x1bRsn\r", 0.1).text == "EMU123"
+
+
+def test_late_replies_are_discarded_after_a_timeout() -> None:
+    t = ScriptedTransport()
+    ch = CommandChannel(t)
+    ch.set_sync(b"\x1bRsn\r", "SN1")
+    t.script.append([b"SN1"])                   # the resync probe on a fresh link
+    t.script.append([b"OK"])                    # Scs
+    t.script.append([])                         # Se: no answer in time
+    assert ch.transact(b"\x1bScs\r", 0.05).text == "OK"
+    with pytest.raises(ReplyTimeout):
+        ch.transact(b"\x1bSe\r", 0.05)
+    assert ch.stale
+    # the late OK to Se arrives with the answer to the probe, then a late answer to an older probe
+    t.script.append([b"OK", b"SN1", b"SN1"])
+    t.script.append([b"7"])
+    assert ch.transact(b"\x1bRco;c\r", 0.05).text == "7"
+    assert t.written[-2:] == [b"\x1bRsn\r", b"\x1bRco;c\r"] and not ch.stale
+
+
+def test_a_different_printer_is_named_when_the_probe_does_not_match() -> None:
+    t = ScriptedTransport()
+    ch = CommandChannel(t)
+    ch.set_sync(b"\x1bRsn\r", "SN1")
+    t.script.append([b"OTHER9"])
+    with pytest.raises(ReplyTimeout, match="OTHER9"):
+        ch.transact(b"\x1bRco;c\r", 0.05)
+
+
+# ---------------------------------------------------------------------------------------- status from answers
+
+def status_from(answers: dict[str, str], tmp_path: Path) -> Any:
+    t = ScriptedTransport()
+    t.answers = {"Rsn": b"SN1", "Rtp": b"Evolis Dualys3", "Rfv": b"1.0", "Pem;2": b"OK",
+                 **{q: a.encode("latin-1") for q, a in answers.items()}}
+    driver = EvolisDriver("card1", evolis_config(transport="serial", port="/dev/null"), t, tmp_path)
+    driver.open()
+    return driver.status()
+
+
+VARIANT_REASONS = {
+    "feeder-empty": {Reason.MEDIA_EMPTY},
+    "feeder-low": {Reason.MEDIA_LOW},
+    "ribbon-end-mark": {Reason.MARKER_SUPPLY_EMPTY},
+    "ribbon-low": {Reason.MARKER_SUPPLY_LOW},
+    "cover-open": {Reason.COVER_OPEN},
+    "jammed-card": {Reason.MEDIA_JAM},
+    "head-hot": {Reason.OVERHEAT},
+    "needs-cleaning": {Reason.OTHER},
+    "stale-feeder-error": set(),       # the feeder sensor says it is fine: a stale last answer is ignored
+    "no-external-feeder": set(),
+    "ack-nack-framing": set(),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(ANSWERS["variants"]))
+def test_status_interprets_recorded_answer_shapes(variant: str, tmp_path: Path) -> None:
+    st = status_from({**ANSWERS["idle"], **ANSWERS["variants"][variant]}, tmp_path)
+    assert {r.keyword for r in st.reasons} == VARIANT_REASONS[variant]
+    assert st.counters.fed == 1234
+    if variant == "no-external-feeder":
+        assert st.hopper_empty is None
+    if variant == "needs-cleaning":
+        assert st.can_print and st.reasons[0].severity == Severity.WARNING
+    if variant == "jammed-card":
+        assert st.state == PrinterState.STOPPED
+
+
+def test_status_asks_every_query_once(tmp_path: Path) -> None:
+    t = ScriptedTransport()
+    t.answers = {"Rsn": b"SN1", "Rtp": b"M", "Rfv": b"F", "Pem;2": b"OK",
+                 **{q: a.encode() for q, a in ANSWERS["idle"].items()}}
+    driver = EvolisDriver("card1", evolis_config(transport="serial", port="/dev/null"), t, tmp_path)
+    driver.open()
+    t.written.clear()
+    st = driver.status()
+    assert [w[1:-1].decode() for w in t.written] == list(STATUS_QUERIES)
+    assert st.ribbon is not None and st.ribbon.remaining == 150 and st.raw["Rco;p"] == "6170"
+
+
+# ---------------------------------------------------------------------------------------- the card book
+
+def test_the_book_settles_a_card_in_flight(tmp_path: Path) -> None:
+    book = CardBook(tmp_path / "book.json")
+    book.bind("SN1")
+    book.begin(InFlight("j", 1, fed_before=10, panels_before=60, panels_expected=6))
+    assert book.printed_known is None
+    assert book.settle(fed=11, panels=63, card_inside=True, stopped=False) is None    # still printing
+    assert book.settle(fed=11, panels=66, card_inside=False, stopped=False) == "printed"
+    assert book.printed == 1 and book.printed_known == 1
+    book.begin(InFlight("j", 2, 11, 66, 6))
+    assert CardBook(tmp_path / "book.json").in_flight == InFlight("j", 2, 11, 66, 6)   # durable
+    assert book.settle(fed=11, panels=66, card_inside=False, stopped=False) == "not_fed"
+    book.begin(InFlight("j", 3, 11, 66, 6))
+    assert book.settle(fed=12, panels=68, card_inside=True, stopped=True) == "spoiled"
+    assert book.printed == 1
+
+
+def test_another_printer_gets_a_fresh_book_and_cleanings_are_followed(tmp_path: Path) -> None:
+    book = CardBook(tmp_path / "book.json")
+    book.bind("SN1")
+    book.finish(printed=True)
+    book.bind("SN2")
+    assert book.printed == 0 and CardBook(tmp_path / "book.json").serial == "SN2"
+    book.note_cleanings(3, fed=100)
+    assert book.since_cleaning(120) is None       # not seen a cleaning happen yet
+    book.note_cleanings(4, fed=130)
+    assert book.since_cleaning(140) == 10
