@@ -163,7 +163,7 @@ def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], sin
 def image_costs_ms(bodies: list[bytes], directory: Path) -> tuple[float, float]:
     """CPU per job, in this process, of printd's two image steps alone: the contract's checks (base64 +
     full decode of both sides) and storing both files (sha256, write, fsync)."""
-    from printd.cards.checks import decode_card_image
+    from printd.cards.checks import check_card_image
     from printd.queue.images import ImageStore
 
     store = ImageStore(directory)
@@ -171,7 +171,7 @@ def image_costs_ms(bodies: list[bytes], directory: Path) -> tuple[float, float]:
     for raw in bodies:
         body = json.loads(raw)
         t0 = time.process_time()
-        images = [decode_card_image(body[side]["content_type"], body[side]["data"], side) for side in ("front", "back")]
+        images = [check_card_image(body[side]["content_type"], body[side]["data"], side) for side in ("front", "back")]
         t1 = time.process_time()
         store.put_all(*images)
         checks.append(t1 - t0)

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
+from printd.cards.pipeline import CardPipeline
+from printd.cards.prepare import Preparer
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.drivers import create_driver
@@ -46,6 +48,9 @@ class Station:
         self.store: Store = None  # type: ignore[assignment]  # set in open()
         self.stock: Stock = None  # type: ignore[assignment]  # set in open()
         self.images = ImageStore(state_dir / "images")
+        #: decodes and prepares each accepted card off the request path (printd/cards/pipeline.py)
+        self.cards = CardPipeline(Preparer(state_dir, self.images.dir), lambda: self.store, self.db,
+                                  self.job_changed, lambda: self.workers)
         self.workers: dict[str, PrinterWorker] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -100,12 +105,14 @@ class Station:
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
+        self.cards.preparer.start()
         for worker in self.workers.values():
             worker.start()
         await self._first_poll()
         await self._seed_stock()
         await self.refresh_views()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        await self.cards.resume()
         self.ready.set()
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
@@ -144,6 +151,7 @@ class Station:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
         await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        await self.cards.stop()
         for w in self.workers.values():
             try:
                 w.driver.close()
@@ -168,6 +176,7 @@ class Station:
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:
+        self.cards.job_changed(job)
         self._views_changed()
         self.events.publish("job", self.job_view(job))
 
@@ -209,6 +218,10 @@ class Station:
         front = await self.db(self.images.get, job.front_sha)
         back = await self.db(self.images.get, job.back_sha) if job.back_sha else None
         return front, back
+
+    async def prepared_card(self, job: Job, worker: PrinterWorker) -> object | None:
+        """The job's card in the worker's printer form (ImageUndecodable: it cannot print)."""
+        return await self.cards.card_for(job, worker)
 
     async def settle_in_doubt(self, worker: PrinterWorker) -> bool:
         """A printer answered: its counters may tell what happened to a card in doubt.
@@ -303,10 +316,20 @@ class Station:
         assert self.database is not None
         await self.db(self.database.check_headroom)
 
-    async def submit(self, new: NewJob) -> tuple[Job, bool]:
-        job, created = await self.db(self.store.submit, new)
+    async def submit(self, new: NewJob, check_headroom: bool = False) -> tuple[Job, bool]:
+        """Make the job durable. `check_headroom` first refuses (503) on a disk or database too full,
+        in the same trip to the database thread."""
+
+        def write() -> tuple[Job, bool]:
+            if check_headroom:
+                assert self.database is not None
+                self.database.check_headroom()
+            return self.store.submit(new)
+
+        job, created = await self.db(write)
         if created:
             self.job_changed(job)
+            self.cards.accepted(job)
             self.wake_dispatcher()
         return job, created
 

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from printd.cards.prepare import ImageUndecodable
 from printd.drivers.base import (
     Card,
     Counters,
@@ -35,7 +36,7 @@ from printd.errors import (
     StoreUnavailable,
 )
 from printd.queue.models import AttemptOutcome, Job
-from printd.queue.store import IMAGES_MISSING, Store
+from printd.queue.store import IMAGES_MISSING, INVALID_IMAGE, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class Host(Protocol):
     def job_changed(self, job: Job) -> None: ...
     def wake_dispatcher(self) -> None: ...
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
+    async def prepared_card(self, job: Job, worker: PrinterWorker) -> object | None: ...
     async def settle_in_doubt(self, worker: PrinterWorker) -> bool: ...
 
 
@@ -368,12 +370,17 @@ class PrinterWorker:
         try:
             try:
                 front, back = await self.host.read_card_images(job)
+                prepared = await self.host.prepared_card(job, self)
+            except ImageUndecodable as exc:
+                # found before the printer is asked for anything: no blank touched
+                log.error("%s: job %s cannot print: %s", self.name, job.id, exc)
+                outcome, reason = AttemptOutcome.NOT_FED, INVALID_IMAGE
             except Exception as exc:  # noqa: BLE001 - whatever the cause: not fed, logged
                 log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
                 outcome, reason = AttemptOutcome.NOT_FED, IMAGES_MISSING
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
-                            back_png=back, title=f"printd {job.id} #{attempt}")
+                            back_png=back, title=f"printd {job.id} #{attempt}", prepared=prepared)
                 outcome, reason, counters = await self._print_card(job, card)
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True

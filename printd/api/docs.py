@@ -11,6 +11,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from printd.api.schemas import JobIn
+
 ASSETS = "/docs-assets"
 
 
@@ -59,7 +61,13 @@ def document_errors(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = ERROR_SCHEMA
+        # POST /api/v1/jobs parses its body itself (orjson): its schema is added here
+        job_in = JobIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in job_in.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas.setdefault("JobIn", job_in)
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for path, item in schema.get("paths", {}).items():
             if not path.startswith("/api/"):

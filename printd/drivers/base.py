@@ -147,6 +147,10 @@ class Card:
     back_png: bytes | None = None
     title: str = ""          # shown in printer queues and logs; contains the job id, never personal data
     test: bool = False
+    #: the card already in this driver's own form, made ahead by the station (printd/cards/prepare.py):
+    #: Evolis panels, a CUPS document. A driver uses it only when it is of its own kind and settings,
+    #: and makes its form from the images otherwise.
+    prepared: object | None = None
 
 
 @dataclass(frozen=True)

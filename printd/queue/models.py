@@ -27,8 +27,9 @@ PENDING = frozenset({JobState.QUEUED, JobState.HELD})
 ACTIVE = frozenset({JobState.PRINTING, JobState.IN_DOUBT})
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.QUEUED: frozenset({JobState.PRINTING, JobState.HELD, JobState.CANCELED}),
-    JobState.HELD: frozenset({JobState.QUEUED, JobState.CANCELED}),
+    # -> failed: its card cannot be made (an image that does not decode), found before any printer took it
+    JobState.QUEUED: frozenset({JobState.PRINTING, JobState.HELD, JobState.CANCELED, JobState.FAILED}),
+    JobState.HELD: frozenset({JobState.QUEUED, JobState.CANCELED, JobState.FAILED}),
     JobState.PRINTING: frozenset({JobState.PRINTED, JobState.QUEUED, JobState.FAILED, JobState.IN_DOUBT,
                                  JobState.CANCELED}),
     # settled by the printer's counter or by the operator

@@ -41,6 +41,8 @@ JobHook = Callable[[sqlite3.Connection, Job, JobState | None], None]
 CANCEL_REQUESTED = "cancel-requested"
 #: the attempt's reason when the job's card images cannot be read
 IMAGES_MISSING = "images-missing"
+#: the reason of a job whose image passed the structure check at submission but does not decode
+INVALID_IMAGE = "invalid_image"
 
 
 @dataclass(frozen=True)
@@ -321,9 +323,9 @@ class Store:
             if outcome in (AttemptOutcome.NOT_FED, AttemptOutcome.CANCELED):
                 if cancel or outcome == AttemptOutcome.CANCELED:
                     return self._set_state(c, job, JobState.CANCELED, reason="canceled", printer=None)
-                if reason == IMAGES_MISSING:
+                if reason in (IMAGES_MISSING, INVALID_IMAGE):
                     # no printer can print it: failing it beats claiming it again forever
-                    return self._set_state(c, job, JobState.FAILED, reason=IMAGES_MISSING, printer=None)
+                    return self._set_state(c, job, JobState.FAILED, reason=reason, printer=None)
                 return self._set_state(c, job, JobState.QUEUED, reason=f"moved:{reason or 'other'}", printer=None)
             if outcome == AttemptOutcome.IN_DOUBT:
                 if job.state == JobState.IN_DOUBT:
@@ -354,6 +356,15 @@ class Store:
             if job.state not in (JobState.QUEUED, JobState.HELD):
                 raise Conflict(f"the job is {job.state.value}; it cannot be canceled", code="illegal_state")
             return self._set_state(c, job, JobState.CANCELED, reason="canceled")
+
+    def fail_unprintable(self, job_id: str, reason: str) -> Job | None:
+        """A pending job whose card cannot be made (an image that does not decode) fails before any
+        printer takes it; None when it is no longer pending (a printer's worker then fails it)."""
+        with self.db.tx() as c:
+            job = self._load(c, job_id)
+            if job.state not in (JobState.QUEUED, JobState.HELD):
+                return None
+            return self._set_state(c, job, JobState.FAILED, reason=reason, printer=None)
 
     def hold(self, job_id: str) -> Job:
         """Keep a queued job from printing until it is released."""

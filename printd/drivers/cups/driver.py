@@ -45,7 +45,7 @@ from printd.drivers.cups.evidence import (
     judge_final,
 )
 from printd.drivers.cups.ipp_probe import ProbeResult, printer_jobs, probe, probeable
-from printd.drivers.cups.render import render_card_pdf
+from printd.drivers.cups.render import PreparedDocument, render_card_pdf
 from printd.drivers.cups.status import QueueView, as_list, markers, queue_view, supply
 from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 
@@ -261,7 +261,8 @@ class CupsPrinter:
 
     def _submit(self, card: Card, title: str, options: dict[str, str]) -> int:
         """Print-Job with the card as a PDF; the job id, or PrinterFault/PrinterOffline."""
-        pdf = render_card_pdf(card.front_png, card.back_png)
+        ready = card.prepared
+        pdf = ready.pdf if isinstance(ready, PreparedDocument) else render_card_pdf(card.front_png, card.back_png)
         # personal data: a private file (mode 0600), removed as soon as CUPS has its copy
         fd, path = tempfile.mkstemp(prefix="printd-card-", suffix=".pdf")
         try:

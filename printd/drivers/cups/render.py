@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -34,6 +35,13 @@ def _side(png: bytes) -> Image.Image:
     if img.size != size:
         img = img.resize(size, Image.Resampling.LANCZOS)
     return img
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A card's CUPS document made ahead of printing."""
+
+    pdf: bytes
 
 
 def render_card_pdf(front_png: bytes, back_png: bytes | None = None) -> bytes:

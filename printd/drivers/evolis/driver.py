@@ -35,7 +35,14 @@ from printd.drivers.base import (
     Supply,
 )
 from printd.drivers.evolis.cardbook import CardBook, InFlight
-from printd.drivers.evolis.panels import COLOUR_LEVELS, Panel, plan_for_ribbon, separate_back, separate_front
+from printd.drivers.evolis.panels import (
+    COLOUR_LEVELS,
+    Panel,
+    PreparedPanels,
+    plan_for_ribbon,
+    separate_back,
+    separate_front,
+)
 from printd.drivers.evolis.protocol import CommandChannel, Reply, ReplyTimeout, classify, frame, frame_text
 from printd.drivers.transport import DeviceNotFound, LinkLost, Transport, TransportError, TransportTimeout
 from printd.errors import ConfigError, PrinterFault, PrinterOffline, PrinterTimeout
@@ -235,8 +242,13 @@ class EvolisDriver:
             self._cancel.clear()
             started = time.monotonic()
             try:
-                front = separate_front(card.front_png, self.front_panels, self.color_levels)
-                back = separate_back(card.back_png, self.back_panels) if card.back_png else []
+                ready = card.prepared
+                if (isinstance(ready, PreparedPanels) and (ready.front_panels, ready.back_panels, ready.levels)
+                        == (self.front_panels, self.back_panels, self.color_levels)):
+                    front, back = list(ready.front), list(ready.back)   # made ahead, off the print path
+                else:
+                    front = separate_front(card.front_png, self.front_panels, self.color_levels)
+                    back = separate_back(card.back_png, self.back_panels) if card.back_png else []
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
                 # decided before the printer is touched: a bad image never costs a blank
                 raise PrinterFault(f"{self.name}: the card image cannot be printed: {exc}",

@@ -45,6 +45,25 @@ RIBBON_PLANS: dict[str, tuple[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class PreparedPanels:
+    """A card's panels made ahead of printing, and the plan (panels, levels) they were made for."""
+
+    front_panels: str
+    back_panels: str
+    levels: int
+    front: tuple[Panel, ...]
+    back: tuple[Panel, ...]
+
+
+def separate_card(front_png: bytes, back_png: bytes | None, front_panels: str, back_panels: str,
+                  levels: int) -> PreparedPanels:
+    """Both sides of a card as panels for one ribbon plan."""
+    front = tuple(separate_front(front_png, front_panels, levels))
+    back = tuple(separate_back(back_png, back_panels)) if back_png is not None else ()
+    return PreparedPanels(front_panels, back_panels, levels, front, back)
+
+
 def panel_size(levels: int) -> int:
     """Bytes in one whole-card panel at `levels` (2 -> 82,296; 128 -> 576,072)."""
     return LINE_DOTS * LINES * LEVEL_BITS[levels] // 8
