@@ -10,10 +10,13 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
+from printd.blangko.forecast import QueueView, Replay, WorkingHours, estimate_jobs, used_today
+from printd.blangko.live_queue import Entry as QueueEntry
+from printd.blangko.live_queue import LiveQueue
 from printd.blangko.stock import Stock
 from printd.cards.pipeline import CardPipeline
 from printd.cards.prepare import Preparer
@@ -26,11 +29,15 @@ from printd.events import EventBus
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
-from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.models import AttemptOutcome, Job, JobState, Priority, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
+#: estimates cover the jobs this many working days of capacity print; further back, none
+ESTIMATE_DAYS = 3
+#: how often the live queue is compared with (reloaded from) the database, as a safety net
+QUEUE_RESYNC_S = 300.0
 T = TypeVar("T")
 
 
@@ -56,6 +63,10 @@ class Station:
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
         self._view = QueueView()
+        #: the print order, changed in place by every job change (O(log n)); estimates are replayed for
+        #: the jobs the next ESTIMATE_DAYS working days of capacity print, whatever the backlog
+        self.queue = LiveQueue()
+        self._queue_synced_at = 0.0
         self._estimates_dirty = True
         self._hours = WorkingHours(settings.station)
         self._views_task: asyncio.Task[None] | None = None
@@ -177,6 +188,8 @@ class Station:
 
     def job_changed(self, job: Job) -> None:
         self.cards.job_changed(job)
+        if self.queue.update(job):
+            self._extend_view(job)
         self._views_changed()
         self.events.publish("job", self.job_view(job))
 
@@ -201,16 +214,23 @@ class Station:
             await self.refresh_views()
 
     async def refresh_views(self) -> None:
-        """Read the queue order and hopper balances on the db thread; estimates are computed from them."""
+        """Read hopper balances (and, every QUEUE_RESYNC_S, the whole queue order, a safety net) on the
+        db thread; estimates are replayed from the live queue's head."""
         if self.store is None:
             return
+        resync = time.monotonic() - self._queue_synced_at > QUEUE_RESYNC_S
 
-        def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]], int]:
-            return (self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers},
-                    used_today(self.store))
+        def read() -> tuple[list[tuple[int, str, str, bool, bool]] | None, dict[str, dict[str, int]], int]:
+            return (self.store.queue_entries() if resync else None,
+                    {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store))
 
         self._estimates_dirty = False
-        self._view = self._queue_view(*await self.db(read))
+        version = self.queue.version
+        entries, hoppers, used = await self.db(read)
+        if entries is not None and self.queue.version == version:   # no change raced the read
+            self.queue.load(QueueEntry(*e) for e in entries)
+            self._queue_synced_at = time.monotonic()
+        self._view = self._queue_view(hoppers, used)
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
         if job.front_sha is None:
@@ -492,18 +512,35 @@ class Station:
 
     # ------------------------------------------------------------------ views (API objects)
 
-    def _queue_view(self, order: list[tuple[str, str, bool]], hoppers: dict[str, dict[str, int]],
-                    used_today: int) -> QueueView:
+    def _queue_view(self, hoppers: dict[str, dict[str, int]], used_today: int) -> QueueView:
         printers = []
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
             types = frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
-                         estimates=estimate_jobs(order, printers, time.time(), self._hours,
-                                                 self.settings.station.daily_capacity, used_today),
-                         hoppers=hoppers, used_today=used_today)
+        capacity = self.settings.station.daily_capacity
+        head = self.queue.head(capacity * ESTIMATE_DAYS)
+        replay = Replay(printers, time.time(), self._hours, capacity, used_today)
+        return QueueView(estimates=estimate_jobs(head, printers, time.time(), self._hours, capacity, used_today,
+                                                 replay),
+                         hoppers=hoppers, used_today=used_today, replay=replay, replayed=len(head),
+                         version=self.queue.version)
+
+    def _extend_view(self, job: Job) -> None:
+        """A job just appended at the end of the queue: extend the cached replay by it (O(1)), so the
+        answer to its submission carries its estimate without replaying the queue."""
+        view = self._view
+        position = self.queue.position(job.id)
+        if (view.replay is None or view.version + 1 != self.queue.version or position != len(self.queue)
+                or view.replayed != position - 1
+                or position > self.settings.station.daily_capacity * ESTIMATE_DAYS):
+            return
+        done = view.replay.add(job.card_type, job.dual)
+        estimates = dict(view.estimates)
+        if done is not None:
+            estimates[job.id] = done
+        self._view = replace(view, estimates=estimates, replayed=position, version=self.queue.version)
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
         """The API's job object.
@@ -513,16 +550,14 @@ class Station:
         """
         fmt = self.clock.iso
         view = self._view
-        if fresh and self.store is not None:
-            # called on the db thread inside the transaction that changed the job: read what it sees,
-            # into a view of its own (the cached one belongs to the event loop)
-            view = self._queue_view(self.store.queue_order(),
-                                    {n: self.store.hopper_card_types(n) for n in self.workers}, view.used_today)
         position = None
         estimate = None
         reason = job.state_reason
         if job.state == JobState.QUEUED:
-            position = view.positions.get(job.id)
+            # `fresh`: on the db thread, inside the transaction that changed the job, before the live
+            # queue has seen the change: the place the job takes in it, from the cached order
+            position = (self.queue.position_of(job.seq, job.priority == Priority.URGENT) if fresh
+                        else self.queue.position(job.id))
             est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
             if est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):

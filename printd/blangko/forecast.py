@@ -38,14 +38,18 @@ QueuedJob = tuple[str, str, bool]
 class QueueView:
     """What the job and printer views show of the queue at one moment, computed together.
 
-    `positions` and `estimates` (epoch seconds) by job id; `hoppers` maps each printer to the card
-    types and counts its hopper holds by the ledger; `used_today` is the blanks used today.
+    `estimates` (epoch seconds) by job id, for the queue's head (positions come from the live queue,
+    printd/blangko/live_queue.py); `hoppers` maps each printer to the card types and counts its
+    hopper holds by the ledger; `used_today` is the blanks used today.
     """
 
-    positions: Mapping[str, int] = field(default_factory=dict)
     estimates: Mapping[str, float] = field(default_factory=dict)
     hoppers: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     used_today: int = 0
+    #: the replay behind `estimates`, how many queued jobs it covered, and the live queue's version then
+    replay: Replay | None = None
+    replayed: int = 0
+    version: int = -1
 
 
 class WorkingHours:
@@ -116,8 +120,56 @@ class WorkingHours:
         return out
 
 
+class Replay:
+    """Dispatch replayed job by job over the printers' speeds, within working hours and capacity.
+
+    Kept with the view it made, so a job appended to the queue extends it in O(1) instead of
+    replaying the whole queue (Station.submit).
+    """
+
+    def __init__(self, printers: Sequence[PrinterSpec], now: float, hours: WorkingHours, capacity: int,
+                 used_today: int = 0) -> None:
+        self.printers = printers
+        self.hours = hours
+        self.capacity = capacity
+        self.free = {p[0]: max(p[2], now) for p in printers}
+        self.used: dict[date, int] = defaultdict(int)
+        self.today = hours.day_of(now)
+        self.used[self.today] = used_today + sum(1 for p in printers if p[2] > now)
+        self.overtime_end = hours.overtime_end(now)
+
+    def _slot(self, t: float, seconds: float) -> float:
+        """When a card of `seconds` can start at or after `t`."""
+        hours, used = self.hours, self.used
+        if t + seconds <= self.overtime_end and used[self.today] < self.capacity:
+            return t
+        t = hours.earliest(t)
+        for _ in range(_MAX_DAYS_AHEAD):
+            d = hours.day_of(t)
+            start, end = hours.bounds(d)
+            # a card longer than the whole working day still starts at the opening
+            if used[d] < self.capacity and (t + seconds <= end or t <= start):
+                return t
+            t = hours.bounds(hours.next_working_day(d))[0]
+        raise ValueError("no working day configured")
+
+    def add(self, card_type: str, dual: bool) -> float | None:
+        """The next job in the order: its predicted finish, or None when no printer can print it."""
+        options = []
+        for name, types, _, single, double in self.printers:
+            if card_type in types:
+                secs = double if dual else single
+                options.append((self._slot(self.free[name], secs), name, secs))
+        if not options:
+            return None
+        start, name, secs = min(options)
+        self.free[name] = start + secs
+        self.used[self.hours.day_of(start)] += 1
+        return start + secs
+
+
 def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], now: float, hours: WorkingHours,
-                  capacity: int, used_today: int = 0) -> dict[str, float]:
+                  capacity: int, used_today: int = 0, replay: Replay | None = None) -> dict[str, float]:
     """Predicted finish time per queued job, within working hours and the daily capacity.
 
     Jobs no printer can print (no blanks, no able printer) get no estimate. A printer still busy
@@ -126,40 +178,14 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
     Outside working hours the station still prints what able printers can take (the dispatcher does
     not look at the clock), so `printers` being able now means overtime: cards start at once, until
     the opening or the end of the station day, within today's capacity; the rest goes by the hours.
+    `replay`, when given, is the replay to use (and leaves it ready to extend).
     """
-    free = {p[0]: max(p[2], now) for p in printers}
-    used: dict[date, int] = defaultdict(int)
-    today = hours.day_of(now)
-    used[today] = used_today + sum(1 for p in printers if p[2] > now)
-    overtime_end = hours.overtime_end(now)
-
-    def slot(t: float, seconds: float) -> float:
-        """When a card of `seconds` can start at or after `t`."""
-        if t + seconds <= overtime_end and used[today] < capacity:
-            return t
-        t = hours.earliest(t)
-        for _ in range(_MAX_DAYS_AHEAD):
-            d = hours.day_of(t)
-            start, end = hours.bounds(d)
-            # a card longer than the whole working day still starts at the opening
-            if used[d] < capacity and (t + seconds <= end or t <= start):
-                return t
-            t = hours.bounds(hours.next_working_day(d))[0]
-        raise ValueError("no working day configured")
-
+    replay = replay or Replay(printers, now, hours, capacity, used_today)
     out: dict[str, float] = {}
     for job_id, card_type, dual in queue:
-        options = []
-        for name, types, _, single, double in printers:
-            if card_type in types:
-                secs = double if dual else single
-                options.append((slot(free[name], secs), name, secs))
-        if not options:
-            continue
-        start, name, secs = min(options)
-        free[name] = start + secs
-        used[hours.day_of(start)] += 1
-        out[job_id] = start + secs
+        done = replay.add(card_type, dual)
+        if done is not None:
+            out[job_id] = done
     return out
 
 

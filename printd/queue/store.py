@@ -86,7 +86,9 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         printed_after=row["printed_after"], note=row["note"])
 
 
-_ORDER = "CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, seq"
+#: urgent first, then oldest; the indexes jobs_claim and jobs_queue_order (queue/db.py) serve exactly
+#: this expression, so neither the claim nor the queue view sorts
+_ORDER = "priority <> 'urgent', seq"
 
 
 class Store:
@@ -152,6 +154,11 @@ class Store:
         """Queued jobs in the order they will print: (id, card_type, dual)."""
         return [(r[0], r[1], r[2] is not None) for r in self.db.query(
             f"SELECT id, card_type, back_sha FROM jobs WHERE state = 'queued' ORDER BY {_ORDER}")]
+
+    def queue_entries(self) -> builtins.list[tuple[int, str, str, bool, bool]]:
+        """Queued jobs in print order as (seq, id, card_type, dual, urgent), read by the index."""
+        return [(r[0], r[1], r[2], r[3] is not None, r[4] == Priority.URGENT.value) for r in self.db.query(
+            f"SELECT seq, id, card_type, back_sha, priority FROM jobs WHERE state = 'queued' ORDER BY {_ORDER}")]
 
     def counts_by_state(self, day: str | None = None) -> dict[str, int]:
         sql = "SELECT state, COUNT(*) FROM jobs"
