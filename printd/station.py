@@ -188,9 +188,8 @@ class Station:
 
     def job_changed(self, job: Job) -> None:
         self.cards.job_changed(job)
-        if self.queue.update(job):
-            self._extend_view(job)
-        self._views_changed()
+        if not (self.queue.update(job) and self._extend_view(job)):
+            self._views_changed()   # an appended job extended the estimates exactly; anything else: refresh
         self.events.publish("job", self.job_view(job))
 
     def _views_changed(self) -> None:
@@ -527,20 +526,24 @@ class Station:
                          hoppers=hoppers, used_today=used_today, replay=replay, replayed=len(head),
                          version=self.queue.version)
 
-    def _extend_view(self, job: Job) -> None:
+    def _extend_view(self, job: Job) -> bool:
         """A job just appended at the end of the queue: extend the cached replay by it (O(1)), so the
         answer to its submission carries its estimate without replaying the queue."""
         view = self._view
         position = self.queue.position(job.id)
-        if (view.replay is None or view.version + 1 != self.queue.version or position != len(self.queue)
-                or view.replayed != position - 1
-                or position > self.settings.station.daily_capacity * ESTIMATE_DAYS):
-            return
+        horizon = self.settings.station.daily_capacity * ESTIMATE_DAYS
+        if (self._estimates_dirty or view.replay is None or view.version + 1 != self.queue.version
+                or position != len(self.queue) or view.replayed != min(position - 1, horizon)):
+            return False
+        if position > horizon:
+            self._view = replace(view, version=self.queue.version)   # beyond the horizon: no estimate
+            return True
         done = view.replay.add(job.card_type, job.dual)
         estimates = dict(view.estimates)
         if done is not None:
             estimates[job.id] = done
         self._view = replace(view, estimates=estimates, replayed=position, version=self.queue.version)
+        return True
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
         """The API's job object.
