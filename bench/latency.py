@@ -72,8 +72,8 @@ class Probe:
     def install(self, station: Any) -> None:
         submit = station.submit
 
-        async def timed_submit(new: Any) -> Any:
-            job, created = await submit(new)
+        async def timed_submit(new: Any, **options: Any) -> Any:
+            job, created = await submit(new, **options)
             self.accepted.setdefault(job.id, time.perf_counter())
             return job, created
 

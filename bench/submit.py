@@ -100,6 +100,7 @@ def drive(url: str, token: str, bodies: list[bytes], clients: int) -> dict[str, 
     for b in bodies:
         todo.put(b)
     latencies: list[float] = []
+    accepted: dict[str, float] = {}
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
@@ -107,6 +108,7 @@ def drive(url: str, token: str, bodies: list[bytes], clients: int) -> dict[str, 
 
     def client() -> None:
         mine: list[float] = []
+        ids: dict[str, float] = {}
         codes: dict[int, int] = {}
         with httpx.Client(base_url=url, timeout=60.0, headers=headers) as c:
             c.get("/healthz")   # connect before the clock starts
@@ -120,8 +122,11 @@ def drive(url: str, token: str, bodies: list[bytes], clients: int) -> dict[str, 
                 r = c.post("/api/v1/jobs", content=body)
                 mine.append(time.perf_counter() - t0)
                 codes[r.status_code] = codes.get(r.status_code, 0) + 1
+                if r.status_code == 201 and '"id":"j_' in r.text:
+                    ids[r.text.split('"id":"', 1)[1].split('"', 1)[0]] = time.time()
         with lock:
             latencies.extend(mine)
+            accepted.update(ids)
             for k, v in codes.items():
                 statuses[k] = statuses.get(k, 0) + v
 
@@ -134,7 +139,7 @@ def drive(url: str, token: str, bodies: list[bytes], clients: int) -> dict[str, 
         t.join()
     total = time.perf_counter() - t0
     return {"total_s": total, "p50_ms": percentile(latencies, 0.5) * 1000, "p99_ms": percentile(latencies, 0.99) * 1000,
-            "jobs_per_s": len(latencies) / total, "statuses": statuses}
+            "jobs_per_s": len(latencies) / total, "statuses": statuses, "accepted": accepted}
 
 
 def _accepted(server: Server, result: dict[str, Any], expected: int) -> None:
@@ -144,8 +149,26 @@ def _accepted(server: Server, result: dict[str, Any], expected: int) -> None:
                            f"(log: {server.log})")
 
 
+def prepared_ms(state_dir: Path, accepted: dict[str, float], timeout_s: float = 300.0) -> list[float]:
+    """Seconds from each 201 to its card being prepared (decoded): the marker file's time in
+    <state-dir>/prepared/ (printd/cards/prepare.py) minus the time the client read the 201."""
+    deadline = time.monotonic() + timeout_s
+    out: dict[str, float] = {}
+    while len(out) < len(accepted) and time.monotonic() < deadline:
+        for job_id, at in accepted.items():
+            if job_id not in out:
+                try:
+                    out[job_id] = ((state_dir / "prepared" / f"{job_id}.decoded").stat().st_mtime - at) * 1000
+                except FileNotFoundError:
+                    pass
+        time.sleep(0.2)
+    if len(out) < len(accepted):
+        raise RuntimeError(f"only {len(out)} of {len(accepted)} jobs prepared within {timeout_s:.0f} s")
+    return list(out.values())
+
+
 def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], single: list[bytes],
-         clients: int) -> dict[str, Any]:
+         clients: int, state_dir: Path | None = None) -> dict[str, Any]:
     drive(server.url, token, warm, clients)
     cpu0, loop0 = cpu_seconds(server.pid), main_thread_cpu_seconds(server.pid)
     result = drive(server.url, token, bodies, clients)
@@ -153,16 +176,21 @@ def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], sin
     result["cpu_ms_per_job"] = (cpu_seconds(server.pid) - cpu0) / len(bodies) * 1000
     result["loop_cpu_ms_per_job"] = (main_thread_cpu_seconds(server.pid) - loop0) / len(bodies) * 1000
     _accepted(server, result, len(bodies))
+    if state_dir is not None:
+        waits = prepared_ms(state_dir, result["accepted"])
+        result["prepared_p50_ms"], result["prepared_p99_ms"] = percentile(waits, 0.5), percentile(waits, 0.99)
+    del result["accepted"]
     # one client, one job at a time: the service time without queueing behind the other clients
     alone = drive(server.url, token, single, 1)
     _accepted(server, alone, len(single))
+    del alone["accepted"]
     result["single_p50_ms"] = alone["p50_ms"]
     return result
 
 
 def image_costs_ms(bodies: list[bytes], directory: Path) -> tuple[float, float]:
     """CPU per job, in this process, of printd's two image steps alone: the contract's checks (base64 +
-    full decode of both sides) and storing both files (sha256, write, fsync)."""
+    the structure check of both sides) and storing both files (sha256, write, fsync)."""
     from printd.cards.checks import check_card_image
     from printd.queue.images import ImageStore
 
@@ -195,7 +223,7 @@ def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None
                 f = _one(floor, "none", bodies, warm, single, clients)
             # paused printers: accepted jobs wait in the queue and nothing prints during the measurement
             with start_printd(printd_config(enabled=False), work / f"state-{k}") as daemon:
-                p = _one(daemon, daemon.tokens["enrollment"], bodies, warm, single, clients)
+                p = _one(daemon, daemon.tokens["enrollment"], bodies, warm, single, clients, work / f"state-{k}")
             runs.append({"floor": f, "printd": p, "ratio_total": p["total_s"] / f["total_s"],
                          "ratio_p50": p["p50_ms"] / f["p50_ms"],
                          "ratio_cpu": p["cpu_ms_per_job"] / f["cpu_ms_per_job"]})
@@ -210,7 +238,9 @@ def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None
                                   ("floor_loop_cpu_ms", "floor", "loop_cpu_ms_per_job"),
                                   ("printd_loop_cpu_ms", "printd", "loop_cpu_ms_per_job"),
                                   ("floor_single_p50_ms", "floor", "single_p50_ms"),
-                                  ("printd_single_p50_ms", "printd", "single_p50_ms"))
+                                  ("printd_single_p50_ms", "printd", "single_p50_ms"),
+                                  ("prepared_p50_ms", "printd", "prepared_p50_ms"),
+                                  ("prepared_p99_ms", "printd", "prepared_p99_ms"))
     }
     summary["image_check_ms"], summary["image_store_ms"] = check_ms, store_ms
     for ratio in ("ratio_total", "ratio_p50", "ratio_cpu"):
@@ -241,11 +271,13 @@ def render(res: dict[str, Any]) -> str:
          f"{m['printd_single_p50_ms'] / m['floor_single_p50_ms']:.2f}",
          spread([r["printd"]["single_p50_ms"] for r in runs]) + " ms"),
         ("jobs/s", f"{res['jobs'] / m['floor_total_s']:.1f}", f"{res['jobs'] / m['printd_total_s']:.1f}", "", ""),
+        ("201 -> prepared p50 / p99 (ms)", "", f"{m['prepared_p50_ms']:.0f} / {m['prepared_p99_ms']:.0f}", "",
+         spread([r["printd"]["prepared_p99_ms"] for r in runs]) + " ms p99"),
     ]
     head = (f"{res['jobs']} jobs x 2 PNGs (~{m['png_kb']:.0f} KB each, body ~{m['body_kb']:.0f} KB), "
             f"{res['clients']} clients, printers paused, median of {res['repeat']} runs; "
             f"{describe_machine(res['machine'])}\n\n")
-    head += (f"Where printd's CPU per job goes: the contract's image checks (base64 + full PNG decode, both "
+    head += (f"Where printd's CPU per job goes: the contract's image checks (base64 + structure check, both "
              f"sides) take {m['image_check_ms']:.1f} ms and storing both files durably (sha256, write, fsync) "
              f"{m['image_store_ms']:.1f} ms, each measured alone in the bench process; the event-loop thread "
              f"(HTTP, JSON, auth, validation, views) spends {m['printd_loop_cpu_ms']:.1f} ms against the floor's "

@@ -36,7 +36,7 @@ from printd.errors import (
     StoreUnavailable,
 )
 from printd.queue.models import AttemptOutcome, Job
-from printd.queue.store import IMAGES_MISSING, INVALID_IMAGE, Store
+from printd.queue.store import CANCEL_REQUESTED, IMAGES_MISSING, INVALID_IMAGE, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
@@ -381,7 +381,11 @@ class PrinterWorker:
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}", prepared=prepared)
-                outcome, reason, counters = await self._print_card(job, card)
+                if await self._cancel_requested(job):
+                    # canceled while its card was being prepared: the driver was never asked
+                    outcome, reason = AttemptOutcome.CANCELED, "canceled"
+                else:
+                    outcome, reason, counters = await self._print_card(job, card)
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
@@ -401,6 +405,10 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _cancel_requested(self, job: Job) -> bool:
+        current = await self.host.db(self.host.store.get, job.id)
+        return current.state_reason == CANCEL_REQUESTED
 
     async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
                       counters: Counters | None) -> Job:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from printd.cards.art import sample_card
 from printd.config import parse
 from printd.drivers.base import Counters
 from printd.queue.models import AttemptOutcome, JobState, Priority, Resolution
@@ -28,8 +30,15 @@ async def until(pred: Callable[[], Any], timeout: float = 20.0, what: str = "con
     raise TimeoutError(what)
 
 
+@functools.cache
+def _card(i: int) -> bytes:
+    return sample_card("TEST", i)
+
+
 async def submit(st: Station, i: int, card_type: str = "ktp-el") -> str:
-    sha = st.images.put(b"\x89PNG fake %d" % i)
+    # a real image: the station decodes every accepted card (printd/cards/prepare.py) and fails one
+    # whose pixels do not decode, as fake bytes would be
+    sha = st.images.put(_card(i % 7))
     job, _ = await st.submit(NewJob(client="t", request_id=f"r{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
                                     card_type=card_type, reason="new", priority=Priority.NORMAL, front_sha=sha,
                                     back_sha=None, callback_url=None))
@@ -106,11 +115,35 @@ async def test_cancel_while_printing_cancels_at_the_printer(slow_station: Statio
     st = slow_station
     await st.pause("card2", "now", "t")
     a = await submit(st, 1)
-    await until(lambda: st.workers["card1"].busy, what="printing")
+    # wait for the blank to be fed: a worker is busy from the claim, but its card may still be being
+    # prepared (printd/cards/prepare.py) and a cancel then ends it without a blank (the test below)
+    await until(lambda: st.workers["card1"].driver._state.get("in_flight"), what="card fed")
     await st.cancel(a, "t")
     await until(lambda: _is(st, a, JobState.CANCELED), what="canceled")
     job = await st.get_job(a)
     assert job.attempts[-1].outcome.value == "spoiled"   # the blank was fed, so it is booked spoiled
+
+
+async def test_cancel_before_the_card_is_fed_uses_no_blank(slow_station: Station) -> None:
+    st = slow_station
+    await st.pause("card2", "now", "t")
+    w = st.workers["card1"]
+    fed = w.driver._state["fed"]
+    gate = asyncio.Event()
+    prepared_card = st.prepared_card
+
+    async def slow_preparation(job: Any, worker: Any) -> Any:
+        await gate.wait()   # the card is still being prepared when the operator cancels
+        return await prepared_card(job, worker)
+
+    st.prepared_card = slow_preparation  # type: ignore[method-assign]
+    a = await submit(st, 2)
+    await until(lambda: w.busy, what="claimed")
+    await st.cancel(a, "t")
+    gate.set()
+    await until(lambda: _is(st, a, JobState.CANCELED), what="canceled")
+    job = await st.get_job(a)
+    assert job.attempts[-1].outcome.value == "canceled" and w.driver._state["fed"] == fed
 
 
 async def test_no_blanks_reason_and_start_after_load(tmp_path: Path) -> None:

@@ -59,6 +59,14 @@ def _ledger(d: Daemon) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+def _ledger_jobs(d: Daemon) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(d.state_dir / "printd.sqlite3")
+    try:
+        return conn.execute("SELECT job_id FROM ledger ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
 def _outbox_states(d: Daemon, job_id: str) -> list[tuple[str, str | None]]:
     conn = sqlite3.connect(d.state_dir / "printd.sqlite3")
     try:
@@ -93,8 +101,15 @@ def test_an_undecodable_image_fails_its_job_before_any_blank_is_used(tmp_path: P
             ok = admin.post("/api/v1/jobs", json=job_payload(2)).json()["id"]
             wait_for(lambda: admin.get(f"/api/v1/jobs/{ok}").json()["state"] == "printed", timeout=30,
                      what="the next job printed")
-            ledger = ledger + _ledger(d)[len(ledger):][:1]   # that one job's consumption, nothing else
-        assert _ledger(d)[: len(ledger)] == ledger
+            assert {e[0] for e in _ledger_jobs(d)[len(ledger):]} == {ok}   # only the good job's card
+        else:
+            assert _ledger(d) == ledger
+            assert {p: printed_log(d.state_dir, p) for p in ("card1", "card2")} == printed
+        conn = sqlite3.connect(d.state_dir / "printd.sqlite3")
+        try:
+            assert conn.execute("SELECT COUNT(*) FROM ledger WHERE job_id = ?", (job_id,)).fetchone()[0] == 0
+        finally:
+            conn.close()
         for p in ("card1", "card2"):
             assert [c for c in printed_log(d.state_dir, p) if c["job_id"] == job_id] == []
         assert ("failed", "invalid_image") in _outbox_states(d, job_id)    # its webhook is on its way
