@@ -107,6 +107,22 @@ def cpu_seconds(pid: int) -> float:
     return _stat_cpu(f"/proc/{pid}/stat")
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """CPU time of a process's live children and theirs (printd's preparation pool), so far."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                total += cpu_seconds(int(kid)) + children_cpu_seconds(int(kid))
+            except OSError:
+                pass   # it ended meanwhile
+    return total
+
+
 def main_thread_cpu_seconds(pid: int) -> float:
     """CPU time of the process's first thread alone: for asyncio servers, the event loop's thread."""
     return _stat_cpu(f"/proc/{pid}/task/{pid}/stat")

@@ -33,6 +33,7 @@ import httpx
 
 from bench.harness import (
     Server,
+    children_cpu_seconds,
     cpu_seconds,
     describe_machine,
     machine,
@@ -170,7 +171,7 @@ def prepared_ms(state_dir: Path, accepted: dict[str, float], timeout_s: float = 
 def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], single: list[bytes],
          clients: int, state_dir: Path | None = None) -> dict[str, Any]:
     drive(server.url, token, warm, clients)
-    cpu0, loop0 = cpu_seconds(server.pid), main_thread_cpu_seconds(server.pid)
+    cpu0, loop0, kids0 = cpu_seconds(server.pid), main_thread_cpu_seconds(server.pid), children_cpu_seconds(server.pid)
     result = drive(server.url, token, bodies, clients)
     # CPU per job is far less sensitive to busy neighbours than wall time
     result["cpu_ms_per_job"] = (cpu_seconds(server.pid) - cpu0) / len(bodies) * 1000
@@ -178,6 +179,8 @@ def _one(server: Server, token: str, bodies: list[bytes], warm: list[bytes], sin
     _accepted(server, result, len(bodies))
     if state_dir is not None:
         waits = prepared_ms(state_dir, result["accepted"])
+        # printd's preparation pool (decode after acceptance), measured once every card is prepared
+        result["prepare_cpu_ms_per_job"] = (children_cpu_seconds(server.pid) - kids0) / len(bodies) * 1000
         result["prepared_p50_ms"], result["prepared_p99_ms"] = percentile(waits, 0.5), percentile(waits, 0.99)
     del result["accepted"]
     # one client, one job at a time: the service time without queueing behind the other clients
@@ -240,6 +243,7 @@ def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None
                                   ("floor_single_p50_ms", "floor", "single_p50_ms"),
                                   ("printd_single_p50_ms", "printd", "single_p50_ms"),
                                   ("prepared_p50_ms", "printd", "prepared_p50_ms"),
+                                  ("prepare_cpu_ms", "printd", "prepare_cpu_ms_per_job"),
                                   ("prepared_p99_ms", "printd", "prepared_p99_ms"))
     }
     summary["image_check_ms"], summary["image_store_ms"] = check_ms, store_ms
@@ -273,6 +277,7 @@ def render(res: dict[str, Any]) -> str:
         ("jobs/s", f"{res['jobs'] / m['floor_total_s']:.1f}", f"{res['jobs'] / m['printd_total_s']:.1f}", "", ""),
         ("201 -> prepared p50 / p99 (ms)", "", f"{m['prepared_p50_ms']:.0f} / {m['prepared_p99_ms']:.0f}", "",
          spread([r["printd"]["prepared_p99_ms"] for r in runs]) + " ms p99"),
+        ("preparation pool CPU per job (ms), after the 201", "", f"{m['prepare_cpu_ms']:.1f}", "", ""),
     ]
     head = (f"{res['jobs']} jobs x 2 PNGs (~{m['png_kb']:.0f} KB each, body ~{m['body_kb']:.0f} KB), "
             f"{res['clients']} clients, printers paused, median of {res['repeat']} runs; "

@@ -1,0 +1,250 @@
+"""A city's backlog: does the station stay flat at 1,000 / 5,000 / 20,000 queued jobs?
+
+    .venv/bin/python bench/backlog.py [--depths 1000,5000,20000] [--cards 200] [--json]
+
+The real daemon (`python -m printd serve`, a subprocess) with two simulated printers at time_scale
+1000 (a 35 s card in 35 ms: ideal 28.6 cards/s for one printer), both paused. The queue is filled
+through the API (8 clients, small CR80 images: the fill is set-up, not measured) to each depth in
+turn, and at each depth:
+
+- 50 more submissions with the standard two ~300 KB images (bench/submit.py's bodies) from 1 client
+  and from 8 clients: p50 / p99 and jobs/s;
+- `GET /api/v1/jobs?limit=500` (operator): median of 5;
+- one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 10,
+  with the daemon's CPU per change;
+- `/healthz` round trips sampled every 20 ms while one printer prints: p99, an outside view of the
+  event loop's stalls (the daemon runs in its own process);
+- RSS of the daemon;
+- one printer resumed for `--cards` cards: cards/s and daemon CPU per card; then paused again.
+
+The operator page's first load in Chromium is measured by tests/e2e/test_page.py's harness only at
+small depths; see docs/benchmarks.md for what this run does not cover.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from PIL import Image
+
+from bench.harness import (
+    cpu_seconds,
+    describe_machine,
+    machine,
+    median,
+    percentile,
+    printd_config,
+    rss_mb,
+    start_printd,
+    table,
+)
+from bench.submit import drive, job_body
+
+IDEAL_CARDS_S = 1000 / 35.0
+
+
+def _small_png() -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", (162, 102), (30, 90, 160)).save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def fill_bodies(start: int, count: int) -> list[bytes]:
+    img = {"content_type": "image/png", "data": _small_png()}
+    return [json.dumps({"request_id": f"FILL-{i:06d}", "nik": f"327401120390{(i % 9999) + 1:04d}",
+                        "name": f"WARGA ANTRI {i}", "card_type": "ktp-el", "front": img}).encode()
+            for i in range(start, start + count)]
+
+
+def _sse_change_ms(url: str, admin: str, rounds: int = 10) -> tuple[float, float, list[float]]:
+    """Hold/release the head job; ms from the request to its SSE event, and the daemon CPU per change."""
+    headers = {"authorization": f"Bearer {admin}"}
+    got: dict[str, float] = {}
+    cond = threading.Condition()
+    stop = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=None) as c, \
+                c.stream("GET", "/api/v1/events") as r:
+            event = ""
+            for line in r.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "job":
+                    doc = json.loads(line[5:])
+                    with cond:
+                        got[f"{doc['id']}:{doc['state']}"] = time.perf_counter()
+                        cond.notify_all()
+
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(0.5)
+    waits = []
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
+        head = c.get("/api/v1/jobs", params={"state": "queued", "limit": 1}).json()["items"][0]["id"]
+        for k in range(rounds):
+            action, state = ("hold", "held") if k % 2 == 0 else ("release", "queued")
+            key = f"{head}:{state}"
+            with cond:
+                got.pop(key, None)
+            t0 = time.perf_counter()
+            assert c.post(f"/api/v1/jobs/{head}/{action}").status_code == 200
+            with cond:
+                cond.wait_for(lambda k=key: k in got, timeout=30)  # type: ignore[misc]
+                waits.append((got[key] - t0) * 1000)
+            time.sleep(0.2)
+    stop.set()
+    return median(waits), max(waits), waits
+
+
+def _print_phase(server: Any, admin: str, cards: int) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {admin}"}
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            while not done.is_set():
+                t0 = time.perf_counter()
+                c.get("/healthz")
+                samples.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.02)
+
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
+        printed0 = c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0
+        cpu0 = cpu_seconds(server.pid)
+        probe = threading.Thread(target=sample, daemon=True)
+        probe.start()
+        t0 = time.perf_counter()
+        c.post("/api/v1/printers/card1/resume")
+        while True:
+            now = c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0
+            if now - printed0 >= cards:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+        c.post("/api/v1/printers/card1/pause", json={"when": "now"})
+        done.set()
+        probe.join()
+        printed = (c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0) - printed0
+    return {"cards_per_s": printed / elapsed, "cpu_ms_per_card": (cpu_seconds(server.pid) - cpu0) / printed * 1000,
+            "healthz_p99_ms": percentile(samples, 0.99), "healthz_p50_ms": percentile(samples, 0.5)}
+
+
+def measure(server: Any, depth: int, cards: int, serial: int) -> dict[str, Any]:
+    admin, enrollment = server.tokens["admin"], server.tokens["enrollment"]
+    out: dict[str, Any] = {"depth": depth}
+    one = drive(server.url, enrollment, [job_body(serial + i, "one") for i in range(50)], 1)
+    eight = drive(server.url, enrollment, [job_body(serial + 100 + i, "eight") for i in range(50)], 8)
+    out.update(submit1_p50_ms=one["p50_ms"], submit1_p99_ms=one["p99_ms"], submit8_p50_ms=eight["p50_ms"],
+               submit8_p99_ms=eight["p99_ms"], submit8_jobs_s=eight["jobs_per_s"])
+    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {admin}"}, timeout=60) as c:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert c.get("/api/v1/jobs", params={"limit": 500}).status_code == 200
+            times.append((time.perf_counter() - t0) * 1000)
+    out["list500_ms"] = median(times)
+    cpu0 = cpu_seconds(server.pid)
+    out["change_to_sse_ms"], out["change_to_sse_max_ms"], _ = _sse_change_ms(server.url, admin)
+    # 10 changes, 0.2 s apart: the daemon's CPU over them less its idle CPU in the same time
+    busy = cpu_seconds(server.pid) - cpu0
+    t_idle = time.perf_counter()
+    idle0 = cpu_seconds(server.pid)
+    time.sleep(2.5)
+    idle = (cpu_seconds(server.pid) - idle0) / (time.perf_counter() - t_idle)
+    out["cpu_ms_per_change"] = max(0.0, busy - idle * 2.5) / 10 * 1000
+    out["rss_mb"] = rss_mb(server.pid)[0]
+    out.update(_print_phase(server, admin, cards))
+    return out
+
+
+def run(depths: list[int], cards: int) -> dict[str, Any]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="printd-bench-backlog-") as tmp:
+        need = max(depths) + 3 * (cards + 200) + 1000
+        cfg = printd_config(enabled=False, time_scale=1000.0, hopper=need, seed=need)
+        with start_printd(cfg, Path(tmp) / "state") as server:
+            filled = 0
+            serial = 500000
+            for depth in depths:
+                # the queue holds what was filled less what printed: fill up to the depth
+                with httpx.Client(base_url=server.url, timeout=60,
+                                  headers={"authorization": f"Bearer {server.tokens['admin']}"}) as c:
+                    now = _queued(c)
+                t0 = time.perf_counter()
+                bodies = fill_bodies(filled, max(0, depth - now))
+                drive(server.url, server.tokens["enrollment"], bodies, 8)
+                filled += len(bodies)
+                fill_s = time.perf_counter() - t0
+                res = measure(server, depth, cards, serial)
+                res["fill_s"] = fill_s
+                serial += 1000
+                results.append(res)
+                print(json.dumps(res), file=sys.stderr, flush=True)
+    return {"machine": machine(), "depths": depths, "cards": cards, "results": results}
+
+
+def _queued(c: httpx.Client) -> int:
+    n, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"state": "queued", "limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        page = c.get("/api/v1/jobs", params=params).json()
+        n += len(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return n
+
+
+METRICS = [("submit, 1 client, p50 (ms)", "submit1_p50_ms"), ("submit, 1 client, p99 (ms)", "submit1_p99_ms"),
+           ("submit, 8 clients, p50 (ms)", "submit8_p50_ms"), ("submit, 8 clients, p99 (ms)", "submit8_p99_ms"),
+           ("submit, 8 clients (jobs/s)", "submit8_jobs_s"), ("GET /api/v1/jobs?limit=500 (ms)", "list500_ms"),
+           ("state change -> SSE event (ms)", "change_to_sse_ms"), ("daemon CPU per state change (ms)",
+                                                                     "cpu_ms_per_change"),
+           ("/healthz p99 while printing (ms)", "healthz_p99_ms"), ("RSS (MiB)", "rss_mb"),
+           ("one printer at 1000x (cards/s)", "cards_per_s"), ("daemon CPU per card (ms)", "cpu_ms_per_card")]
+
+
+def render(res: dict[str, Any]) -> str:
+    rs = res["results"]
+    first = rs[0]
+    rows = []
+    for label, key in METRICS:
+        ratio = rs[-1][key] / first[key] if first[key] else float("nan")
+        rows.append((label, *(f"{r[key]:.1f}" for r in rs), f"{ratio:.2f}"))
+    head = (f"Backlog at {', '.join(str(d) for d in res['depths'])} queued jobs; {res['cards']} cards printed at "
+            f"each depth; {describe_machine(res['machine'])}\n\n")
+    ideal = rs[-1]["cards_per_s"] / IDEAL_CARDS_S
+    foot = (f"\n\ncards/s at {res['depths'][-1]}: {rs[-1]['cards_per_s']:.1f} = {ideal:.0%} of the ideal "
+            f"{IDEAL_CARDS_S:.1f}")
+    return head + table(("", *(str(d) for d in res["depths"]), f"{res['depths'][-1]} / {res['depths'][0]}"),
+                        rows) + foot
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--depths", default="1000,5000,20000")
+    ap.add_argument("--cards", type=int, default=200)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    res = run([int(d) for d in args.depths.split(",")], args.cards)
+    print(json.dumps(res, indent=2) if args.json else render(res))
+    return res
+
+
+if __name__ == "__main__":
+    main()
