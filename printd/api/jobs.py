@@ -121,12 +121,21 @@ async def list_jobs(request: Request, principal: Reader,
     station = _station(request)
     await station.fresh_views()
     after = decode_cursor(cursor) if cursor else None
-    jobs = await station.db(station.store.list, state=state.value if state else None, day=date,
-                            client=client_scope(principal), limit=limit + 1, after_seq=after)
+    filters = {"state": state.value if state else None, "day": date, "client": client_scope(principal)}
+
+    def read() -> tuple[list[Any], int | None]:
+        # `total` on the first page only: a page of a 20,000-job queue shows "500 of 20,000"
+        return (station.store.list(**filters, limit=limit + 1, after_seq=after),
+                station.store.count(**filters) if after is None else None)
+
+    jobs, total = await station.db(read)
     more = len(jobs) > limit
     jobs = jobs[:limit]
-    return {"items": [station.job_view(j) for j in jobs],
-            "next_cursor": encode_cursor(jobs[-1].seq) if more and jobs else None}
+    out: dict[str, Any] = {"items": [station.job_view(j) for j in jobs],
+                           "next_cursor": encode_cursor(jobs[-1].seq) if more and jobs else None}
+    if total is not None:
+        out["total"] = total
+    return out
 
 
 @router.get("/{job_id}", summary="One job")

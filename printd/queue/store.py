@@ -155,6 +155,15 @@ class Store:
         return [(r[0], r[1], r[2] is not None) for r in self.db.query(
             f"SELECT id, card_type, back_sha FROM jobs WHERE state = 'queued' ORDER BY {_ORDER}")]
 
+    def count(self, *, state: str | None = None, day: str | None = None, client: str | None = None) -> int:
+        """How many jobs `list` would page through with these filters (served by the state/day indexes)."""
+        sql, args = "SELECT COUNT(*) FROM jobs WHERE 1=1", []
+        for column, value in (("state", state), ("day", day), ("client", client)):
+            if value:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        return int(self.db.query(sql, tuple(args))[0][0])
+
     def queue_entries(self) -> builtins.list[tuple[int, str, str, bool, bool]]:
         """Queued jobs in print order as (seq, id, card_type, dual, urgent), read by the index."""
         return [(r[0], r[1], r[2], r[3] is not None, r[4] == Priority.URGENT.value) for r in self.db.query(

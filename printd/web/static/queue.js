@@ -9,6 +9,9 @@ import { offChange, onChange, state, upsertJob } from './state.js';
 const ORDER = { in_doubt: 0, printing: 1, queued: 2, held: 3, failed: 4, printed: 5, canceled: 6 };
 const CAN_ACT = new Set(['operator', 'admin']);
 let filter = '';
+// rows drawn at once: a backlog of thousands is drawn a page at a time ("show more")
+const PAGE_ROWS = 200;
+let rowsShown = PAGE_ROWS;
 
 export function printedToday() {
   let n = 0;
@@ -180,6 +183,11 @@ export function renderQueue() {
   for (const opt of document.querySelectorAll('#state-filter option[value]:not([value=""])')) {
     opt.textContent = `${opt.dataset.label} (${counts[opt.value] || 0})`;
   }
+  // the server's count: the page holds only the head of a long queue
+  if (state.queuedTotal !== null) counts.queued = Math.max(state.queuedTotal, 0);
+  for (const opt of document.querySelectorAll('#state-filter option[value="queued"]')) {
+    opt.textContent = `${opt.dataset.label} (${counts.queued || 0})`;
+  }
   const open = (counts.queued || 0) + (counts.printing || 0) + (counts.in_doubt || 0) + (counts.held || 0);
   document.getElementById('tab-queue-count').textContent = open ? `(${open})` : '';
   const summary = document.getElementById('queue-summary');
@@ -189,12 +197,33 @@ export function renderQueue() {
     });
   }
   const shown = sorted(all.filter((j) => !filter || j.state === filter));
-  replaceChildren(document.getElementById('jobs-body'), shown.map(row));
+  replaceChildren(document.getElementById('jobs-body'), shown.slice(0, rowsShown).map(row));
   document.getElementById('jobs-empty').hidden = shown.length > 0;
+  renderMore(shown.length, filter === 'queued' || !filter ? (counts.queued || 0) - shown.filter((j) => j.state === 'queued').length : 0);
+}
+
+// "Showing 200 of 20,000" under the table, with a button for the next page of rows
+function renderMore(loaded, notLoaded) {
+  let more = document.getElementById('jobs-more');
+  if (!more) {
+    more = h('p', { id: 'jobs-more', class: 'muted' });
+    document.getElementById('jobs-empty').after(more);
+  }
+  const total = loaded + Math.max(notLoaded, 0);
+  const drawn = Math.min(rowsShown, loaded);
+  more.hidden = drawn >= total;
+  if (more.hidden) return;
+  const button = drawn < loaded ? h('button', {
+    type: 'button', class: 'small', 'data-key': 'jobs-more',
+    onclick: () => { rowsShown += PAGE_ROWS; renderQueue(); },
+  }, t('queue.more', { n: fmtNum(Math.min(PAGE_ROWS, loaded - drawn)) })) : null;
+  replaceChildren(more, [t('queue.showing', { shown: fmtNum(drawn), total: fmtNum(total) }), ' ', button]);
 }
 
 export function setupQueue(redraw) {
   const select = document.getElementById('state-filter');
-  select.addEventListener('change', () => { filter = select.value; redraw(); });
-  document.addEventListener('printd:filter', (ev) => { filter = ev.detail; select.value = filter; redraw(); });
+  select.addEventListener('change', () => { filter = select.value; rowsShown = PAGE_ROWS; redraw(); });
+  document.addEventListener('printd:filter', (ev) => {
+    filter = ev.detail; select.value = filter; rowsShown = PAGE_ROWS; redraw();
+  });
 }

@@ -9,7 +9,13 @@ export const state = {
   stock: null,
   ledger: [],
   diagnostics: new Map(),   // printer -> {status: 'loading' | 'ok' | 'absent', data}
+  // jobs waiting at the station, from the server's count: a backlog of thousands is loaded only in
+  // its first QUEUED_LOADED jobs (the page shows the head of the queue and this count)
+  queuedTotal: null,
 };
+
+// the head of the queue the page loads; the rest is counted, not transferred
+const QUEUED_LOADED = 500;
 
 const PENDING_OR_ACTIVE = new Set(['queued', 'held', 'printing', 'in_doubt']);
 const listeners = new Set();
@@ -43,6 +49,16 @@ export function upsertJob(job) {
   const old = state.jobs.get(job.id);
   // a full load may answer after a live event that is newer: keep the newer one
   if (old && old.updated_at > job.updated_at) return;
+  if (state.queuedTotal !== null) {
+    // keep the count current between loads; a job the page never loaded that starts printing
+    // came from the queue (a claim)
+    const was = old ? old.state === 'queued' : job.state === 'printing';
+    state.queuedTotal += (job.state === 'queued' ? 1 : 0) - (was ? 1 : 0);
+    if (!old && job.state === 'queued' && job.position && job.position > QUEUED_LOADED) {
+      changed();
+      return;   // beyond the loaded head: counted, not kept
+    }
+  }
   if (relevant(job)) state.jobs.set(job.id, job);
   else state.jobs.delete(job.id);
   changed();
@@ -61,10 +77,13 @@ export function setStock(stock) {
 export async function loadJobs() {
   const today = stationDay();
   // today's jobs, plus anything still open from earlier days (a card in doubt since yesterday)
-  const lists = await Promise.all([
-    listAll(`/api/v1/jobs?date=${today}`),
-    ...['queued', 'held', 'printing', 'in_doubt'].map((s) => listAll(`/api/v1/jobs?state=${s}`)),
+  const [queued, ...lists] = await Promise.all([
+    api('GET', `/api/v1/jobs?state=queued&limit=${QUEUED_LOADED}`),
+    listAll(`/api/v1/jobs?date=${today}`, 2000),
+    ...['held', 'printing', 'in_doubt'].map((s) => listAll(`/api/v1/jobs?state=${s}`)),
   ]);
+  lists.push(queued.items);
+  state.queuedTotal = typeof queued.total === 'number' ? queued.total : null;
   const fresh = new Map();
   for (const job of lists.flat()) if (relevant(job)) fresh.set(job.id, job);
   for (const [id, job] of state.jobs) {
