@@ -137,20 +137,58 @@ class Replay:
         self.today = hours.day_of(now)
         self.used[self.today] = used_today + sum(1 for p in printers if p[2] > now)
         self.overtime_end = hours.overtime_end(now)
+        # the calendar arithmetic (zoned datetimes) cost ~15 us a job; a replay asks about the same few
+        # days over and over, so their bounds are kept: (midnight, next midnight, day) and per day
+        self._day: tuple[float, float, date] = (0.0, 0.0, self.today)
+        self._bounds: dict[date, tuple[float, float]] = {}
+        self._next_day: dict[date, date] = {}
+
+    def _day_of(self, ts: float) -> date:
+        lo, hi, d = self._day
+        if lo <= ts < hi:
+            return d
+        d = self.hours.day_of(ts)
+        tz = self.hours.tz
+        self._day = (datetime.combine(d, time(0), tz).timestamp(),
+                     datetime.combine(d + timedelta(days=1), time(0), tz).timestamp(), d)
+        return d
+
+    def _bounds_of(self, d: date) -> tuple[float, float]:
+        b = self._bounds.get(d)
+        if b is None:
+            b = self._bounds[d] = self.hours.bounds(d)
+        return b
+
+    def _next_working_day(self, d: date) -> date:
+        n = self._next_day.get(d)
+        if n is None:
+            n = self._next_day[d] = self.hours.next_working_day(d)
+        return n
+
+    def _earliest(self, ts: float) -> float:
+        """WorkingHours.earliest, with the cached calendar."""
+        d = self._day_of(ts)
+        if self.hours.is_working_day(d):
+            start, end = self._bounds_of(d)
+            if ts < start:
+                return start
+            if ts < end:
+                return ts
+        return self._bounds_of(self._next_working_day(d))[0]
 
     def _slot(self, t: float, seconds: float) -> float:
         """When a card of `seconds` can start at or after `t`."""
-        hours, used = self.hours, self.used
+        used = self.used
         if t + seconds <= self.overtime_end and used[self.today] < self.capacity:
             return t
-        t = hours.earliest(t)
+        t = self._earliest(t)
         for _ in range(_MAX_DAYS_AHEAD):
-            d = hours.day_of(t)
-            start, end = hours.bounds(d)
+            d = self._day_of(t)
+            start, end = self._bounds_of(d)
             # a card longer than the whole working day still starts at the opening
             if used[d] < self.capacity and (t + seconds <= end or t <= start):
                 return t
-            t = hours.bounds(hours.next_working_day(d))[0]
+            t = self._bounds_of(self._next_working_day(d))[0]
         raise ValueError("no working day configured")
 
     def add(self, card_type: str, dual: bool) -> float | None:
@@ -164,7 +202,7 @@ class Replay:
             return None
         start, name, secs = min(options)
         self.free[name] = start + secs
-        self.used[self.hours.day_of(start)] += 1
+        self.used[self._day_of(start)] += 1
         return start + secs
 
 
