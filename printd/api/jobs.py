@@ -89,7 +89,13 @@ def _station(request: Request) -> Any:
 
 
 @router.post("", status_code=201, summary="Submit a card to print (idempotent by request_id)",
-             openapi_extra=_JOB_BODY, responses={200: {"description": "the same request was received before: the existing job"},
+             openapi_extra=_JOB_BODY,
+             description="Answers 201 once the job is durable. Each image's structure is checked first (422 "
+                         "invalid_image for a malformed file, a type mismatch, or a decompression or scan bomb); "
+                         "the pixels are decoded and the printer-ready card prepared right after the 201, off the "
+                         "request path. An image that then does not decode fails the job (state failed, "
+                         "state_reason invalid_image) before any blank is used, with its webhook.",
+             responses={200: {"description": "the same request was received before: the existing job"},
                         400: {"description": "the body is not valid JSON"}, 409: {"description": "request_id reused"},
                         413: {"description": "body or image too large"}, 415: {"description": "not PNG/JPEG"},
                         422: {"description": "invalid field"}, 503: {"description": "cannot persist now"}})

@@ -12,7 +12,10 @@ class _In(BaseModel):
 
 class ImageIn(_In):
     content_type: str = Field(description="image/png or image/jpeg", examples=["image/png"])
-    data: str = Field(description="the image, base64")
+    data: str = Field(description="the image, base64. Checked at submission for its structure (magic bytes = "
+                      "content_type, PNG chunks and CRCs up to IEND, JPEG markers up to EOI, CR80 shape, "
+                      "100-2048 px a side, at most 64 progressive scans); its pixels are decoded after the "
+                      "201, and a job whose image does not decode ends failed with state_reason invalid_image")
 
 
 class JobIn(_In):
