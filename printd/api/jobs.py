@@ -99,7 +99,7 @@ def _station(request: Request) -> Any:
                         400: {"description": "the body is not valid JSON"}, 409: {"description": "request_id reused"},
                         413: {"description": "body or image too large"}, 415: {"description": "not PNG/JPEG"},
                         422: {"description": "invalid field"}, 503: {"description": "cannot persist now"}})
-async def submit(request: Request, response: Response, principal: Submitter) -> dict[str, Any]:
+async def submit(request: Request, principal: Submitter) -> Response:
     station = _station(request)
     body = _parse_job(await request.body())
     nik = validate_nik(body.nik)
@@ -112,9 +112,9 @@ async def submit(request: Request, response: Response, principal: Submitter) -> 
                  reason=body.reason, priority=Priority(body.priority), front_sha=front_sha, back_sha=back_sha,
                  callback_url=callback)
     job, created = await station.submit(new, check_headroom=True)
-    if not created:
-        response.status_code = 200
-    return station.job_view(job)
+    # the job object is plain JSON values: orjson writes it directly (no jsonable_encoder walk)
+    return Response(orjson.dumps(station.job_view(job)), status_code=201 if created else 200,
+                    media_type="application/json")
 
 
 @router.get("", summary="List jobs (an enrollment client sees only its own)")
