@@ -564,3 +564,32 @@ def test_a_technician_sees_printers_but_no_operator_actions(
         shot(page, "printers-technician")
     finally:
         ctx.close()
+
+
+def test_a_long_queue_shows_its_head_a_page_at_a_time_with_its_count(
+        page: Page, admin: httpx.Client, enrollment: httpx.Client) -> None:
+    """A backlog after a blank shortage: the page loads the head of the queue (500 jobs) and the count,
+    and draws 200 rows at a time (issue 20); the count stays right as jobs arrive live."""
+    wait_printers_ready(admin)
+    for name in ("card1", "card2"):
+        assert admin.post(f"/api/v1/printers/{name}/pause", json={"when": "now"}).status_code == 200
+    ids = [submit(enrollment, 1000 + i) for i in range(620)]
+    try:
+        page.reload()
+        page.get_by_role("link", name="Antrian").click()
+        page.locator("#state-filter").select_option("queued")
+        rows = page.locator("#jobs-body tr[data-job-id]")
+        expect(rows).to_have_count(200)
+        expect(page.locator("#jobs-more")).to_contain_text(f"Menampilkan 200 dari {id_num(620)}")
+        expect(page.locator("#state-filter option[value='queued']")).to_contain_text(f"({id_num(620)})")
+        page.locator("#jobs-more button").click()
+        expect(rows).to_have_count(400)
+        ids.append(submit(enrollment, 1700))      # arrives live, beyond the loaded head: counted
+        expect(page.locator("#jobs-more")).to_contain_text(f"Menampilkan 400 dari {id_num(621)}")
+        expect(job_row(page, ids[0])).to_contain_text("urutan 1")
+        shot(page, "queue-long")
+    finally:
+        for job_id in ids:
+            admin.post(f"/api/v1/jobs/{job_id}/cancel")
+        for name in ("card1", "card2"):
+            admin.post(f"/api/v1/printers/{name}/resume")
