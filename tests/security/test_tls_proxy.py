@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,3 +192,23 @@ def test_forwarded_headers_from_anyone_but_the_proxy_are_ignored(daemon: Daemon)
         assert not any("Secure" in c for c in direct.get("/login").headers.get_list("set-cookie"))
     rows = audited_addresses(daemon, "session.login_failed")[before:]
     assert rows == [(f"address:{CLIENT_B}", CLIENT_B)]
+
+
+def test_the_event_stream_passes_the_proxy_unbuffered(daemon: Daemon, proxy: Proxy) -> None:
+    """The page's live updates: an event reaches the browser while the stream stays open."""
+    headers = {"Authorization": f"Bearer {daemon.admin}"}
+    with client(proxy, CLIENT_A, headers=headers) as c, c.stream("GET", "/api/v1/events") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 2000"
+        with client(proxy, CLIENT_B, headers=headers) as other:
+            assert other.post("/api/v1/printers/card2/faults", json={"kind": "cover-open"}).status_code == 200
+            try:
+                # a heartbeat comes every 15 s, so this loop checks its deadline at least that often
+                deadline = time.monotonic() + 30
+                seen = next((line for line in lines
+                             if line.startswith("event: printer") or time.monotonic() > deadline), None)
+            finally:
+                assert other.delete("/api/v1/printers/card2/faults").status_code == 200
+        assert seen == "event: printer"
