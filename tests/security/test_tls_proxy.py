@@ -212,3 +212,22 @@ def test_the_event_stream_passes_the_proxy_unbuffered(daemon: Daemon, proxy: Pro
             finally:
                 assert other.delete("/api/v1/printers/card2/faults").status_code == 200
         assert seen == "event: printer"
+
+
+def test_without_trusted_proxies_no_forwarded_header_is_believed(tmp_path: Path) -> None:
+    """The default `trusted_proxies = []`: not even 127.0.0.1 may name another client address.
+
+    (uvicorn alone would believe X-Forwarded-For from 127.0.0.1, or from $FORWARDED_ALLOW_IPS.)
+    """
+    port = free_port()
+    config = tmp_path / "printd.toml"
+    config.write_text(config_text(port=port))
+    d = start_process(config, tmp_path / "state", port, tmp_path / "printd.log")
+    try:
+        with httpx.Client(base_url=d.url, timeout=30) as c:
+            r = failed_login(c, "tamu", {"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"})
+            assert r.status_code == 401
+            assert not any("Secure" in x for x in c.get("/login").headers.get_list("set-cookie"))
+    finally:
+        stop(d)
+    assert audited_addresses(d, "session.login_failed") == [("address:127.0.0.1", "127.0.0.1")]
