@@ -116,6 +116,30 @@ def test_every_required_alert_exists_and_is_unit_tested_firing() -> None:
             assert "station" in rule["annotations"]["summary"], f"{name}: the summary must name the station"
 
 
+def test_the_dashboard_filters_every_panel_by_station() -> None:
+    board = json.loads(DASHBOARD.read_text())
+    panels = board["panels"]
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids))
+    station = next(v for v in board["templating"]["list"] if v["name"] == "station")
+    assert station["multi"] and station["includeAll"] and station["allValue"] == ".*"
+    targets = [t for p in panels for t in p.get("targets", [])]
+    assert targets and all(t["datasource"]["uid"] == "${datasource}" for t in targets)
+    for t in targets:
+        # every series selector, printd's and Prometheus' ALERTS, is narrowed to the chosen stations
+        selectors = re.findall(r"\b(?:printd_[a-z_]+|ALERTS)(\{[^}]*\})?", t["expr"])
+        assert selectors, t["expr"]
+        assert all('station=~"$station"' in sel for sel in selectors), t["expr"]
+    # panels sit side by side on Grafana's 24-column grid without overlapping
+    cells = set()
+    for p in panels:
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24
+        area = {(x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])}
+        assert not cells & area, p["title"]
+        cells |= area
+
+
 @pytest.mark.e2e
 def test_a_real_scrape_passes_promtool_check_metrics_and_feeds_every_rule_and_panel(tmp_path: Path) -> None:
     config = config_text(hopper=200, seed=400).replace("[station]\n", '[station]\nname = "kota-uji"\n')

@@ -103,6 +103,33 @@ def proxy(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             proc.wait(10)
 
 
+def test_the_shipped_defaults_are_an_office_install(tmp_path: Path) -> None:
+    """Without any environment the Caddyfile adapts, silently, to ports 443/80 on all IPv4 addresses,
+    loopback-only admin API, Caddy's local CA (not installed into the system trust) and printd's
+    default listener; Caddy's global `trusted_proxies` is unset, so incoming X-Forwarded-* are dropped."""
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail("caddy not found: apt-get install caddy (scripts/install-test-deps)")
+    result = subprocess.run([caddy, "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    # caddy warns on stderr about unformatted files and needless directives: none of either
+    assert (result.returncode, result.stderr) == (0, "")
+    cfg = json.loads(result.stdout)
+    assert cfg["admin"]["listen"] == "localhost:2019"
+    http = cfg["apps"]["http"]
+    assert (http["http_port"], http["https_port"]) == (80, 443)
+    (server,) = http["servers"].values()
+    assert server["listen"] == ["0.0.0.0:443"]
+    assert "trusted_proxies" not in json.dumps(server)
+    assert server["routes"][0]["match"] == [{"host": ["printd.kantor.local"]}]
+    text = json.dumps(server["routes"])
+    assert '"dial": "127.0.0.1:8740"' in text and '"handler": "reverse_proxy"' in text
+    assert cfg["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"] is False
+    issuers = [i for p in cfg["apps"]["tls"]["automation"]["policies"] for i in p.get("issuers", [])]
+    assert issuers and {i["module"] for i in issuers} == {"internal"}
+
+
 def client(proxy: Proxy, source: str, **kw: Any) -> httpx.Client:
     """An HTTPS client that trusts only the test's CA and connects from `source` (a loopback address)."""
     transport = httpx.HTTPTransport(local_address=source, verify=proxy.trust())
