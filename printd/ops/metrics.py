@@ -93,7 +93,8 @@ class StationCollector:
 
     def _tasks(self) -> Metric:
         # the contract with task supervision: `Station.task_health() -> dict[str, bool]`, task name ->
-        # running normally; a station without supervision exports the family empty
+        # running normally, read from memory (it runs on the event loop at every scrape); a station
+        # without supervision exports the family empty
         health = getattr(self.station, "task_health", None)
         tasks: dict[str, bool] = health() if callable(health) else {}
         gauge = self._gauge("printd_task_up", "1 while the station's supervised background task runs normally, "
