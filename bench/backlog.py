@@ -129,10 +129,13 @@ def _print_phase(server: Any, admin: str, cards: int) -> dict[str, Any]:
         probe.start()
         t0 = time.perf_counter()
         c.post("/api/v1/printers/card1/resume")
+        deadline = time.monotonic() + 600
         while True:
-            now = c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0
-            if now - printed0 >= cards:
+            printer = c.get("/api/v1/printers/card1").json()
+            if (printer["counters"]["today"] or 0) - printed0 >= cards:
                 break
+            if time.monotonic() > deadline or printer["state"] == "stopped":
+                raise RuntimeError(f"card1 stopped printing: {printer['state']} {printer['reasons']}")
             time.sleep(0.05)
         elapsed = time.perf_counter() - t0
         c.post("/api/v1/printers/card1/pause", json={"when": "now"})
@@ -175,7 +178,8 @@ def run(depths: list[int], cards: int) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="printd-bench-backlog-") as tmp:
         need = max(depths) + 3 * (cards + 200) + 1000
-        cfg = printd_config(enabled=False, time_scale=1000.0, hopper=need, seed=need)
+        cfg = printd_config(enabled=False, time_scale=1000.0, hopper=need, seed=need,
+                            extra_printer=f"ribbon_capacity = {need}\nfilm_capacity = {need}\n")
         with start_printd(cfg, Path(tmp) / "state") as server:
             filled = 0
             serial = 500000

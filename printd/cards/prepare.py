@@ -24,6 +24,8 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
+import time
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -79,12 +81,22 @@ def form_of(driver_kind: str, driver: object) -> Form:
 
 # ---------------------------------------------------------------------------- in the pool's process
 
-def _lower_priority() -> None:
-    """The pool's processes yield the CPU to the daemon's request path and printer threads."""
+def _start_worker() -> None:
+    """In each pool process: yield the CPU to the daemon's request path and printer threads, and end
+    when the daemon does. A daemon killed outright (SIGKILL, a crash) cannot shut its pool down, and
+    an idle worker would wait for work forever; it watches for its parent to change instead."""
     try:
         os.nice(10)
     except OSError:
         pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="printd-prepare-parent", daemon=True).start()
 
 
 def decode_image(data: bytes) -> None:
@@ -206,7 +218,7 @@ class Preparer:
         # spawn, not fork: the daemon has threads (database, printers), and a forked child could
         # inherit a lock held by one of them
         self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_lower_priority)
+                                         initializer=_start_worker)
 
     async def stop(self) -> None:
         pool, self._pool = self._pool, None
