@@ -10,8 +10,8 @@ turn, and at each depth:
 - 50 more submissions with the standard two ~300 KB images (bench/submit.py's bodies) from 1 client
   and from 8 clients: p50 / p99 and jobs/s;
 - `GET /api/v1/jobs?limit=500` (operator): median of 5;
-- one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 10,
-  with the daemon's CPU per change;
+- one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 20,
+  with the daemon's CPU per change (less its idle CPU over as long a quiet time after);
 - `/healthz` round trips sampled every 20 ms while one printer prints: p99, an outside view of the
   event loop's stalls (the daemon runs in its own process);
 - RSS of the daemon;
@@ -67,8 +67,9 @@ def fill_bodies(start: int, count: int) -> list[bytes]:
             for i in range(start, start + count)]
 
 
-def _sse_change_ms(url: str, admin: str, rounds: int = 10) -> tuple[float, float, list[float]]:
-    """Hold/release the head job; ms from the request to its SSE event, and the daemon CPU per change."""
+def _sse_change_ms(url: str, admin: str, pid: int, rounds: int = 20) -> tuple[float, float, float]:
+    """Hold/release the head job: ms from the request to its SSE event (median, max), and the daemon's
+    CPU per change (its CPU over the changes less its idle CPU over as long a quiet time after)."""
     headers = {"authorization": f"Bearer {admin}"}
     got: dict[str, float] = {}
     cond = threading.Condition()
@@ -94,6 +95,8 @@ def _sse_change_ms(url: str, admin: str, rounds: int = 10) -> tuple[float, float
     waits = []
     with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
         head = c.get("/api/v1/jobs", params={"state": "queued", "limit": 1}).json()["items"][0]["id"]
+        time.sleep(0.5)
+        cpu0, t0_all = cpu_seconds(pid), time.perf_counter()
         for k in range(rounds):
             action, state = ("hold", "held") if k % 2 == 0 else ("release", "queued")
             key = f"{head}:{state}"
@@ -105,8 +108,12 @@ def _sse_change_ms(url: str, admin: str, rounds: int = 10) -> tuple[float, float
                 cond.wait_for(lambda k=key: k in got, timeout=30)  # type: ignore[misc]
                 waits.append((got[key] - t0) * 1000)
             time.sleep(0.2)
+        busy, span = cpu_seconds(pid) - cpu0, time.perf_counter() - t0_all
     stop.set()
-    return median(waits), max(waits), waits
+    idle0 = cpu_seconds(pid)
+    time.sleep(span)
+    idle = cpu_seconds(pid) - idle0
+    return median(waits), max(waits), max(0.0, busy - idle) / rounds * 1000
 
 
 def _print_phase(server: Any, admin: str, cards: int) -> dict[str, Any]:
@@ -160,15 +167,8 @@ def measure(server: Any, depth: int, cards: int, serial: int) -> dict[str, Any]:
             assert c.get("/api/v1/jobs", params={"limit": 500}).status_code == 200
             times.append((time.perf_counter() - t0) * 1000)
     out["list500_ms"] = median(times)
-    cpu0 = cpu_seconds(server.pid)
-    out["change_to_sse_ms"], out["change_to_sse_max_ms"], _ = _sse_change_ms(server.url, admin)
-    # 10 changes, 0.2 s apart: the daemon's CPU over them less its idle CPU in the same time
-    busy = cpu_seconds(server.pid) - cpu0
-    t_idle = time.perf_counter()
-    idle0 = cpu_seconds(server.pid)
-    time.sleep(2.5)
-    idle = (cpu_seconds(server.pid) - idle0) / (time.perf_counter() - t_idle)
-    out["cpu_ms_per_change"] = max(0.0, busy - idle * 2.5) / 10 * 1000
+    out["change_to_sse_ms"], out["change_to_sse_max_ms"], out["cpu_ms_per_change"] = _sse_change_ms(
+        server.url, admin, server.pid)
     out["rss_mb"] = rss_mb(server.pid)[0]
     out.update(_print_phase(server, admin, cards))
     return out

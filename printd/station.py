@@ -36,8 +36,8 @@ from printd.worker import PrinterWorker
 log = logging.getLogger("printd.station")
 #: estimates cover the jobs this many working days of capacity print; further back, none
 ESTIMATE_DAYS = 3
-#: how often the live queue is compared with (reloaded from) the database, as a safety net
-QUEUE_RESYNC_S = 300.0
+#: how often the live queue's length is compared with the database's count, as a safety net
+QUEUE_RESYNC_S = 30.0
 T = TypeVar("T")
 
 
@@ -213,21 +213,32 @@ class Station:
             await self.refresh_views()
 
     async def refresh_views(self) -> None:
-        """Read hopper balances (and, every QUEUE_RESYNC_S, the whole queue order, a safety net) on the
-        db thread; estimates are replayed from the live queue's head."""
+        """Read hopper balances on the db thread; estimates are replayed from the live queue's head.
+
+        Every QUEUE_RESYNC_S, a safety net: the live queue's length is compared with the database's
+        count of queued jobs, and on a difference (a change the station did not see) it is reloaded.
+        """
         if self.store is None:
             return
         resync = time.monotonic() - self._queue_synced_at > QUEUE_RESYNC_S
+        expected = len(self.queue)
+        first = self._queue_synced_at == 0.0
 
         def read() -> tuple[list[tuple[int, str, str, bool, bool]] | None, dict[str, dict[str, int]], int]:
-            return (self.store.queue_entries() if resync else None,
-                    {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store))
+            entries = None
+            if first or (resync and self.store.count(state=JobState.QUEUED.value) != expected):
+                entries = self.store.queue_entries()
+            return entries, {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store)
 
         self._estimates_dirty = False
         version = self.queue.version
         entries, hoppers, used = await self.db(read)
-        if entries is not None and self.queue.version == version:   # no change raced the read
-            self.queue.load(QueueEntry(*e) for e in entries)
+        if resync and self.queue.version == version:   # no change raced the read
+            if entries is not None:
+                if not first:
+                    log.info("the queue view was resynchronised (%d queued, %d in view)",
+                                len(entries), expected)
+                self.queue.load(QueueEntry(*e) for e in entries)
             self._queue_synced_at = time.monotonic()
         self._view = self._queue_view(hoppers, used)
 
