@@ -1,7 +1,8 @@
 """The station's side of card preparation: what to prepare when, and what a failed decode does.
 
-- A job accepted (201) is prepared at once, in the background, for the kinds of printer that can
-  take its card type now (usually one kind; a mixed station prepares each kind).
+- A job accepted (201) is prepared in the background, for the kinds of printer that can take its
+  card type now (usually one kind; a mixed station prepares each kind), as soon as submissions pause
+  for QUIET_S (at most MAX_DEFER_S after its acceptance): a burst of submissions keeps both cores.
 - A job whose image does not decode is failed (`invalid_image`) while it is still pending, through
   the store, so the state change, its webhook (outbox) and its event go out as for any other change.
 - A printer's worker asks for the card in its own form when it starts the card; a form not made
@@ -23,6 +24,11 @@ from printd.queue.models import FINAL, Job, JobState
 from printd.queue.store import INVALID_IMAGE, Store
 
 log = logging.getLogger("printd.prepare")
+#: preparation ahead waits for a pause this long in submissions: a burst of them is answered first
+#: (the request path is what a sender waits for; a card is prepared on demand if a printer claims it)
+QUIET_S = 0.05
+#: ... but never longer than this after the job's own acceptance
+MAX_DEFER_S = 5.0
 
 
 class _Worker(Protocol):
@@ -46,6 +52,7 @@ class CardPipeline:
         self._job_changed = job_changed
         self._workers = workers
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_accepted = 0.0
         #: seconds from acceptance to "prepared" of recent jobs (benchmark, metrics)
         self.latencies: list[float] = []
 
@@ -59,6 +66,7 @@ class CardPipeline:
         """A job was just made durable: prepare it in the background."""
         if job.front_sha is None:
             return
+        self._last_accepted = time.monotonic()
         task = asyncio.get_running_loop().create_task(self._prepare_ahead(job, time.monotonic()),
                                                       name=f"prepare-{job.id}")
         self._tasks.add(task)
@@ -66,6 +74,9 @@ class CardPipeline:
 
     async def _prepare_ahead(self, job: Job, accepted_at: float) -> None:
         assert job.front_sha is not None
+        # a deadline that moves with each new submission: sleeping to it is the wait (no event to await)
+        while (wait := min(self._last_accepted + QUIET_S, accepted_at + MAX_DEFER_S) - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
         try:
             await self.preparer.prepare(job.id, job.front_sha, job.back_sha, self.forms_for(job.card_type),
                                         ahead=True)
