@@ -65,8 +65,8 @@ def _check_and_store(station: Any, body: JobIn) -> tuple[str, str | None]:
 
 
 def _parse_job(raw: bytes) -> JobIn:
-    """The body as a JobIn: orjson parses it (measured ~3x faster than the stdlib's json on two
-    300 KB images, docs/benchmarks.md), pydantic validates the parsed object. Errors take the
+    """The body as a JobIn: orjson parses it (0.28 ms against the stdlib's 0.56 ms for two 300 KB
+    images, docs/benchmarks.md), pydantic validates the parsed object. Errors take the
     same shape as FastAPI's own (400 invalid_json, 422 validation_error with the field)."""
     try:
         doc = orjson.loads(raw)

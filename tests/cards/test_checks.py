@@ -6,6 +6,7 @@ import io
 import re
 import struct
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from PIL import Image, ImageFile
 from printd.cards.checks import MAX_SCANS, check_card_image
 from printd.cards.structure import StructureError, read_structure
 from printd.errors import Invalid
+from tests.support import config_text, daemon_thread, job_payload
 
 _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
@@ -141,3 +143,15 @@ def test_a_png_whose_pixels_do_not_decode_passes_the_structure_check() -> None:
     structure check lets it through; preparation (tests/cards/test_prepare.py) finds it."""
     png = _rechunk(_card("PNG"), b"IDAT", b"\x78\x9c" + b"\x13\x37" * 500)
     assert check_card_image("image/png", _b64(png), "front") == png
+
+
+@pytest.mark.e2e
+def test_the_daemon_refuses_the_scan_bomb_with_422_and_stores_nothing(tmp_path: Path) -> None:
+    """Issue 14, item 9, against the real daemon: the bomb is a 422 invalid_image, no job, no image file."""
+    bomb = scan_bomb()
+    with daemon_thread(config_text(), tmp_path / "state") as d, d.client(d.enrollment) as c:
+        r = c.post("/api/v1/jobs", json=job_payload(1, front={"content_type": "image/jpeg", "data": _b64(bomb)}))
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "invalid_image" and r.json()["error"]["field"] == "front.data"
+        assert c.get("/api/v1/jobs").json()["items"] == []
+        assert list((d.state_dir / "images").glob("*.img")) == []
