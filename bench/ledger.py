@@ -44,8 +44,8 @@ def fill(db: Database, days: int, cards: int) -> str:
                 book(kind=EntryKind.CONSUMED, count=1, src="hopper:card1", dst="printed", printer="card1",
                      job_id=f"j{i}-{k}")
             for _ in range(5):
-                book(kind=EntryKind.SPOILED, count=1, src="hopper:card1", dst="spoiled", printer="card1",
-                     reason="media-jam")
+                book(kind=EntryKind.SPOILED, count=1, src="hopper:card1", dst="rusak", printer="card1",
+                     reason="media-jam", category="gagal_cetak")
     return day
 
 

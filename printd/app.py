@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
-from printd.api import diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import board, custody, diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import webhooks as webhooks_api
@@ -60,7 +60,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     errors.install(app)
     api_docs.install(app)
     alerts.install(app)
-    for module in (health, jobs, printers, stock, reports, events, diag):
+    for module in (health, jobs, printers, stock, custody, reports, events, diag, board):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from printd.blangko.custody import Custody
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
 from printd.clock import StationClock
@@ -81,6 +82,7 @@ class Station:
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+        self.custody = Custody(self.stock)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -339,19 +341,21 @@ class Station:
         self.wake_dispatcher()
         return job
 
-    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None) -> Job:
-        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note)
+    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None,
+                      category: str | None = None) -> Job:
+        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note, category=category)
         if resolution == Resolution.PRINTED and job.printer in self.workers:
             # the card was printed after all: it counts for the printer's day (even wear, counters.today)
             self.workers[job.printer].cards_today = await self.db(self.store.printed_today, job.printer)
-        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note})
+        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note,
+                                                         "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
 
-    async def reprint(self, job_id: str, reason: str, actor: str) -> Job:
-        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor)
-        await self.audit(actor, "job.reprint", job_id, {"reason": reason})
+    async def reprint(self, job_id: str, reason: str, actor: str, category: str | None = None) -> Job:
+        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor, category=category)
+        await self.audit(actor, "job.reprint", job_id, {"reason": reason, "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
@@ -448,10 +452,11 @@ class Station:
             w.poll_soon()
         return ids
 
-    async def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
-        ids = await self.db(self.stock.receive, card_type, count, reference, actor)
+    async def receive(self, card_type: str, count: int, reference: str, actor: str,
+                      sender: str | None = None) -> list[int]:
+        ids = await self.db(self.stock.receive, card_type, count, reference, actor, sender)
         await self.audit(actor, "stock.receive", None, {"card_type": card_type, "count": count,
-                                                        "reference": reference})
+                                                        "reference": reference, "sender": sender})
         self._stock_changed()
         return ids
 
@@ -460,6 +465,13 @@ class Station:
         await self.audit(actor, "stock.adjust", location, {"card_type": card_type, "delta": delta, "reason": reason})
         self._stock_changed()
         return ids
+
+    async def custody_action(self, action: str, actor: str, fn: Callable[..., int], **kwargs: Any) -> int:
+        """A custody action (printd/blangko/custody.py) on the database thread, audited; returns the document id."""
+        doc_id = await self.db(fn, actor=actor, **kwargs)
+        await self.audit(actor, f"stock.{action}", str(doc_id), kwargs)
+        self._stock_changed()
+        return doc_id
 
     def _stock_changed(self) -> None:
         self._estimates_dirty = True

@@ -187,6 +187,42 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
     END;
     """,
+    # 4 -> 5: blangko accountability (issue 16): the ministry's spoilage category on ledger entries, the
+    # documents (destruction, return, receipt hand-over) entries belong to, and a child table where the
+    # chip UIDs of destroyed cards can be listed once a reader records them (one row per card).
+    """
+    ALTER TABLE ledger ADD COLUMN category TEXT;
+    ALTER TABLE ledger ADD COLUMN document_id INTEGER;
+    CREATE INDEX ledger_document ON ledger (document_id) WHERE document_id IS NOT NULL;
+    CREATE TABLE stock_documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('destruction', 'return', 'receipt', 'surrendered')),
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        card_type TEXT NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0),
+        source TEXT,
+        method TEXT,
+        witnesses TEXT NOT NULL DEFAULT '[]',
+        reference TEXT,
+        reason TEXT,
+        party TEXT,
+        job_id TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX stock_documents_day ON stock_documents (kind, day);
+    CREATE TRIGGER stock_documents_no_update BEFORE UPDATE ON stock_documents
+        BEGIN SELECT RAISE(ABORT, 'stock documents are append-only'); END;
+    CREATE TRIGGER stock_documents_no_delete BEFORE DELETE ON stock_documents
+        BEGIN SELECT RAISE(ABORT, 'stock documents are append-only'); END;
+    CREATE TABLE destruction_cards (
+        document_id INTEGER NOT NULL REFERENCES stock_documents (id),
+        chip_uid TEXT NOT NULL,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (document_id, chip_uid)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -281,8 +281,13 @@ class Store:
             return job
 
     def finish_attempt(self, job_id: str, n: int, outcome: AttemptOutcome, *, reason: str | None = None,
-                       counters: Counters | None = None, actor: str = "station", note: str | None = None) -> Job:
-        """End attempt `n` of a job (printing or in doubt) and move the job on, booking the ledger."""
+                       counters: Counters | None = None, actor: str = "station", note: str | None = None,
+                       category: str | None = None) -> Job:
+        """End attempt `n` of a job (printing or in doubt) and move the job on, booking the ledger.
+
+        A spoiled card goes into custody (`rusak`) under its ministry category; a card spoiled in the
+        printer is `gagal_cetak` unless the caller knows better (an operator, a chip-encoding failure).
+        """
         with self.db.tx() as c:
             job = self._load(c, job_id)
             row = c.execute("SELECT * FROM attempts WHERE job_id=? AND n=?", (job_id, n)).fetchone()
@@ -308,8 +313,9 @@ class Store:
                 return self._set_state(c, job, JobState.PRINTED, printed_at=now, printer=att.printer)
             if outcome == AttemptOutcome.SPOILED:
                 ledger.book(c, day=day, kind=EntryKind.SPOILED, card_type=job.card_type, count=1, src=place,
-                            dst="spoiled", printer=att.printer, job_id=job_id, attempt_n=n,
-                            reason=reason or "other", actor=actor, at=now)
+                            dst=ledger.RUSAK, printer=att.printer, job_id=job_id, attempt_n=n,
+                            reason=reason or "other", actor=actor, at=now,
+                            category=category or ledger.SpoilCategory.GAGAL_CETAK)
                 spoiled = c.execute("SELECT COUNT(*) FROM attempts WHERE job_id=? AND outcome='spoiled'",
                                     (job_id,)).fetchone()[0]
                 if cancel:
@@ -376,7 +382,8 @@ class Store:
             return self._set_state(c, job, JobState.QUEUED, reason="released" if job.state == JobState.FAILED
                                    else None)
 
-    def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None) -> Job:
+    def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None,
+                category: str | None = None) -> Job:
         """The operator settles an `in_doubt` job."""
         job = self.get(job_id)
         if job.state != JobState.IN_DOUBT:
@@ -385,10 +392,12 @@ class Store:
                                                                        AttemptOutcome.PRINTING))
         outcome = {Resolution.PRINTED: AttemptOutcome.PRINTED, Resolution.SPOILED: AttemptOutcome.SPOILED,
                    Resolution.NOT_FED: AttemptOutcome.NOT_FED}[resolution]
-        return self.finish_attempt(job_id, att.n, outcome, reason="operator", actor=actor, note=note)
+        return self.finish_attempt(job_id, att.n, outcome, reason="operator", actor=actor, note=note,
+                                   category=category)
 
-    def reprint(self, job_id: str, *, reason: str, actor: str) -> Job:
-        """A printed card found bad: book it spoiled and queue the job again (a new, linked attempt)."""
+    def reprint(self, job_id: str, *, reason: str, actor: str, category: str | None = None) -> Job:
+        """A printed card found bad: book it spoiled (into custody, under its category; `gagal_cetak` when
+        not told) and queue the job again (a new, linked attempt)."""
         with self.db.tx() as c:
             job = self._load(c, job_id)
             if job.state != JobState.PRINTED:
@@ -401,8 +410,9 @@ class Store:
                              (job_id,)).fetchone()
             now = self.clock.now()
             ledger.book(c, day=self.clock.day(now), kind=EntryKind.SPOILED, card_type=job.card_type, count=1,
-                        src="printed", dst="spoiled", printer=last["printer"] if last else None, job_id=job_id,
-                        attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now)
+                        src="printed", dst=ledger.RUSAK, printer=last["printer"] if last else None, job_id=job_id,
+                        attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now,
+                        category=category or ledger.SpoilCategory.GAGAL_CETAK)
             return self._set_state(c, job, JobState.QUEUED, reason="reprint", printer=None)
 
     def mark_open_attempts_in_doubt(self, printer: str | None = None,
