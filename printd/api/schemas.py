@@ -66,7 +66,7 @@ class DestructionIn(_In):
     card_type: Literal["ktp-el", "kia"]
     count: int = Field(gt=0, le=100000)
     method: Literal["potong", "bakar"]
-    witnesses: list[str] = Field(min_length=1, max_length=12, description="names of the witnesses "
+    witnesses: list[str] = Field(min_length=1, max_length=6, description="names of the witnesses "
                                  "(e.g. Satpol PP, Inspektorat); at least one")
     reference: str = Field(min_length=1, max_length=200)
 

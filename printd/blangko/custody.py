@@ -34,7 +34,8 @@ from printd.queue.ledger import DESTROYED, EXTERNAL, RUSAK, SAFE, EntryKind
 SURRENDERED = "surrendered"
 METHODS = ("potong", "bakar")
 SOURCES = {"brankas": SAFE, "rusak": RUSAK}
-MAX_WITNESSES = 12
+#: six signature blocks still fit the one A4 page of the berita acara (tests print it)
+MAX_WITNESSES = 6
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ class Custody:
                     key = category or SURRENDERED
                     by_category[key] = by_category.get(key, 0) + int(n)
             uids = [r[0] for r in c.execute("SELECT chip_uid FROM destruction_cards WHERE document_id = ?"
-                                            " ORDER BY at, chip_uid", (doc_id,))]
+                                            " ORDER BY rowid", (doc_id,))]
         return Document(row["id"], row["kind"], row["at"], row["day"], row["card_type"], row["count"], row["source"],
                         row["method"], json.loads(row["witnesses"]), row["reference"], row["reason"], row["party"],
                         row["job_id"], row["actor"], by_category, uids)

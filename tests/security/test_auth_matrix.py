@@ -51,6 +51,17 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/stock/adjustments"): {O},
     ("GET", "/api/v1/stock/ledger"): {O, T},
     ("GET", "/api/v1/reports/daily"): {O},
+    ("GET", "/api/v1/reports/monthly"): {O},
+    ("POST", "/api/v1/stock/destructions"): {O},
+    ("GET", "/api/v1/stock/destructions"): {O},
+    ("GET", "/api/v1/stock/destructions/{id}/berita-acara"): {O},
+    ("POST", "/api/v1/stock/returns"): {O},
+    ("GET", "/api/v1/stock/returns"): {O},
+    ("GET", "/api/v1/stock/returns/{id}/berita-acara"): {O},
+    ("GET", "/api/v1/stock/receipts"): {O},
+    ("GET", "/api/v1/stock/receipts/{id}/berita-acara"): {O},
+    ("POST", "/api/v1/stock/surrendered"): {O},
+    ("GET", "/board"): {PUBLIC},   # the waiting-room board: counts only, no personal data
     ("GET", "/api/v1/events"): {O, T},
     ("GET", "/api/v1/webhooks/deliveries"): {E, O, T},
     ("GET", "/api/v1/webhooks/deliveries/{event_id}"): {E, O, T},
@@ -79,7 +90,8 @@ def _login(d: Daemon, user: str, password: str) -> tuple[httpx.Client, str]:
 
 
 def _url(path: str, job_id: str) -> str:
-    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{event_id}", "ev_none"))
+    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{event_id}", "ev_none")
+            .replace("{id}", "1"))
 
 
 @pytest.fixture(scope="module")
