@@ -34,7 +34,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 def state(c: httpx.Client) -> tuple[list[dict[str, Any]], dict[str, Any], int, int]:
     """What a refused request must leave unchanged: the entries other than printing (the daemon may be
     printing other tests' cards meanwhile), the safe and custody per card type, the documents."""
-    entries = [e for e in c.get("/api/v1/stock/ledger").json()["items"] if e["kind"] not in ("consumed",)]
+    entries = [e for e in c.get("/api/v1/stock/ledger").json()["items"] if e["kind"] != "consumed"]
     view = c.get("/api/v1/stock").json()["card_types"]
     return (entries, {v["card_type"]: (v["safe"], v["rusak"]) for v in view},
             len(c.get("/api/v1/stock/destructions").json()["items"]), len(c.get("/api/v1/stock/returns").json()["items"]))
@@ -105,7 +105,7 @@ def test_surrender_destroy_and_its_berita_acara(daemon: Daemon) -> None:
         assert f"{int(day[8:])} {months[int(day[5:7]) - 1]} {day[:4]}" in html   # e.g. "4 Desember 2026"
         assert all(w in html for w in WITNESSES) and "dipotong" in html
         assert "KTP-el lama yang diserahkan" in html
-        assert [d["id"] for d in op.get("/api/v1/stock/destructions").json()["items"]][0] == doc["id"]
+        assert next(d["id"] for d in op.get("/api/v1/stock/destructions").json()["items"]) == doc["id"]
         assert op.get(f"/api/v1/stock/returns/{doc['id']}/berita-acara").status_code == 404
 
 

@@ -84,9 +84,9 @@ def browser() -> Iterator[Browser]:
 def pdf_pages(pdf: bytes, path: Path) -> int:
     path.write_bytes(pdf)
     out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True, timeout=60).stdout
-    m = re.search(r"^Pages:\s+(\d+)", out, re.M)
+    m = re.search(r"^Pages:\s+(\d+)", out, re.MULTILINE)
     assert m, out
-    assert re.search(r"^Page size:.*\(A4\)", out, re.M), out
+    assert re.search(r"^Page size:.*\(A4\)", out, re.MULTILINE), out
     return int(m.group(1))
 
 

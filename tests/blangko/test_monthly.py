@@ -189,7 +189,7 @@ def test_a_generated_month_balances_to_the_card_and_to_its_days(world: World) ->
     assert rep.as_dict()["days_printed"] == len(tally.print_days) and len(tally.print_days) >= 15
 
     # to the sum of its daily reports, field by field
-    first, last = month_days("2026-11")
+    first, _last = month_days("2026-11")
     days = [(date.fromisoformat(first) + timedelta(days=i)).isoformat() for i in range(30)]
     dailies = [world.report(d) for d in days]
     for c in rep.card_types:
