@@ -1,7 +1,9 @@
 // The operator page: views (Antrian, Printer, Stok blangko, Laporan), live updates and alerts.
 import { renderAlerts, setupAlerts } from './alerts.js';
+import { loadDocuments, setupCustody } from './custody.js';
 import { fmtClock, config, t } from './i18n.js';
 import { startLive } from './live.js';
+import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
 import { reportShown, setupReport, showReport } from './report.js';
@@ -29,6 +31,7 @@ function route() {
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
   if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+  if (view === 'stock' && ACTS.has(config.role)) loadDocuments().catch(() => {});   // berita acara to print
 }
 
 // Several events in a row (a card finishing changes the job and the printer) give one reload.
@@ -52,7 +55,9 @@ function main() {
   setupAlerts();
   setupQueue(changed);
   setupStock();
+  setupCustody();
   setupReport();
+  setupMonthly();
   onChange(() => {
     renderQueue();
     renderPrinters();

@@ -112,14 +112,23 @@ function actions(job) {
           refresh();
           onChange(refresh);
           d.addEventListener('close', () => offChange(refresh), { once: true });
+          // a spoiled blank is booked under the ministry's category: ask for it only then
+          const wrap = d.querySelector('#resolve-category-wrap');
+          wrap.hidden = true;
+          d.querySelector('form').onchange = (ev) => {
+            if (ev.target.name === 'outcome') wrap.hidden = ev.target.value !== 'spoiled';
+          };
         },
-        submit: (form) => act(job, 'resolve', { outcome: form.get('outcome'), note: form.get('note') || null }),
+        submit: (form) => act(job, 'resolve', {
+          outcome: form.get('outcome'), note: form.get('note') || null,
+          ...(form.get('outcome') === 'spoiled' ? { category: form.get('category') } : {}),
+        }),
       }), true));
       break;
     case 'printed':
       out.push(actionButton(job, 'reprint', () => openDialog('dlg-reprint', {
         setup: (d) => { d.querySelector('.dlg-job').textContent = jobLabel(job); },
-        submit: (form) => act(job, 'reprint', { reason: form.get('reason') }),
+        submit: (form) => act(job, 'reprint', { reason: form.get('reason'), category: form.get('category') }),
       })));
       break;
     default:
