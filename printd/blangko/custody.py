@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -66,23 +65,42 @@ class Document:
                 "actor": self.actor, "by_category": dict(self.by_category), "chip_uids": list(self.chip_uids)}
 
 
+def custody_holdings(c: sqlite3.Connection, card_type: str) -> dict[str, int]:
+    """What custody holds of `card_type` per category key: in minus out, since every entry out of
+    custody names the key it took (partial indexes on `rusak` keep this cheap on a long history)."""
+    out: dict[str, int] = {}
+    for kind, category, n in c.execute("SELECT kind, category, SUM(count) FROM ledger WHERE dst = 'rusak'"
+                                       " AND card_type = ? GROUP BY kind, category", (card_type,)):
+        key = _key(kind, category)
+        out[key] = out.get(key, 0) + int(n)
+    for category, n in c.execute("SELECT category, SUM(count) FROM ledger WHERE src = 'rusak' AND card_type = ?"
+                                 " GROUP BY category", (card_type,)):
+        key = category or SURRENDERED
+        out[key] = out.get(key, 0) - int(n)
+    return {k: n for k, n in out.items() if n}
+
+
 def custody_lots(c: sqlite3.Connection, card_type: str) -> list[tuple[str, int]]:
-    """What custody holds of `card_type`, oldest first, as (category key, count) lots."""
-    lots: deque[list[Any]] = deque()
-    for kind, category, n in c.execute("SELECT kind, category, count FROM ledger WHERE dst = ? AND card_type = ?"
-                                       " ORDER BY id", (RUSAK, card_type)):
-        lots.append([_key(kind, category), int(n)])
-    taken: dict[str, int] = {}
-    for category, n in c.execute("SELECT category, SUM(count) FROM ledger WHERE src = ? AND card_type = ?"
-                                 " GROUP BY category", (RUSAK, card_type)):
-        taken[category or SURRENDERED] = int(n)
-    out: list[tuple[str, int]] = []
-    for key, n in lots:
-        use = min(n, taken.get(key, 0))
-        taken[key] = taken.get(key, 0) - use
-        if n - use:
-            out.append((key, n - use))
-    return out
+    """What custody holds of `card_type`, oldest first, as (category key, count) lots.
+
+    Cards leave custody oldest first within their key, so what remains of a key is its newest
+    entries: walk the entries into custody backwards until each key's holding is accounted for.
+    """
+    need = custody_holdings(c, card_type)
+    lots: list[tuple[int, str, int]] = []
+    if not need:
+        return []
+    for entry_id, kind, category, n in c.execute(
+            "SELECT id, kind, category, count FROM ledger WHERE dst = 'rusak' AND card_type = ? ORDER BY id DESC",
+            (card_type,)):
+        key = _key(kind, category)
+        if need.get(key, 0) > 0:
+            use = min(int(n), need[key])
+            need[key] -= use
+            lots.append((entry_id, key, use))
+            if not any(v > 0 for v in need.values()):
+                break
+    return [(key, n) for _, key, n in sorted(lots)]
 
 
 def _key(kind: str, category: str | None) -> str:
@@ -236,15 +254,9 @@ class Custody:
         return [self.document(int(r[0]), kind) for r in rows]
 
     def holdings(self) -> dict[str, dict[str, int]]:
-        """Custody per card type by category key (oldest lots first)."""
+        """Custody per card type by category key."""
         with self.store.db._lock:
-            out: dict[str, dict[str, int]] = {}
-            for ct in CARD_TYPES:
-                per: dict[str, int] = {}
-                for key, n in custody_lots(self.store.db.conn, ct):
-                    per[key] = per.get(key, 0) + n
-                out[ct] = per
-        return out
+            return {ct: custody_holdings(self.store.db.conn, ct) for ct in CARD_TYPES}
 
     def attach_chip_uids(self, doc_id: int, uids: Iterable[str], actor: str) -> int:
         """List the chip UIDs of a destruction's cards (issue 17's reader calls this); returns how many are new.

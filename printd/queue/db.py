@@ -194,6 +194,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE ledger ADD COLUMN category TEXT;
     ALTER TABLE ledger ADD COLUMN document_id INTEGER;
     CREATE INDEX ledger_document ON ledger (document_id) WHERE document_id IS NOT NULL;
+    CREATE INDEX ledger_into_rusak ON ledger (card_type, id, kind, category, count) WHERE dst = 'rusak';
+    CREATE INDEX ledger_out_of_rusak ON ledger (card_type, category, count) WHERE src = 'rusak';
     CREATE TABLE stock_documents (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL CHECK (kind IN ('destruction', 'return', 'receipt', 'surrendered')),

@@ -7,12 +7,14 @@ see docs/stock.md for the sources).
 """
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from printd.blangko.custody import SURRENDERED, Custody, custody_lots
+from printd.blangko.monthly import build_monthly
 from printd.errors import Conflict, Invalid, NotFound
 from printd.queue import ledger
 from printd.queue.ledger import RUSAK, EntryKind
@@ -187,3 +189,47 @@ def test_documents_are_append_only(world: World) -> None:
     custody.surrender("ktp-el", 1, "KTP-el lama", "budi")
     with pytest.raises(Exception, match="append-only"), world.db.tx() as c:
         c.execute("UPDATE stock_documents SET count = 5")
+
+
+def test_holdings_are_the_lots_added_up(world: World) -> None:
+    custody = Custody(world.stock)
+    world.print_card("card1", outcome=AttemptOutcome.SPOILED, reason="media-jam")
+    custody.surrender("ktp-el", 4, "KTP-el lama", "budi")
+    world.print_card("card1", outcome=AttemptOutcome.SPOILED, reason="media-jam")
+    custody.destroy("ktp-el", 3, "potong", WITNESSES, "BA-PMS-020", "kepala")
+    with world.db._lock:
+        lots = custody_lots(world.db.conn, "ktp-el")
+    assert lots == [(SURRENDERED, 2), ("gagal_cetak", 1)]
+    assert custody.holdings()["ktp-el"] == {SURRENDERED: 2, "gagal_cetak": 1}
+    assert sum(custody.holdings()["ktp-el"].values()) == world.store.balance(RUSAK, "ktp-el") == 3
+
+
+def test_a_database_from_before_custody_upgrades_and_keeps_its_spoilage(tmp_path: Path) -> None:
+    """Spoilage booked before schema 5 went to the `spoiled` sink without a category: it stays readable,
+    counts as `tanpa_kategori` in the reports, and custody starts empty."""
+    from printd.queue.db import MIGRATIONS, SCHEMA_VERSION, Database
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:4]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO ledger (at, day, kind, card_type, count, src, dst, reason, actor) VALUES "
+                 "(0, '2026-11-02', 'received', 'ktp-el', 100, 'external', 'safe', NULL, 't'),"
+                 "(0, '2026-11-02', 'spoiled', 'ktp-el', 2, 'safe', 'spoiled', 'media-jam', 't')")
+    conn.commit()
+    conn.close()
+    db = Database(path)
+    try:
+        assert db.schema_version() == SCHEMA_VERSION
+        assert [e.category for e in ledger.entries(db.conn)] == [None, None]
+        assert ledger.balance(db.conn, RUSAK, "ktp-el") == 0
+        with db._lock:
+            report = build_monthly(db.conn, "2026-11", today="2026-12-04", printers=["card1"], station="s",
+                                   office="o")
+        ktp = next(c for c in report.card_types if c.card_type == "ktp-el")
+        assert ktp.spoiled_by_category["tanpa_kategori"] == 2 and ktp.spoiled_to_custody == 0
+        assert ktp.expected_closing() == ktp.closing == 98
+        assert ktp.expected_custody_closing() == ktp.custody_closing == 0
+    finally:
+        db.close()
