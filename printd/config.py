@@ -59,7 +59,9 @@ class StationConfig(_Section):
     """`[station]`: the office and its working day."""
 
     name: str = "printd"
-    office: str = "Dinas Kependudukan dan Pencatatan Sipil"
+    #: the office named on the reports, the berita acara and the public board: one printable line
+    office: str = Field("Dinas Kependudukan dan Pencatatan Sipil", min_length=3, max_length=160,
+                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
     timezone: str = "Asia/Jakarta"
     daily_capacity: int = Field(250, gt=0, le=10000)
     max_attempts: int = Field(3, ge=1, le=10)
