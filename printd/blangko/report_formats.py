@@ -135,6 +135,7 @@ def env() -> jinja2.Environment:
     env.filters["hari"] = hari
     env.filters["category"] = lambda c: CATEGORY_LABELS.get(c, c)
     env.filters["terbilang"] = terbilang
+    env.filters["angka"] = lambda n: f"{n:,}".replace(",", ".")   # 2.240, as Indonesian writes it
     env.filters["location"] = location_label
     env.filters["card_type"] = lambda ct: CARD_TYPE_LABELS.get(ct, ct)
     env.filters["reason"] = lambda r: REASON_LABELS.get(r, r)

@@ -122,3 +122,24 @@ def test_berita_acara_needs_an_operator(documents: tuple[Daemon, dict[str, str]]
     d, urls = documents
     assert httpx.get(d.url + urls["pemusnahan"]).status_code == 401
     assert httpx.get(d.url + urls["pemusnahan"], headers={"Authorization": f"Bearer {d.enrollment}"}).status_code == 403
+
+
+def test_the_board_fits_a_waiting_room_screen_without_a_login(documents: tuple[Daemon, dict[str, str]],
+                                                              browser: Browser) -> None:
+    d, _ = documents
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})   # a TV on the wall, no credential
+    try:
+        page = context.new_page()
+        response = page.goto(d.url + "/board")
+        assert response is not None and response.status == 200
+        text = page.inner_text("body")
+        assert "Informasi Stok Blangko Hari Ini" in text and "keping tersedia" in text
+        assert not re.search(r"\d{16}", text)   # no NIK
+        # one screen: nothing to scroll, and the stock figures are large
+        assert page.evaluate("document.scrollingElement.scrollHeight <= window.innerHeight")
+        size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.card .count')).fontSize)")
+        assert size >= 100
+        if os.environ.get("PRINTD_UPDATE_DOCS_IMG") == "1":
+            page.screenshot(path=str(ROOT / "docs" / "img" / "board.png"))
+    finally:
+        context.close()
