@@ -165,6 +165,9 @@ def test_reprint_asks_for_the_category(page: Page, admin: httpx.Client, daemon: 
 
 def test_the_monthly_report_shows_the_month(page: Page, admin: httpx.Client) -> None:
     page.get_by_role("link", name="Laporan").click()
+    # the daily report names the ministry's category beside the printer's reason
+    daily = page.locator('#report-card-types tr[data-card-type="ktp-el"] [data-detail="category"]')
+    expect(daily).to_contain_text("Perubahan elemen data: 1")
     page.locator("#form-monthly").get_by_role("button", name="Tampilkan").click()
     table = page.locator("#monthly-card-types")
     expect(table).to_be_visible()
