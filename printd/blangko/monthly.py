@@ -74,7 +74,7 @@ class PrinterMonth:
 
 @dataclass
 class DayMonth:
-    """One day the station worked with blanks: cards printed, spoiled, test cards."""
+    """One day the station printed: cards out of the printers, spoiled (in a printer or after print), tests."""
 
     date: str
     printed: int = 0
@@ -100,8 +100,7 @@ class MonthlyReport:
         return {"month": self.month, "station": self.station, "office": self.office, "final": self.final,
                 "first_day": self.first_day, "last_day": self.last_day,
                 "card_types": [asdict(c) for c in self.card_types], "printers": [asdict(p) for p in self.printers],
-                "days": [asdict(d) for d in self.days],
-                "days_printed": sum(1 for d in self.days if d.printed)}
+                "days": [asdict(d) for d in self.days], "days_printed": len(self.days)}
 
 
 def parse_month(value: str | None, today: str) -> str:
@@ -200,5 +199,5 @@ def build_monthly(conn: sqlite3.Connection, month: str, *, today: str, printers:
     return MonthlyReport(month=month, station=station, office=office, final=last < today, first_day=first,
                          last_day=last, card_types=list(cards.values()),
                          printers=sorted(printer_rows.values(), key=lambda p: p.name),
-                         days=sorted(days.values(), key=lambda d: d.date))
+                         days=sorted((d for d in days.values() if d.printed), key=lambda d: d.date))
 
