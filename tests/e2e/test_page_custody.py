@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from printd.access.accounts import Accounts
 from printd.queue.db import Database
-from tests.support import Daemon, config_text, daemon_thread, job_payload, wait_for
+from tests.support import ROOT, Daemon, config_text, daemon_thread, job_payload, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                  "--disable-dev-shm-usage"]
 PASSWORD = "kata-sandi-uji"
+ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,8 @@ def test_take_in_old_cards_then_destroy_them_and_print_the_berita_acara(page: Pa
     expect(ba.locator("body")).to_contain_text("dibakar")
     ba.close()
     expect(page.locator('#documents-body tr[data-kind="destruction"]')).to_have_count(1)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "custody.png"), full_page=True)
 
 
 def test_a_destruction_without_witnesses_is_refused(page: Page, admin: httpx.Client) -> None:
