@@ -17,6 +17,7 @@ from printd.api.schemas import DestructionIn, ReturnIn, SurrenderedIn
 from printd.api.stock import stock_view
 from printd.blangko import documents
 from printd.blangko.custody import Document
+from printd.ops.logs import mask_niks
 from printd.queue.models import Role
 
 router = APIRouter(prefix="/api/v1/stock", tags=["stock"])
@@ -115,6 +116,6 @@ async def receipt_ba(id: DocId, request: Request, _: Operator) -> HTMLResponse:
 async def surrendered(body: SurrenderedIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = request.app.state.station
     doc_id = await station.custody_action("surrendered", principal.actor, station.custody.surrender,
-                                          card_type=body.card_type, count=body.count, reason=body.reason,
-                                          job_id=body.job_id)
+                                          card_type=body.card_type, count=body.count,
+                                          reason=mask_niks(body.reason), job_id=body.job_id)   # audited too
     return await _created(station, doc_id, "surrendered")

@@ -26,6 +26,7 @@ from typing import Any
 from printd.blangko.stock import Stock
 from printd.config import CARD_TYPES
 from printd.errors import Conflict, Invalid, NotFound
+from printd.ops.logs import mask_niks
 from printd.queue import ledger
 from printd.queue.ledger import DESTROYED, EXTERNAL, RUSAK, SAFE, EntryKind
 
@@ -209,7 +210,8 @@ class Custody:
         """Old cards taken in for a replacement go into custody (linked to the replacement job if given)."""
         self.stock._card_type(card_type)
         self.stock._count(count)
-        why = self._text(reason, "reason", "why the card was taken in, e.g. 'KTP-el lama, ganti rusak'")
+        # the ledger outlives the personal-data retention window: an NIK typed into the reason is masked
+        why = mask_niks(self._text(reason, "reason", "why the card was taken in, e.g. 'KTP-el lama, ganti rusak'"))
         now = self.clock.now()
         with self.store.db.tx() as c:
             if job_id is not None:

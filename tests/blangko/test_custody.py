@@ -158,7 +158,9 @@ def test_returns_from_the_brankas_and_from_custody(world: World) -> None:
 def test_surrendered_cards_link_to_their_replacement_job(world: World) -> None:
     custody = Custody(world.stock)
     job = world.job()
-    doc_id = custody.surrender("ktp-el", 1, "KTP-el lama rusak", "budi", job_id=job.id)
+    doc_id = custody.surrender("ktp-el", 1, "KTP-el lama rusak 3274011203900001", "budi", job_id=job.id)
+    reason = world.db.query("SELECT reason FROM ledger WHERE kind = 'surrendered'")[0][0]
+    assert "3274011203900001" not in reason   # the ledger is kept for good; an NIK in free text is masked
     row = world.db.query("SELECT kind, src, dst, job_id, document_id FROM ledger WHERE kind = 'surrendered'")[0]
     assert tuple(row) == ("surrendered", "external", RUSAK, job.id, doc_id)
     before = (ledger_count(world), documents(world))
