@@ -29,7 +29,8 @@ splits it into `brankas` (unused blanks, the `returned` of the equation above) a
 
 with `custody_in` the spoiled cards kept in custody plus the `surrendered` ones (spoilage booked
 before custody existed went to the `spoiled` sink and is not in it). `spoiled_by_category` counts the
-spoiled cards by the ministry's categories beside the printer's `spoiled_by_reason`.
+spoiled cards by the ministry's categories (all five, zeros included) beside the printer's
+`spoiled_by_reason`.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from printd.config import CARD_TYPES
-from printd.queue.ledger import RUSAK, SAFE, EntryKind
+from printd.queue.ledger import RUSAK, SAFE, SPOIL_CATEGORIES, EntryKind
 
 #: Attempt reasons written when a card in doubt is settled later (store.resolve, the station's
 #: counter check, the worker's late answer). An attempt that ended after the day closed with one of
@@ -307,7 +308,8 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
         c.consumed = c.printed - c.spoiled_after_print
         c.spoiled += c.spoiled_after_print
         c.spoiled_by_reason = dict(sorted(reasons[ct].items()))
-        c.spoiled_by_category = dict(sorted(categories[ct].items()))
+        # every ministry category, zeros included (as the monthly report and the ministry's forms list them)
+        c.spoiled_by_category = {**dict.fromkeys(SPOIL_CATEGORIES, 0), **dict(sorted(categories[ct].items()))}
         c.returned_by_source = {"brankas": c.returned, "rusak": custody[ct]["returned"]}
         c.returned += custody[ct]["returned"]
         c.custody_opening, c.custody_closing = custody_at.get(ct, (0, 0))

@@ -26,7 +26,7 @@ function spoiledDetail(byReason) {
 
 // the ministry's categories, beside the printer's reasons
 function categoryDetail(byCategory) {
-  const parts = Object.entries(byCategory || {}).map(([cat, n]) =>
+  const parts = Object.entries(byCategory || {}).filter(([, n]) => n).map(([cat, n]) =>
     `${has(`category.${cat}`) ? t(`category.${cat}`) : cat}: ${fmtNum(n)}`);
   return parts.length ? h('div', { class: 'sub', dataset: { detail: 'category' } }, parts.join(', ')) : null;
 }
