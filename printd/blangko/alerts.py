@@ -136,11 +136,11 @@ async def evaluate(station: Any, balances: Mapping[str, Mapping[str, Any]] | Non
     if balances is None:
         balances = await station.db(station.stock.balances)
     pending = await station.db(_pending, station.store)
-    overdue = await station.db(_custody_overdue, station.store, station.clock.day())
+    overdue = await station.db(custody_overdue, station.store.db, station.clock.day())
     return compute_alerts(balances, pending, snapshots(station), station.settings.stock, overdue)
 
 
-def _custody_overdue(store: Any, today: str) -> dict[str, int]:
+def custody_overdue(db: Any, today: str) -> dict[str, int]:
     """Cards per card type in custody that came in before `today`: all that came in, less today's, less
     all that left (cards leave oldest first). Three queries on the `rusak` and day indexes, not a scan of
     the whole ledger: this runs after every job event."""
@@ -150,7 +150,7 @@ def _custody_overdue(store: Any, today: str) -> dict[str, int]:
             ("SELECT card_type, SUM(count) FROM ledger WHERE src = 'rusak' GROUP BY card_type", (), -1),
             ("SELECT card_type, SUM(count) FROM ledger WHERE day = ? AND dst = 'rusak' GROUP BY card_type",
              (today,), -1)):
-        for ct, n in store.db.query(sql, args):
+        for ct, n in db.query(sql, args):
             out[ct] = out.get(ct, 0) + sign * int(n)
     return {ct: n for ct, n in out.items() if n > 0}
 
