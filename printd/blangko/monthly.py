@@ -2,12 +2,14 @@
 
 Per card type, over the station days of one month (`YYYY-MM`):
 
-    closing = opening + received - consumed - spoiled - test + adjusted - returned_by_source["brankas"]
+    closing = opening + received - consumed - spoiled - test + adjusted - returned
     custody_closing = custody_opening + spoiled_to_custody + surrendered - destroyed - returned_by_source["rusak"]
 
-`spoiled` is the sum of `spoiled_by_category` (the ministry's categories); `returned` counts every
-card sent back to the ministry, from the brankas (unused) and from custody (`rusak`). `closing` is
-usable stock (brankas and hoppers), `custody_closing` what custody holds.
+`spoiled` is the sum of `spoiled_by_category` (the ministry's categories). `returned` is what left
+usable stock for the ministry (unused blanks from the brankas), so the first line holds with the
+report's own fields; `returned_by_source` shows both places, `brankas` and `rusak` (damaged cards
+returned from custody instead of destroyed). `closing` is usable stock (brankas and hoppers),
+`custody_closing` what custody holds.
 
 The figures are computed here from the ledger entries by their kind, independently of the daily
 report (which classifies movements by location); tests check that a month equals the sum of its days.
@@ -55,7 +57,7 @@ class CardTypeMonth:
 
     def expected_closing(self) -> int:
         return (self.opening + self.received - self.consumed - self.spoiled - self.test + self.adjusted
-                - self.returned_by_source["brankas"])
+                - self.returned)
 
     def expected_custody_closing(self) -> int:
         return (self.custody_opening + self.spoiled_to_custody + self.surrendered - self.destroyed
@@ -184,8 +186,10 @@ def build_monthly(conn: sqlite3.Connection, month: str, *, today: str, printers:
         elif kind == EntryKind.ADJUSTED:
             c.adjusted += n if _usable(dst) else -n
         elif kind == EntryKind.RETURNED:
-            c.returned += n
-            c.returned_by_source["rusak" if src == RUSAK else "brankas"] += n
+            source = "rusak" if src == RUSAK else "brankas"
+            c.returned_by_source[source] += n
+            if source == "brankas":
+                c.returned += n
         elif kind == EntryKind.SURRENDERED:
             c.surrendered += n
         elif kind == EntryKind.DESTROYED:

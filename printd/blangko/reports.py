@@ -22,8 +22,9 @@ cards and still count as such"; `printed` keeps the gross count of cards that le
 holds for the card type too. `consumed` can be negative on a day with more reprints than prints.
 
 Custody (`rusak`, issue 16): spoiled cards and old cards surrendered for a replacement are kept until
-destroyed or returned to the ministry. `returned` counts every card sent back, `returned_by_source`
-splits it into `brankas` (unused blanks, the `returned` of the equation above) and `rusak`. Then
+destroyed or returned to the ministry. `returned` stays what left usable stock for the ministry (the
+brankas: it is the `returned` of the equations above, so they hold with the report's own fields);
+`returned_by_source` shows both places, `brankas` and `rusak` (damaged cards out of custody). Then
 
     custody_opening + custody_in - destroyed - returned_by_source["rusak"] = custody_closing
 
@@ -111,7 +112,7 @@ class CardTypeDay:
 
     def expected_closing(self) -> int:
         return (self.opening + self.received - self.consumed - self.spoiled - self.test + self.adjusted
-                - self.returned_by_source["brankas"])
+                - self.returned)
 
     def expected_custody_closing(self) -> int:
         return self.custody_opening + self.custody_in - self.destroyed - self.returned_by_source["rusak"]
@@ -311,7 +312,6 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
         # every ministry category, zeros included (as the monthly report and the ministry's forms list them)
         c.spoiled_by_category = {**dict.fromkeys(SPOIL_CATEGORIES, 0), **dict(sorted(categories[ct].items()))}
         c.returned_by_source = {"brankas": c.returned, "rusak": custody[ct]["returned"]}
-        c.returned += custody[ct]["returned"]
         c.custody_opening, c.custody_closing = custody_at.get(ct, (0, 0))
         c.custody_in, c.surrendered = custody[ct]["in"], custody[ct]["surrendered"]
         c.destroyed = custody[ct]["destroyed"]
