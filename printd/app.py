@@ -14,6 +14,7 @@ from printd.access.bootstrap import bootstrap_tokens
 from printd.api import diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
+from printd.api import openapi as api_openapi
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.blangko import alerts
@@ -68,5 +69,5 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.include_router(webhooks_api.router)
     metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
     retention.install(app)
-    api_docs.document_errors(app)
+    api_openapi.install(app)
     return app
