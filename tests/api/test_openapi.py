@@ -216,3 +216,10 @@ def first_state(client: AuthenticatedClient) -> str | None:
                           "--follow-imports=silent", "--python-version", "3.11", "use.py"],
                          cwd=tmp_path / "gen", capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_shipped_field_reference_is_the_code_s() -> None:
+    from printd.api.reference import current
+
+    shipped = (ROOT / "docs" / "api-reference.md").read_text()
+    assert shipped == current(), "docs/api-reference.md is stale: python -m printd.api.reference > docs/api-reference.md"
