@@ -37,6 +37,8 @@ class ServerConfig(_Section):
     #: hosts (besides loopback) that a job's callback_url may name
     callback_hosts: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0)
+    #: after `printd token rotate`, how long the previous token keeps working (seconds; 0 = ends at once)
+    token_overlap_s: float = Field(86400.0, ge=0, le=30 * 86400)
 
     @field_validator("listen")
     @classmethod

@@ -306,3 +306,47 @@ class RawReply(_Out):
     command: str
     reply: str
     duration_ms: float
+
+
+# ------------------------------------------------------------------------------------------------ accounts
+class User(_Out):
+    """A person who logs in to the page."""
+
+    name: str
+    role: Literal["operator", "technician", "admin"]
+    disabled: bool
+
+
+class UserPage(_Out):
+    items: list[User]
+
+
+class Client(_Out):
+    """An API client (a token's name and role; the token itself is never shown again)."""
+
+    name: str
+    role: Literal["enrollment", "operator", "technician", "admin"]
+    active: bool
+
+
+class ClientPage(_Out):
+    items: list[Client]
+
+
+class NewToken(_Out):
+    """A token, shown this once: store it now."""
+
+    name: str
+    token: str
+    role: str | None = None
+    previous_valid_for_s: float | None = Field(None, description="after a rotation: how long the old one works")
+
+
+class AccessChange(_Out):
+    """The result of changing a user's or client's access; open sessions and streams end at once."""
+
+    name: str
+    disabled: bool | None = None
+    active: bool | None = None
+    sessions_ended: int | None = None
+    streams_ended: int | None = None

@@ -53,6 +53,15 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("get", "/api/v1/webhooks/deliveries/{event_id}"): ("200", m.Delivery),
     ("post", "/api/v1/webhooks/deliveries/{event_id}/retry"): ("200", m.Delivery),
     ("get", "/metrics"): ("200", None),
+    ("get", "/api/v1/users"): ("200", m.UserPage),
+    ("post", "/api/v1/users"): ("201", m.User),
+    ("post", "/api/v1/users/{name}/password"): ("200", m.AccessChange),
+    ("post", "/api/v1/users/{name}/disable"): ("200", m.AccessChange),
+    ("post", "/api/v1/users/{name}/enable"): ("200", m.AccessChange),
+    ("get", "/api/v1/tokens"): ("200", m.ClientPage),
+    ("post", "/api/v1/tokens"): ("201", m.NewToken),
+    ("post", "/api/v1/tokens/{name}/rotate"): ("200", m.NewToken),
+    ("post", "/api/v1/tokens/{name}/revoke"): ("200", m.AccessChange),
 }
 #: operations whose success answer is a JSON array of the model
 LISTS = frozenset({("get", "/api/v1/printers")})
