@@ -263,10 +263,10 @@ def parse(text: str, source: str) -> Settings:
     try:
         return Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(_format_error(first) + tail, file=source) from exc
+        # every problem at once, one line each: fixing a file one error per restart is slow on a print PC
+        lines = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
+        message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
+        raise ConfigError(message, file=source) from exc
 
 
 def embedded_default_text() -> str:
