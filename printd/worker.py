@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from printd.blangko.unexplained import book_unexplained_feeds
 from printd.drivers.base import (
     Card,
     Counters,
@@ -423,6 +424,9 @@ class PrinterWorker:
             reason = exc.reasons[0] if exc.reasons else "other"
             self._note_error(job, reason, str(exc), exc.vendor_code)
             self.poll_soon()
+            if exc.unexplained_feeds:
+                await self.host.db(book_unexplained_feeds, self.host.store, self.name, job.card_type,
+                                   exc.unexplained_feeds, f"fed after the fault on job {job.id}: {exc.vendor_code}")
             if exc.card_fed is True:
                 return AttemptOutcome.SPOILED, reason, None
             if exc.card_fed is False:

@@ -138,9 +138,13 @@ def test_a_ribbon_fault_clears_with_a_new_ribbon(drv: EmulatedEvolisDriver) -> N
     drv.emulator.state["ribbon_left"] = 5
     assert Reason.MARKER_SUPPLY_LOW in keywords(drv.status())
     drv.inject_fault("marker-supply-empty", None)
+    # the ribbon is read once per card or hour (its tag wears): a refused card makes it read again
+    assert drv.status().ribbon.remaining == 5
+    with pytest.raises(PrinterFault):
+        drv.print_card(card())
     assert drv.status().ribbon.remaining == 0
     drv.clear_faults()
-    st = drv.status()
+    st = drv.status()   # a stopped printer reads the ribbon at every poll, so the new one shows at once
     assert st.ribbon.remaining == 200 and not keywords(st)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from printd.drivers.base import PrinterState, Reason, Severity
 from printd.drivers.evolis.cardbook import CardBook, InFlight
-from printd.drivers.evolis.driver import STATUS_QUERIES, EvolisDriver
+from printd.drivers.evolis.driver import RIBBON_QUERIES, STATUS_QUERIES, EvolisDriver
 from printd.drivers.evolis.protocol import (
     CommandChannel,
     ProtocolError,
@@ -131,7 +131,8 @@ class ScriptedTransport:
     def write(self, data: bytes) -> None:
         self.written.append(data)
         if self.answers is not None:
-            self.pending.append(self.answers[data[1:-1].decode()])
+            # a command the script does not know is one this model lacks
+            self.pending.append(self.answers.get(data[1:-1].decode(), b"ERR CMD"))
         elif self.script:
             self.pending.extend(self.script.popleft())
 
@@ -219,8 +220,12 @@ def test_status_asks_every_query_once(tmp_path: Path) -> None:
     driver.open()
     t.written.clear()
     st = driver.status()
-    assert [w[1:-1].decode() for w in t.written] == list(STATUS_QUERIES)
+    assert [w[1:-1].decode() for w in t.written] == [*STATUS_QUERIES, *RIBBON_QUERIES]
     assert st.ribbon is not None and st.ribbon.remaining == 150 and st.raw["Rco;p"] == "6170"
+    # the ribbon's tag is read once per card or hour, and a query the model lacks is not asked again
+    t.written.clear()
+    driver.status()
+    assert [w[1:-1].decode() for w in t.written] == [q for q in STATUS_QUERIES if q != "Rse;f"]
 
 
 # ---------------------------------------------------------------------------------------- the card book
