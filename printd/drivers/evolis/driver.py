@@ -604,7 +604,7 @@ def create_evolis_driver(name: str, cfg: EvolisPrinterConfig, printer_dir: Path,
 
     emulator = EvolisEmulator(printer_dir, serial=cfg.serial_number or emulator_serial(name),
                               time_scale=cfg.time_scale, seconds_single=cfg.seconds_single,
-                              seconds_dual=cfg.seconds_dual, ribbon=cfg.ribbon)
+                              seconds_dual=cfg.seconds_dual, ribbon=cfg.ribbon, dialect=cfg.dialect)
     backend = EmulatorUsbBackend(emulator)
     usb_link = UsbTransport(emulator.serial, backend=backend, write_timeout_s=cfg.command_timeout_s)
     return EmulatedEvolisDriver(name, cfg, usb_link, printer_dir, emulator=emulator, link=backend,

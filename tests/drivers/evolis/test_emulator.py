@@ -16,7 +16,7 @@ from printd.drivers.evolis.emulator import CARDS_LOG, STATE_FILE, EvolisEmulator
 from printd.drivers.evolis.emulator_links import EP_IN, EP_OUT, EmulatorUsbBackend, PtyServer
 from printd.drivers.evolis.panels import panel_size
 from printd.drivers.evolis.protocol import frame
-from tests.drivers.evolis.support import FIXTURES, wait_until
+from tests.drivers.evolis.support import FIXTURES, dialect, wait_until
 
 K = b"\x00" * panel_size(2)
 Y = b"\x00" * panel_size(32)
@@ -51,7 +51,7 @@ class Host:
 
 @pytest.fixture
 def emu(tmp_path: Path) -> Iterator[EvolisEmulator]:
-    e = EvolisEmulator(tmp_path, serial="EMUTEST01", time_scale=1000.0, data_timeout_s=0.2)
+    e = EvolisEmulator(tmp_path, serial="EMUTEST01", time_scale=1000.0, data_timeout_s=0.2, dialect=dialect())
     e.start()
     yield e
     e.clear_faults()
@@ -161,12 +161,12 @@ def test_a_bad_level_count_is_refused(emu: EvolisEmulator, host: Host) -> None:
 # ------------------------------------------------------------------------------------ the printer's memory
 
 def test_counters_and_supplies_survive_a_restart(tmp_path: Path) -> None:
-    first = EvolisEmulator(tmp_path, serial="EMUTEST01", time_scale=1000.0)
+    first = EvolisEmulator(tmp_path, serial="EMUTEST01", time_scale=1000.0, dialect=dialect())
     first.start()
     first.load_cards("ktp-el", 3)
     assert print_front_k(Host(first)) == "OK"
     first.stop()
-    second = EvolisEmulator(tmp_path, serial="IGNORED", time_scale=1000.0)
+    second = EvolisEmulator(tmp_path, serial="IGNORED", time_scale=1000.0, dialect=dialect())
     assert second.serial == "EMUTEST01"
     st = second.snapshot()["state"]
     assert (st["cards_inserted"], st["panels_printed"], st["hopper"], st["ribbon_left"]) == (1, 1, 2, 199)
@@ -175,12 +175,12 @@ def test_counters_and_supplies_survive_a_restart(tmp_path: Path) -> None:
 @pytest.mark.parametrize("error, ejected, rejected", [(None, 1, 0), ("ERR MECHANICAL", 0, 1)])
 def test_a_card_left_in_the_mechanism_is_finished_or_rejected_at_power_on(
         tmp_path: Path, error: str | None, ejected: int, rejected: int) -> None:
-    EvolisEmulator(tmp_path, serial="EMUTEST01")
+    EvolisEmulator(tmp_path, serial="EMUTEST01", dialect=dialect())
     state = json.loads((tmp_path / STATE_FILE).read_text())
     card = {"total": 6, "done": 2, "error": error, "test": False}
     state.update(cards_inserted=1, panels_printed=2, card=card)
     (tmp_path / STATE_FILE).write_text(json.dumps(state))
-    st = EvolisEmulator(tmp_path, serial="EMUTEST01").snapshot()["state"]
+    st = EvolisEmulator(tmp_path, serial="EMUTEST01", dialect=dialect()).snapshot()["state"]
     assert st["card"] is None and st["cards_ejected"] == ejected and st["cards_rejected"] == rejected
     assert st["panels_printed"] == (6 if error is None else 2)
 
