@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from printd.config import EvolisPrinterConfig
 from printd.drivers.base import Card
 from printd.drivers.evolis.driver import EmulatedEvolisDriver, EvolisDriver, create_evolis_driver
-from printd.drivers.evolis.emulator import EvolisEmulator
+from printd.drivers.evolis.emulator import PRIMACY_ANSWERS, EvolisEmulator
 from printd.drivers.evolis.emulator_links import PtyServer
 from printd.drivers.transport.serial import SerialTransport
 
@@ -25,6 +25,15 @@ DIALECT = {"name": "guide"}
 
 def dialect() -> str:
     return DIALECT["name"]
+
+
+def primacy() -> bool:
+    return dialect() == "primacy"
+
+
+def said(guide_answer: str) -> str:
+    """What the emulator answers in the current dialect where the guide dialect says `guide_answer`."""
+    return PRIMACY_ANSWERS.get(guide_answer, guide_answer) if primacy() else guide_answer
 
 
 def card_png(colour: tuple[int, int, int] = (200, 40, 40), text: str = "3274 0000 0000 0001",
