@@ -490,3 +490,24 @@ def test_no_answer_over_serial_is_a_timeout(tmp_path: Path) -> None:
         rig.emulator.clear_faults()
         wait_until(lambda: rig.emulator.snapshot()["state"]["card"] is None)
         assert rig.driver.status().counters.printed == 1
+
+
+def test_a_blank_fed_by_the_clear_status_after_a_fault_is_reported(drv: EmulatedEvolisDriver) -> None:
+    # esup-sgc-client: after a fault, a clear status (Scs) can make a Primacy 2 reject and feed another card
+    drv.emulator.arm_scs_feed()
+    drv.emulator.arm_fault("cover-open", after_panels=2, duration_s=0.2)
+    with pytest.raises(PrinterFault) as info:
+        drv.print_card(card())
+    state = drv.emulator.snapshot()["state"]
+    assert info.value.card_fed is True
+    if primacy():
+        assert info.value.unexplained_feeds == 1 and state["cards_inserted"] == 2
+        assert any(e["kind"] == "count_mismatch" for e in drv.diagnostics()["recent_errors"])
+    else:   # the guide's printer has no such side effect
+        assert info.value.unexplained_feeds == 0 and state["cards_inserted"] == 1
+
+
+def test_a_zero_length_usb_packet_is_not_taken_for_silence(drv: EmulatedEvolisDriver) -> None:
+    assert drv.raw_command("Rsn") == drv.emulator.serial
+    zero = drv.transport.describe()["zero_length_reads"]
+    assert (zero > 0) is primacy()
