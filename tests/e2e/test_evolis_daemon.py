@@ -118,3 +118,46 @@ command_timeout_s = 2
     assert state["cards_rejected"] == 1
     assert state["cards_inserted"] == len(jobs) + 1 and state["hopper"] == 20 - len(jobs) - 1
     assert history["counters"]["today"] == len(jobs)
+
+
+def test_a_blank_fed_by_the_clear_status_is_booked_spoiled_as_a_count_mismatch(tmp_path: Path) -> None:
+    """esup-sgc-client: after a fault, a clear status can make a Primacy 2 reject and feed another card."""
+    emulator = EvolisEmulator(tmp_path / "printer", serial="PRIMACY02", time_scale=400, dialect="primacy")
+    emulator.start()
+    pty = PtyServer(emulator)
+    emulator.load_cards("kia", 10)
+    printers = f"""
+[printers.evo1]
+driver = "evolis"
+transport = "serial"
+port = "{pty.port}"
+card_type = "kia"
+timeout_s = 10
+command_timeout_s = 2
+"""
+    try:
+        with (daemon_thread(config_text(printers=printers, seed=300), tmp_path / "state") as d,
+              d.client() as admin):
+            wait_for(lambda: admin.get("/api/v1/printers/evo1").json()["state"] == "idle", timeout=20,
+                     what="evo1 idle")
+            assert admin.post("/api/v1/stock/loads", json={"printer": "evo1", "card_type": "kia",
+                                                           "count": 10}).status_code in (200, 201)
+            emulator.arm_scs_feed()
+            emulator.arm_fault("cover-open", after_panels=1, duration_s=0.5)
+            job = admin.post("/api/v1/jobs", json=job_payload(1, card_type="kia")).json()["id"]
+            wait_for(lambda: admin.get(f"/api/v1/jobs/{job}").json()["state"] == "printed", timeout=30,
+                     what="the job printed after the fault")
+            ledger = admin.get("/api/v1/stock/ledger").json()["items"]
+            hopper = admin.get("/api/v1/stock").json()
+    finally:
+        emulator.clear_faults()
+        pty.close()
+        emulator.stop()
+    state = emulator.snapshot()["state"]
+    spoiled = sorted(((e["job_id"] or ""), e["reason"]) for e in ledger if e["kind"] == "spoiled")
+    assert spoiled[0][0] == "" and spoiled[0][1].startswith("count_mismatch")
+    assert spoiled[1] == (job, "cover-open") and len(spoiled) == 2
+    # the printer took three blanks (the spoiled card, the one Scs fed, the printed card): the ledger agrees
+    assert state["cards_inserted"] == 3 and state["cards_ejected"] == 1 and state["cards_rejected"] == 2
+    kia = next(ct for ct in hopper["card_types"] if ct["card_type"] == "kia")
+    assert kia["hoppers"]["evo1"] == 10 - 3 == state["hopper"]

@@ -123,8 +123,10 @@ class UsbTransport:
                 intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_IN))
         except usb.core.USBError as exc:
             usb.util.dispose_resources(dev)
+            busy = (" (busy: another program holds it, e.g. the Evolis Print Center service or a CUPS "
+                    "usb backend; stop it)" if exc.errno == errno.EBUSY else "")
             raise DeviceNotFound(
-                f"USB printer {self.serial_number!r} found but cannot be opened: {exc}") from exc
+                f"USB printer {self.serial_number!r} found but cannot be opened{busy}: {exc}") from exc
         self._dev, self._intf = dev, intf
 
     # ------------------------------------------------------------------ I/O

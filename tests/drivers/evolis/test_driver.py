@@ -511,3 +511,25 @@ def test_a_zero_length_usb_packet_is_not_taken_for_silence(drv: EmulatedEvolisDr
     assert drv.raw_command("Rsn") == drv.emulator.serial
     zero = drv.transport.describe()["zero_length_reads"]
     assert (zero > 0) is primacy()
+
+
+def test_a_supervised_printer_is_left_to_its_supervisor(drv: EmulatedEvolisDriver) -> None:
+    # evolis.h: error management 38 = supervised by the Evolis service; Pem;2 would take it from under it
+    drv.close()
+    drv.emulator.supervise(True)
+    drv.emulator.commands.clear()
+    drv.open()
+    st = drv.status()
+    assert not st.can_print and st.state == PrinterState.STOPPED
+    with pytest.raises(PrinterFault) as info:
+        drv.print_card(card())
+    assert info.value.card_fed is False and info.value.vendor_code == "Rem 38"
+    assert not any(c.startswith("Pem") for c in drv.emulator.commands) and drv.emulator.snapshot()["pem"] == 38
+    assert drv.emulator.protocol_errors == [] and drv.emulator.snapshot()["state"]["cards_inserted"] == 0
+    drv.emulator.supervise(False)
+
+
+def test_close_gives_the_printer_back_in_its_own_error_mode(drv: EmulatedEvolisDriver) -> None:
+    assert drv.emulator.snapshot()["pem"] == 2
+    drv.close()   # the emulator powered on in mode 0 (the guide's default)
+    assert list(drv.emulator.commands)[-1] == "Pem;0"
