@@ -10,7 +10,10 @@ sensor saw something move.
 A refused feed (`FEEDER EMPTY`), a jam (`CARD JAM`) or an open cover reported by an answer to a
 card command is *held*: the printer's status keeps showing it until a later status or card
 proves it cleared, since current firmware has no feeder sensor query (`Sk` is Quantum/Kiosk
-only) and the answer itself is gone after `Scs`.
+only) and the answer itself is gone after `Scs`. A sensor that never moves must not stop a
+printer all day, so a held fault no sensor still confirms is let go after `HELD_RETRY_S`: the
+next card then tries again, and a printer that refuses it again costs no blank (the card counter
+decides) and holds the fault anew.
 """
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ _VOLTS = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*V(?:olts?)?\s*$", re.IGNORECASE)
 VOLTS_CHANGE = 0.5
 #: reasons an answer to a card command leaves held on the printer
 HELD_REASONS = frozenset({Reason.MEDIA_EMPTY, Reason.MEDIA_JAM, Reason.COVER_OPEN})
+#: seconds after which a held fault that no sensor confirms is let go, so the next card tries again
+HELD_RETRY_S = 60.0
 #: the sensor query that can prove each held reason cleared
 HELD_SENSOR: dict[str, str] = {Reason.MEDIA_EMPTY: "Rse;f", Reason.COVER_OPEN: "Rse;o", Reason.MEDIA_JAM: "Rlr;p"}
 
@@ -60,7 +65,8 @@ class Held:
 
     reason: StateReason
     baseline: float | None
-    since: float
+    since: float          # wall clock, for diagnostics
+    since_mono: float     # for the retry delay
 
 
 class HeldFaults:
@@ -74,7 +80,7 @@ class HeldFaults:
         if reason.keyword not in HELD_REASONS:
             return
         baseline = volts(sensor_text) if sensor_text is not None else None
-        self._held[reason.keyword] = Held(reason, baseline, time.time())
+        self._held[reason.keyword] = Held(reason, baseline, time.time(), time.monotonic())
 
     def clear(self) -> None:
         """A card left the printer printed, or a technician cleared the status: nothing is held."""
@@ -100,19 +106,24 @@ class HeldFaults:
 
 
 def _cleared(keyword: str, held: Held, answers: dict[str, str]) -> bool:
+    expired = time.monotonic() - held.since_mono >= HELD_RETRY_S
     if keyword == Reason.MEDIA_JAM:
-        inside = answers.get("Rlr;p")
+        inside = card_inside(answers["Rlr;p"]) if "Rlr;p" in answers else None
         last = answers.get("Rlr;r", "").upper()
-        return inside is not None and card_inside(inside) is False and "JAM" not in last and "MECA" not in last
+        if inside is True:
+            return False   # the card is still in the mechanism
+        return (inside is False and "JAM" not in last and "MECA" not in last) or expired
     if keyword == Reason.MEDIA_EMPTY and answers.get("Sk;f", "").strip() == "0":
         return True   # the feeder sensor of a Quantum/Kiosk sees cards
     if keyword == Reason.COVER_OPEN and answers.get("Rse;o", "").strip().upper() == "CLOSE":
         return True
+    feeder = answers.get("Sk;f", "").strip()
+    if keyword == Reason.MEDIA_EMPTY and feeder.isdigit() and feeder != "0":
+        return False   # the feeder sensor itself says empty
     text = answers.get(HELD_SENSOR[keyword])
     now = volts(text) if text is not None else None
-    if now is None:
-        return False
-    if held.baseline is None:
+    if now is not None and held.baseline is None:
         held.baseline = now   # first reading after the fault: changes from here prove it cleared
-        return False
-    return abs(now - held.baseline) >= VOLTS_CHANGE
+    elif now is not None and held.baseline is not None and abs(now - held.baseline) >= VOLTS_CHANGE:
+        return True
+    return expired
