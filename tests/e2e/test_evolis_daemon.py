@@ -23,11 +23,13 @@ driver = "evolis"
 transport = "emulator"
 time_scale = 400
 timeout_s = 10
+dialect = "{dialect}"
 """
 
 
-def test_fifty_jobs_across_a_simulated_and_an_emulated_evolis_printer(tmp_path: Path) -> None:
-    with (daemon_thread(config_text(printers=PRINTERS, seed=300), tmp_path / "state") as d,
+@pytest.mark.parametrize("dialect", ["guide", "primacy"])
+def test_fifty_jobs_across_a_simulated_and_an_emulated_evolis_printer(tmp_path: Path, dialect: str) -> None:
+    with (daemon_thread(config_text(printers=PRINTERS.format(dialect=dialect), seed=300), tmp_path / "state") as d,
           d.client() as admin):
         evo = admin.get("/api/v1/printers/evo1").json()
         assert evo["driver"] == "evolis" and evo["serial"] and evo["state"] in ("idle", "printing")
@@ -45,9 +47,20 @@ def test_fifty_jobs_across_a_simulated_and_an_emulated_evolis_printer(tmp_path: 
         assert evo["counters"]["today"] == by_printer["evo1"]
         # a fault on the emulated printer shows with its IPP reason
         assert admin.post("/api/v1/printers/evo1/faults", json={"kind": "cover-open"}).status_code == 200
+        if dialect == "primacy":
+            # its cover sensor answers a voltage: the card refused with COVER OPEN is what shows it
+            # (card1 is paused so the card goes to evo1)
+            assert admin.post("/api/v1/printers/card1/pause", json={"when": "now"}).status_code == 200
+            assert admin.post("/api/v1/jobs", json=job_payload(99)).status_code == 201
         wait_for(lambda: "cover-open" in admin.get("/api/v1/printers/evo1").json()["reasons"], timeout=10,
                  what="cover-open on evo1")
         assert admin.delete("/api/v1/printers/evo1/faults").status_code == 200
+        if dialect == "primacy":   # the cover sensor's voltage moves: the held reason goes, the card prints
+            wait_for(lambda: "cover-open" not in admin.get("/api/v1/printers/evo1").json()["reasons"],
+                     timeout=10, what="cover-open cleared")
+            wait_for(lambda: all(j["state"] == "printed" for j in
+                                 admin.get("/api/v1/jobs", params={"limit": 100}).json()["items"]),
+                     timeout=20, what="the refused card printed on evo1")
 
 
 def test_a_jam_at_se_and_a_refused_feed_at_ss_over_a_serial_line(tmp_path: Path) -> None:

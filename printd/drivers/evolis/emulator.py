@@ -133,6 +133,8 @@ class EvolisEmulator:
         self._pem = 0          # the guide: error management returns to "printer" at power on
         self.supervised = False   # primacy: the Evolis supervision service owns the printer
         self._scs_feeds = 0       # primacy: armed `Scs` side effects (an extra blank fed and rejected)
+        #: what `Rco;p` counts: "panels" (the guide) or "cards" (what some sources say of some models)
+        self.rco_p_counts = "panels"
         self._last = "OK"
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -485,7 +487,8 @@ class EvolisEmulator:
     def _cmd_Rco(self, p: list[str]) -> str:
         st = self.state
         ribbon_left = 0 if "marker-supply-empty" in self._active() else st["ribbon_left"]
-        values = {"c": st["cards_inserted"], "p": st["panels_printed"], "l": ribbon_left,
+        printed = st["panels_printed"] if self.rco_p_counts == "panels" else st["cards_ejected"]
+        values = {"c": st["cards_inserted"], "p": printed, "l": ribbon_left,
                   "n": st["cleanings"], "a": CLEANING_EVERY, "m": CLEANING_EVERY}
         key = p[0] if p else ""
         return str(values[key]) if key in values else "ERR PARAMETRES"

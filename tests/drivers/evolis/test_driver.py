@@ -406,6 +406,27 @@ def test_a_card_in_flight_at_a_crash_is_settled_from_the_counters(tmp_path: Path
     restarted.close()
 
 
+def test_a_crash_card_whose_panel_count_does_not_add_up_is_left_in_doubt(tmp_path: Path) -> None:
+    # sources disagree whether Rco;p counts panels or cards: a model counting cards moves it by 1, not 6
+    driver = usb_driver(tmp_path, timeout_s=0.6, command_timeout_s=0.3)
+    driver.open()
+    driver.load_cards("ktp-el", 5)
+    driver.emulator.arm_fault("hang", after_panels=2)
+    with pytest.raises(PrinterTimeout):
+        driver.print_card(card())
+    driver.emulator.stop()
+    restarted = usb_driver(tmp_path)
+    restarted.emulator.rco_p_counts = "cards"
+    st = restarted.status()
+    # never "spoiled" (that would print the citizen's card twice): printed did not move and the card
+    # counter is withheld, so the station leaves the job to the operator
+    assert st.counters.printed == 0 and st.counters.fed is None
+    assert restarted.diagnostics()["card_book"]["doubt"]["job_id"] == "job-1"
+    restarted.print_card(card("job-2"))   # the next card starts a fresh book entry
+    assert restarted.status().counters.fed == 2
+    restarted.close()
+
+
 # ---------------------------------------------------------------------------------------- technicians
 
 def test_raw_commands_and_the_technician_helpers(drv: EmulatedEvolisDriver) -> None:
