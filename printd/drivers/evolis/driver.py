@@ -29,18 +29,15 @@ from printd.drivers.base import (
     Counters,
     Driver,
     PrinterIdentity,
-    PrinterState,
     PrinterStatus,
     PrintOutcome,
     Reason,
-    Severity,
-    StateReason,
-    Supply,
 )
 from printd.drivers.evolis.cardbook import CardBook, InFlight
 from printd.drivers.evolis.panels import COLOUR_LEVELS, Panel, plan_for_ribbon, separate_back, separate_front
 from printd.drivers.evolis.protocol import CommandChannel, Reply, ReplyTimeout, classify, frame, frame_text
 from printd.drivers.evolis.sensors import HELD_SENSOR, HeldFaults, ambiguous_card, card_inside, volts
+from printd.drivers.evolis.status import SUPERVISED_MODE, answer_int, interpret
 from printd.drivers.transport import DeviceNotFound, LinkLost, Transport, TransportError, TransportTimeout
 from printd.errors import ConfigError, PrinterFault, PrinterOffline, PrinterTimeout
 
@@ -52,16 +49,10 @@ STATUS_QUERIES = ("Rse;o", "Rse;f", "Sk;f", "Sk;w", "Rco;c", "Rco;p", "Rco;n", "
 #: ribbon reads, cached: the ribbon's NFC tag wears with every read (esup-sgc-client reads hourly)
 RIBBON_QUERIES = ("Rcr", "Rco;l", "Rr")
 RIBBON_CACHE_S = 3600.0
-#: ribbon prints left at or below which the ribbon is reported low
-RIBBON_LOW = 20
 #: without a counter to ask, whether a fault took a blank: feeder empty never does, a jam always does
 _FED_BY_REASON: dict[str, bool | None] = {Reason.MEDIA_EMPTY: False, Reason.MEDIA_JAM: True}
 #: answers that mean "this model has no such command or option"
 _UNSUPPORTED = ("ERROR CDE", "ERR CMD", "OPT NOT AVAILABLE")
-#: `Rem`: the Evolis supervision service owns the printer (evolis.h EVOLIS_EM_SUPERVISED)
-SUPERVISED_MODE = 38
-#: reasons read from the last answer (`Rlr;r`); feeder, cover and ribbon have sensors of their own
-_FROM_LAST_ANSWER = frozenset({Reason.MEDIA_JAM, Reason.OVERHEAT})
 
 
 @dataclass(frozen=True)
@@ -76,11 +67,6 @@ def _label(payload: bytes) -> str:
     if head.startswith(b"Db;"):
         head = b";".join(head.split(b";")[:2])
     return head.decode("ascii", "replace")
-
-
-def _int(reply: Reply | None) -> int | None:
-    text = reply.text.strip() if reply is not None and not reply.is_error else ""
-    return int(text) if text.isdigit() else None
 
 
 class EvolisDriver:
@@ -164,9 +150,12 @@ class EvolisDriver:
                 model = self._query("Rtp").text.strip()
                 firmware = self._query("Rfv").text.strip()
                 rem = self._query("Rem")
-                mode = rem.text.split(";", 1)[0].strip()
-                self._pem_found = int(mode) if not rem.is_error and mode.isdigit() else None
-                self._supervised = self._pem_found == SUPERVISED_MODE
+                mode_text = rem.text.split(";", 1)[0].strip()
+                mode = int(mode_text) if not rem.is_error and mode_text.isdigit() else None
+                # on a reconnect the printer still holds printd's own 2: keep the mode found first
+                if self._pem_found is None or mode != 2:
+                    self._pem_found = mode
+                self._supervised = mode == SUPERVISED_MODE
                 # a supervised printer belongs to the Evolis service: Pem;2 would take it from under it
                 pem = None if self._supervised else self._ask(frame("Pem", 2))
             except (TransportError, ReplyTimeout) as exc:
@@ -195,6 +184,8 @@ class EvolisDriver:
     def status(self) -> PrinterStatus:
         """Ask the printer's sensors and counters; settle a card left in flight by a crash."""
         with self._lock:
+            if self._supervised:
+                self._identity = None   # open() again: it reads Rem and takes over once supervision ends
             self._ensure_open()
             try:
                 replies = {q: self._query(q) for q in STATUS_QUERIES if q not in self._unsupported}
@@ -224,81 +215,8 @@ class EvolisDriver:
         self._ribbon = {}
 
     def _interpret(self, replies: dict[str, Reply]) -> PrinterStatus:
-        reasons: list[StateReason] = []
-
-        def add(reason: StateReason) -> None:
-            if all(r.keyword != reason.keyword for r in reasons):
-                reasons.append(reason)
-
-        def text(query: str) -> str:
-            reply = replies.get(query)
-            return reply.text.strip() if reply is not None and not reply.is_error else ""
-
-        if self._supervised:
-            add(StateReason.of(Reason.OTHER, f"Rem {SUPERVISED_MODE}",
-                               "the Evolis supervision service owns this printer: stop Evolis Print Center "
-                               "(evoservice) or take the printer out of its supervision"))
-        cover = text("Rse;o").upper()
-        if cover.startswith("OPEN"):
-            add(StateReason.of(Reason.COVER_OPEN, "Rse;o " + cover, "the cover is open: close it"))
-        feeder = text("Sk;f")
-        hopper_empty = None if not feeder.isdigit() else feeder != "0"
-        if hopper_empty:
-            add(StateReason.of(Reason.MEDIA_EMPTY, "Sk;f " + feeder, "the feeder is empty: load blank cards"))
-        elif (warning := text("Sk;w")).isdigit() and warning != "0":
-            add(StateReason.of(Reason.MEDIA_LOW, "Sk;w " + warning, "the feeder is nearly empty"))
-        left = _int(replies.get("Rco;l"))
-        rcr = replies.get("Rcr")
-        if rcr is not None and rcr.is_error:
-            add(StateReason.of(Reason.MARKER_SUPPLY_EMPTY, "Rcr " + rcr.vendor_code,
-                               "the ribbon is finished: replace it"))
-        elif left == 0:
-            # ribbon counters are unreliable (esup-sgc-client): a stop is the printer's to make
-            add(StateReason(Reason.MARKER_SUPPLY_EMPTY, Severity.WARNING, "Rco;l 0",
-                            "the ribbon counter reads 0: check the ribbon (printing goes on until the printer "
-                            "refuses)"))
-        elif left is not None and left <= RIBBON_LOW:
-            add(StateReason.of(Reason.MARKER_SUPPLY_LOW, f"Rco;l {left}",
-                               f"{left} prints left on the ribbon"))
-        condition = replies.get("Rlr;r")
-        if condition is not None and condition.is_error:
-            # `Rlr` is the printer's last answer: only what no other sensor reports is taken from it
-            meaning = classify(condition)
-            if meaning.keyword in _FROM_LAST_ANSWER or meaning.severity == Severity.WARNING:
-                add(meaning)
-        inside_reply = replies.get("Rlr;p")
-        inside_text = inside_reply.text.strip().upper() if inside_reply is not None else ""
-        inside = None if inside_reply is None or inside_reply.nack else card_inside(inside_text)
-        fed, panels = _int(replies.get("Rco;c")), _int(replies.get("Rco;p"))
-        for held in self._held.review({q: replies[q].text.strip() for q in
-                                       ("Rse;f", "Rse;o", "Sk;f", "Rlr;p", "Rlr;r") if q in replies}):
-            add(held)
-        if any(r.keyword == Reason.MEDIA_EMPTY for r in reasons) and hopper_empty is None:
-            hopper_empty = True
-        stopped = any(r.severity == Severity.ERROR for r in reasons)
-        if self._book.in_flight is not None:
-            outcome = self._book.settle(fed, panels, inside, stopped)
-            if outcome:
-                log.info("%s: card in flight settled from the printer's counters: %s", self.name, outcome)
-        jammed = any(r.keyword == Reason.MEDIA_JAM for r in reasons)
-        if inside and self._book.in_flight is None and not jammed:
-            # the guide allows `ERR CARD` to be a card waiting in the feeder: no stop on that alone
-            severity = Severity.WARNING if ambiguous_card(inside_text) else Severity.ERROR
-            add(StateReason(Reason.MEDIA_JAM, severity, "Rlr;p " + inside_text,
-                            "a card is stuck inside: remove it"))
-        stopped = any(r.severity == Severity.ERROR for r in reasons)
-        self._book.note_cleanings(_int(replies.get("Rco;n")), fed)
-        state = (PrinterState.STOPPED if stopped else
-                 PrinterState.PRINTING if inside else PrinterState.IDLE)
-        rr = replies.get("Rr")
-        ribbon_type = rr.text.strip() if rr is not None and rr.ok else self.cfg.ribbon
-        return PrinterStatus(
-            state=state, reasons=tuple(reasons), ribbon=Supply(ribbon_type.upper(), left, None),
-            hopper_card_type=self.cfg.card_type, hopper_count=None, hopper_empty=hopper_empty,
-            # a card the book could not settle is the operator's: without `fed` the station leaves it to them
-            counters=Counters(fed=None if self._book.doubt else fed, printed=self._book.printed_known,
-                              since_cleaning=self._book.since_cleaning(fed)),
-            raw=dict(self._last_raw))
+        return interpret(replies, name=self.name, book=self._book, held=self._held, supervised=self._supervised,
+                         ribbon_set=self.cfg.ribbon, card_type=self.cfg.card_type, raw=self._last_raw)
 
     def print_card(self, card: Card) -> PrintOutcome:
         """Print one card: encode its panels, send the sequence, return when it is out."""
@@ -373,7 +291,7 @@ class EvolisDriver:
             duration_s=time.monotonic() - started, detail=detail)
 
     def _snapshot(self) -> _Snapshot:
-        return _Snapshot(fed=_int(self._query("Rco;c")), panels=_int(self._query("Rco;p")))
+        return _Snapshot(fed=answer_int(self._query("Rco;c")), panels=answer_int(self._query("Rco;p")))
 
     def _snapshot_or_none(self) -> _Snapshot:
         try:
@@ -443,7 +361,7 @@ class EvolisDriver:
         """
         try:
             self._ask(frame("Scs"))
-            after = _int(self._query("Rco;c")) if fed_before is not None else None
+            after = answer_int(self._query("Rco;c")) if fed_before is not None else None
         except (TransportError, ReplyTimeout):
             return 0
         return max(0, after - fed_before) if after is not None and fed_before is not None else 0
@@ -522,7 +440,7 @@ class EvolisDriver:
         answer = self.raw_command("Scp")
         with self._lock:
             try:
-                fed, cleanings = _int(self._query("Rco;c")), _int(self._query("Rco;n"))
+                fed, cleanings = answer_int(self._query("Rco;c")), answer_int(self._query("Rco;n"))
             except (TransportError, ReplyTimeout):
                 return answer
             if answer == "OK" and fed is not None:

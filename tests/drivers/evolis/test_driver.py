@@ -547,10 +547,21 @@ def test_a_supervised_printer_is_left_to_its_supervisor(drv: EmulatedEvolisDrive
     assert info.value.card_fed is False and info.value.vendor_code == "Rem 38"
     assert not any(c.startswith("Pem") for c in drv.emulator.commands) and drv.emulator.snapshot()["pem"] == 38
     assert drv.emulator.protocol_errors == [] and drv.emulator.snapshot()["state"]["cards_inserted"] == 0
-    drv.emulator.supervise(False)
+    drv.emulator.supervise(False)   # the operator stopped the service: printd takes the printer at the next poll
+    assert drv.status().can_print and drv.emulator.snapshot()["pem"] == 2
+    drv.print_card(card())
 
 
 def test_close_gives_the_printer_back_in_its_own_error_mode(drv: EmulatedEvolisDriver) -> None:
     assert drv.emulator.snapshot()["pem"] == 2
-    drv.close()   # the emulator powered on in mode 0 (the guide's default)
+    drv.link.unplug()
+    drv.link.replug()
+    with pytest.raises(PrinterOffline):
+        drv.status()
+    drv.open()    # a reconnect finds printd's own 2 and keeps the mode found first
+    drv.transport.close()
+    drv.close()   # the emulator powered on in mode 0 (the guide's default)... but the link is closed
+    assert not any(c == "Pem;0" for c in drv.emulator.commands)
+    drv.open()
+    drv.close()
     assert list(drv.emulator.commands)[-1] == "Pem;0"
