@@ -51,8 +51,8 @@ RIBBON_QUERIES = ("Rcr", "Rco;l", "Rr")
 RIBBON_CACHE_S = 3600.0
 #: without a counter to ask, whether a fault took a blank: feeder empty never does, a jam always does
 _FED_BY_REASON: dict[str, bool | None] = {Reason.MEDIA_EMPTY: False, Reason.MEDIA_JAM: True}
-#: answers that mean "this model has no such command or option"
-_UNSUPPORTED = ("ERROR CDE", "ERR CMD", "OPT NOT AVAILABLE")
+#: answers to a status query that mean "this model has no such command, option or parameter"
+_UNSUPPORTED = ("ERROR CDE", "ERR CMD", "OPT NOT AVAILABLE", "ERROR PARAMETRES", "ERR PARAMETRES")
 
 
 @dataclass(frozen=True)
