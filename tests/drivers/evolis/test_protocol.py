@@ -196,6 +196,11 @@ VARIANT_REASONS = {
     "stale-feeder-error": set(),       # the feeder sensor says it is fine: a stale last answer is ignored
     "no-external-feeder": set(),
     "ack-nack-framing": set(),
+    "primacy-idle": set(),                       # voltages are not read as open/empty; no Sk on this model
+    "primacy-card-inside": {Reason.MEDIA_JAM},   # CARD with no card in flight: a card stuck inside
+    "primacy-card-jam": {Reason.MEDIA_JAM},
+    "primacy-need-cleaning": {Reason.OTHER},
+    "primacy-ribbon-counter-zero": {Reason.MARKER_SUPPLY_EMPTY},   # a warning only
 }
 
 
@@ -206,8 +211,12 @@ def test_status_interprets_recorded_answer_shapes(variant: str, tmp_path: Path) 
     assert st.counters.fed == 1234
     if variant == "no-external-feeder":
         assert st.hopper_empty is None
-    if variant == "needs-cleaning":
+    if variant in ("needs-cleaning", "primacy-need-cleaning", "primacy-ribbon-counter-zero"):
         assert st.can_print and st.reasons[0].severity == Severity.WARNING
+    if variant in ("primacy-card-inside", "primacy-card-jam"):
+        assert not st.can_print
+    if variant == "primacy-idle":
+        assert st.hopper_empty is None and st.can_print
     if variant == "jammed-card":
         assert st.state == PrinterState.STOPPED
 
