@@ -219,6 +219,8 @@ class EvolisPrinterConfig(_PrinterBase):
     seconds_dual: float = Field(50.0, gt=0)
     #: emulator only: speed-up of the emulated mechanics
     time_scale: float = Field(1.0, gt=0, le=100000)
+    #: emulator only: "guide" (the 2003 guide's answers) or "primacy" (current firmware's vocabulary)
+    dialect: Literal["guide", "primacy"] = "guide"
 
     @model_validator(mode="after")
     def _needs(self) -> EvolisPrinterConfig:
