@@ -187,7 +187,15 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
     END;
     """,
-    # 4 -> 5: blangko accountability (issue 16): the ministry's spoilage category on ledger entries, the
+    # token rotation keeps the client (its name, jobs and request_ids): the previous secret's hash works
+    # until prev_valid_until. One open job per NIK and card type across clients: the index serves the check.
+    """
+    ALTER TABLE tokens ADD COLUMN prev_hash TEXT;
+    ALTER TABLE tokens ADD COLUMN prev_valid_until REAL;
+    CREATE INDEX tokens_prev_hash ON tokens (prev_hash) WHERE prev_hash IS NOT NULL;
+    CREATE INDEX jobs_nik_open ON jobs (nik, card_type) WHERE nik IS NOT NULL AND final_at IS NULL;
+    """,
+    # 5 -> 6: blangko accountability (issue 16): the ministry's spoilage category on ledger entries, the
     # documents (destruction, return, receipt hand-over) entries belong to, and a child table where the
     # chip UIDs of destroyed cards can be listed once a reader records them (one row per card).
     """

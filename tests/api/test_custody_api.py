@@ -212,3 +212,24 @@ def test_writes_are_for_operators(daemon: Daemon, method: str, path: str, body: 
     for token, status in ((daemon.extra["technician"], 403), (daemon.enrollment, 403), (None, 401)):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         assert httpx.request(method, daemon.url + path, json=body, headers=headers).status_code == status
+
+
+def test_answers_match_the_documented_models(daemon: Daemon) -> None:
+    """The new answers validate against printd/api/models.py, as /openapi.json promises integrators."""
+    from printd.api import models as m
+
+    with daemon.client(daemon.extra["operator"]) as op:
+        made = op.post("/api/v1/stock/surrendered", json={"card_type": "kia", "count": 1, "reason": "KIA lama"})
+        m.StockDocumentCreated.model_validate(made.json())
+        made = op.post("/api/v1/stock/destructions", json={"card_type": "kia", "count": 1, "method": "potong",
+                                                            "witnesses": WITNESSES, "reference": "BA-PMS/M"})
+        doc = m.StockDocumentCreated.model_validate(made.json())
+        assert doc.kind == "destruction" and doc.method == "potong" and doc.by_category == {"surrendered": 1}
+        for path in ("/api/v1/stock/destructions", "/api/v1/stock/returns", "/api/v1/stock/receipts"):
+            m.StockDocumentPage.model_validate(op.get(path).json())
+        m.MonthlyReport.model_validate(op.get("/api/v1/reports/monthly").json())
+        m.DailyReport.model_validate(op.get("/api/v1/reports/daily").json())
+        m.Stock.model_validate(op.get("/api/v1/stock").json())
+        m.LedgerPage.model_validate(op.get("/api/v1/stock/ledger").json())
+        receipt = op.post("/api/v1/stock/receipts", json={"card_type": "kia", "count": 1, "reference": "BAST-M"})
+        assert m.StockChange.model_validate(receipt.json()).berita_acara
