@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,13 +28,15 @@ def daemon(tmp: Path, state: Path, *, nofile: int | None = None, config: str | N
     port = free_port()
     log = tmp / f"daemon-{port}.log"
 
-    def limits() -> None:
-        if nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
+    cmd = serve_cmd(cfg, state, port)
+    if nofile is not None:
+        # set in the child before printd starts (no preexec_fn: unsafe with threads)
+        shim = ("import resource, runpy, sys; "
+                f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+                "sys.argv = ['printd', *sys.argv[1:]]; runpy.run_module('printd', run_name='__main__')")
+        cmd = [sys.executable, "-c", shim, *cmd[3:]]
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(serve_cmd(cfg, state, port), stdout=fh, stderr=subprocess.STDOUT, env=env(),
-                                cwd=str(ROOT), preexec_fn=limits)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env(), cwd=str(ROOT))
     d = Daemon(url=f"http://127.0.0.1:{port}", state_dir=state, process=proc, log=log)
     try:
         wait_healthy(d.url, proc=proc)
