@@ -565,7 +565,10 @@ class Station:
                     (w.status.can_print or w.busy))
         failing = self.supervisor.report()
         ok = ready == len(self.workers) and self.ready.is_set() and not failing
-        return {"status": "ok" if ok else "degraded", "printers_ready": ready, "tasks_failing": failing}
+        out: dict[str, Any] = {"status": "ok" if ok else "degraded", "printers_ready": ready}
+        if failing:   # only then: the contract's minimum object stays as it was
+            out["tasks_failing"] = failing
+        return out
 
     def task_alerts(self) -> list[dict[str, Any]]:
         """The page's alerts for tasks that keep failing (shown with the stock alerts)."""
