@@ -242,8 +242,13 @@ class Station:
             outcome = AttemptOutcome.SPOILED
         else:
             return True
-        updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
-                                counters=now)
+        try:
+            updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
+                                    counters=now)
+        except Conflict:
+            # an operator resolved it between the read above and now: settled either way
+            log.info("%s: job %s was resolved by the operator while its counter was read", worker.name, job.id)
+            return True
         if outcome == AttemptOutcome.PRINTED:
             worker.cards_today = await self.db(self.store.printed_today, worker.name)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
