@@ -68,7 +68,7 @@ class ConnectionGuard:
         self.evicted = 0
         self.refused = 0
         self.timed_out = 0
-        self._logged_at = 0.0
+        self._logged_at: float | None = None
         self._logged = (0, 0, 0)
 
     @property
@@ -124,7 +124,7 @@ class ConnectionGuard:
         """Log what the guard did, once per LOG_EVERY_S at most (a flood must not flood the log)."""
         now = time.monotonic()
         counts = (self.evicted, self.refused, self.timed_out)
-        if counts == self._logged or now - self._logged_at < LOG_EVERY_S:
+        if counts == self._logged or (self._logged_at is not None and now - self._logged_at < LOG_EVERY_S):
             return
         e, r, t = (a - b for a, b in zip(counts, self._logged, strict=True))
         log.warning("HTTP connections at the cap of %d: %d idle closed to make room, %d refused (503), "

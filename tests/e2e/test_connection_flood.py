@@ -84,6 +84,11 @@ def test_idle_connection_flood_leaves_the_api_answering_and_the_queue_alone(tmp_
                     answered += 1
                 time.sleep(2.0)
             assert answered >= 5
+            # every flood connection was closed by the daemon: made room for others, or no complete
+            # request within the header deadline (a closed socket fails at the second send)
+            _trickle(socks, b"X-Slow: 2\r\n")
+            time.sleep(0.5)
+            assert _trickle(socks, b"X-Slow: 3\r\n") == 0
             # a submission works too: its images are written and the job row committed
             with httpx.Client(base_url=d.url, timeout=5.0,
                               headers={"Authorization": f"Bearer {d.enrollment}"}) as fresh:
