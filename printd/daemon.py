@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from printd.api.connections import ConnectionGuard, connection_cap
+from printd.api.connections import ACCEPT_BACKLOG, ConnectionGuard, connection_cap, quiet_uvicorn
 from printd.app import build_app
 from printd.config import Settings
 from printd.ops.statelock import StateLock
@@ -87,7 +87,9 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
     app.state.connections = guard
     server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                                            log_config=None, access_log=False, timeout_graceful_shutdown=10,
-                                           lifespan="on", http=guard.protocol_class()))
+                                           lifespan="on", http=guard.protocol_class(),
+                                           backlog=ACCEPT_BACKLOG))
+    quiet_uvicorn()
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     helpers: list[asyncio.Task[None]] = []
     try:

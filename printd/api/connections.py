@@ -39,6 +39,9 @@ FD_RESERVE = 256
 MIN_CONNECTIONS = 16
 #: how often a summary of refused, evicted and timed-out connections is logged at most
 LOG_EVERY_S = 60.0
+#: connections accepted in one go before the guard sees them (asyncio accepts up to `backlog` per
+#: wake-up, and uvicorn's default of 2,048 took every descriptor in one burst): kept inside FD_RESERVE
+ACCEPT_BACKLOG = 128
 
 _BUSY_BODY = (b'{"error": {"code": "too_many_connections", "message": "too many open connections; '
               b'try again in a few seconds", "field": null}}')
@@ -131,6 +134,36 @@ class ConnectionGuard:
                     "%d closed for sending no complete request within %.0f s (in the last %.0f s at most)",
                     self.max_connections, e, r, t, self.header_timeout_s, LOG_EVERY_S)
         self._logged, self._logged_at = counts, now
+
+
+class RateLimited(logging.Filter):
+    """Lets one record starting with `prefix` through per `every_s`; a flood of bad requests is one line."""
+
+    def __init__(self, prefix: str, every_s: float = LOG_EVERY_S) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.every_s = every_s
+        self.dropped = 0
+        self._last: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.prefix):
+            return True
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            self.dropped += 1
+            return False
+        if self.dropped:
+            record.msg = f"{record.msg} ({self.dropped} more in the last {self.every_s:.0f} s)"
+        self._last, self.dropped = now, 0
+        return True
+
+
+def quiet_uvicorn() -> None:
+    """uvicorn logs one warning per malformed request: at most one a minute (with the count)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RateLimited) for f in logger.filters):
+        logger.addFilter(RateLimited("Invalid HTTP request"))
 
 
 class GuardedProtocol(HttpToolsProtocol):
