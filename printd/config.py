@@ -5,6 +5,7 @@ Every problem is one line that names the file and the key, and the daemon does n
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -41,6 +42,24 @@ class ServerConfig(_Section):
     max_connections: int = Field(512, ge=16, le=65536)
     #: seconds a connection may take to send a complete request line and headers
     header_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
+    #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in v:
+            try:
+                net = ipaddress.ip_network(item.strip(), strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (an IP address or network, e.g. \"127.0.0.1\")") from None
+            if net.prefixlen == 0:
+                # trusting everyone lets any client choose the address it is throttled and audited under
+                raise ValueError(f"{item!r} would trust every client; name the proxy's own address")
+            out.append(str(net.network_address) if net.num_addresses == 1 else str(net))
+        return tuple(out)
 
     @field_validator("listen")
     @classmethod

@@ -575,6 +575,10 @@ class Station:
             out["tasks_failing"] = failing
         return out
 
+    def task_health(self) -> dict[str, bool]:
+        """Supervised task -> running normally (`printd_task_up`; read from memory on the event loop)."""
+        return self.supervisor.health()
+
     def task_alerts(self) -> list[dict[str, Any]]:
         """The page's alerts for tasks that keep failing (shown with the stock alerts)."""
         return [{"code": "task_failing", "card_type": None,

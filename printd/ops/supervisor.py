@@ -137,6 +137,11 @@ class Supervisor:
         return any(h.consecutive >= self.failing_after and h.failing_since is not None
                    and now - h.failing_since >= self.give_up_s for h in self.tasks.values())
 
+    def health(self) -> dict[str, bool]:
+        """Every task by name: True while it runs normally, False while it keeps failing (metrics)."""
+        failing = set(self.failing())
+        return {name: name not in failing for name in sorted(self.tasks)}
+
     def report(self) -> list[dict[str, Any]]:
         """The failing tasks with their last error, for /healthz and the page."""
         names = set(self.failing())

@@ -69,6 +69,7 @@ async def test_a_task_that_keeps_failing_is_reported_then_stuck_then_recovered()
         if sup.failing():
             break
     assert sup.failing() == ["dispatcher"]
+    assert sup.health() == {"dispatcher": False}
     assert changes[0] == ["dispatcher"]
     report = sup.report()
     assert report[0]["task"] == "dispatcher" and "read-only" in report[0]["last_error"]
@@ -80,6 +81,7 @@ async def test_a_task_that_keeps_failing_is_reported_then_stuck_then_recovered()
     assert sup.failing() == ["dispatcher"]   # running again, but not yet for STABLE_S
     clock.now += 61
     assert sup.failing() == [] and not sup.stuck()
+    assert sup.health() == {"dispatcher": True}
     assert changes[-1] == []
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
