@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,9 @@ def test_a_worker_that_fails_settling_a_card_is_restarted_reported_and_prints_ag
                 assert health["status"] == "degraded"
                 assert [t["task"] for t in health["tasks_failing"]] == ["printer-card1"]
                 assert "StoreUnavailable" in health["tasks_failing"][0]["last_error"]
+                metrics = admin.get("/metrics").text
+                assert re.search(r'printd_task_up\{[^}]*task="printer-card1"[^}]*\} 0', metrics), metrics
+                assert re.search(r'printd_task_up\{[^}]*task="dispatcher"[^}]*\} 1', metrics)
                 alerts = admin.get("/api/v1/stock").json()["alerts"]
                 assert any(a["code"] == "task_failing" and a["printer"] == "card1" for a in alerts)
             finally:
