@@ -567,7 +567,7 @@ class Station:
 
     def health(self) -> dict[str, Any]:
         ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and
-                    (w.status.can_print or w.busy))
+                    (w.status.can_print or w.busy) and w.images_fault is None)
         failing = self.supervisor.report()
         ok = ready == len(self.workers) and self.ready.is_set() and not failing
         out: dict[str, Any] = {"status": "ok" if ok else "degraded", "printers_ready": ready}

@@ -131,6 +131,7 @@ def test_an_image_that_cannot_be_read_keeps_the_job_queued_until_it_can(tmp_path
         got = c.get(f"/api/v1/jobs/{job}").json()
         assert got["state"] == "queued", got
         assert admin.get("/api/v1/printers/card1").json()["state"] == "stopped"
+        assert admin.get("/healthz").json()["status"] == "degraded"
         image.rmdir()
         shutil.move(kept, image)
         wait_for(lambda: c.get(f"/api/v1/jobs/{job}").json()["state"] == "printed", timeout=30,
