@@ -21,7 +21,7 @@ from printd.queue.db import Database
 
 _MAGIC = b"SQLite format 3\x00"
 RESTORE_HINT = ("restore the last backup: stop printd, copy the file `printd backup` wrote to {path}, and start "
-                "printd again (docs/operations.md, 'Restoring a backup'); printd does not start a new station "
+                "printd again (operations.md, 'Backups and restoring one'); printd does not start a new station "
                 "over it")
 
 
