@@ -221,3 +221,16 @@ def test_destruction_lists_the_tapped_cards_by_uid_and_refuses_a_handed_over_one
         if r2.status_code == 201:
             r3 = c.post(f"/api/v1/stock/destructions/{r2.json()['id']}/cards", json={"chip_uids": [tapped[0]]})
             assert r3.status_code == 409 and r3.json()["error"]["code"] == "chip_destroyed"
+
+
+def test_the_reports_list_each_chip_s_fate(station: tuple[Daemon, str]) -> None:
+    """Runs after the tests above on the same station (module scope): their chips are the day's."""
+    d, op = station
+    with d.client(op) as c:
+        daily = c.get("/api/v1/reports/daily").json()
+        states = {chip["uid"]: chip["state"] for chip in daily["chips"]}
+        assert states[uid(0)] == "handed_over" and states["04C0FFEE000001"] == "encode_failed"
+        month = daily["date"][:7]
+        monthly = c.get(f"/api/v1/reports/monthly?month={month}").json()
+        assert monthly["chips_by_state"]["handed_over"] >= 20
+        assert {ch["uid"] for ch in monthly["chips"]} == set(states)
