@@ -67,6 +67,8 @@ class Station:
         self.job_hooks: list[JobHook] = []
         #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
+        #: fields added to every job object, the webhook body's too (cheap, safe on the database thread)
+        self.job_view_fields: list[Callable[[Job], dict[str, Any]]] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
         #: every long-running task (workers, dispatcher, webhook delivery, retention) runs under it
@@ -537,6 +539,8 @@ class Station:
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
             "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
         }
+        for fields in self.job_view_fields:
+            out.update(fields(job))
         if extras:
             for extra in self.job_view_extras:
                 out.update(extra(job))

@@ -17,6 +17,7 @@ from printd.api.auth import require
 from printd.blangko.monthly import build_monthly, parse_month
 from printd.blangko.report_formats import as_json, monthly_csv, monthly_html, to_csv, to_html
 from printd.blangko.reports import DailyReport, build_daily
+from printd.chips.registry import ChipRegistry, chip_view
 from printd.errors import Invalid, RequestError
 from printd.queue.models import Role
 
@@ -99,8 +100,16 @@ async def daily_report(station: Any, day: str) -> dict[str, Any]:
         return report, [station.store.get(job_id) for job_id in report.in_doubt]
 
     report, jobs = await station.db(build)
-    return as_json(report, [station.job_view(j) for j in jobs], station.clock.iso,
-                   station.clock.iso(station.clock.now()))
+    doc = as_json(report, [station.job_view(j) for j in jobs], station.clock.iso,
+                  station.clock.iso(station.clock.now()))
+    doc["chips"] = await chips_detail(station, *station.clock.day_bounds(day))
+    return doc
+
+
+async def chips_detail(station: Any, t0: float, t1: float) -> list[dict[str, Any]]:
+    """Each blank's chip whose fate was recorded in [t0, t1): encoded, failed, handed over or destroyed."""
+    chips = await station.db(ChipRegistry(station.store).between, t0, t1)
+    return [chip_view(c, station.clock.iso) for c in chips]
 
 
 @router.get("/daily", summary="The daily blangko report (JSON, CSV or printable HTML by Accept)",
@@ -138,6 +147,13 @@ async def monthly_report(station: Any, month: str) -> dict[str, Any]:
 
     doc = await station.db(build)
     doc["generated_at"] = station.clock.iso(station.clock.now())
+    year, mon = (int(x) for x in month.split("-"))
+    following = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
+    chips = await chips_detail(station, station.clock.day_bounds(f"{month}-01")[0],
+                               station.clock.day_bounds(following)[0])
+    doc["chips"] = chips
+    doc["chips_by_state"] = {state: sum(1 for c in chips if c["state"] == state)
+                             for state in ("encoded", "encode_failed", "handed_over", "destroyed")}
     return doc
 
 

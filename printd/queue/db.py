@@ -233,6 +233,24 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (document_id, chip_uid)
     );
     """,
+    # every blank's chip: which job (citizen) it went to, when it was encoded, handed over or destroyed.
+    # One chip, one citizen: the UID is the key. The ledger stays append-only; entries link here by id.
+    """
+    CREATE TABLE chips (
+        uid TEXT PRIMARY KEY,
+        job_id TEXT,
+        attempt_n INTEGER,
+        state TEXT NOT NULL,
+        detail TEXT,
+        ledger_entry_id INTEGER,
+        encoded_at REAL,
+        handed_over_at REAL,
+        handed_over_by TEXT,
+        destruction_id INTEGER,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX chips_job ON chips (job_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -416,9 +416,14 @@ class Store:
         return self.finish_attempt(job_id, att.n, outcome, reason="operator", actor=actor, note=note,
                                    category=category)
 
-    def reprint(self, job_id: str, *, reason: str, actor: str, category: str | None = None) -> Job:
+    def reprint(self, job_id: str, *, reason: str, actor: str, category: str | None = None,
+                within_max_attempts: bool = False,
+                on_booked: Callable[[sqlite3.Connection, int], None] | None = None) -> Job:
         """A printed card found bad: book it spoiled (into custody, under its category; `gagal_cetak` when
-        not told) and queue the job again (a new, linked attempt)."""
+        not told) and queue the job again (a new, linked attempt).
+
+        `within_max_attempts`: a job that used its `max_attempts` blanks fails instead of printing again.
+        `on_booked(conn, entry_id)` runs in the same transaction, with the spoiled entry's id."""
         with self.db.tx() as c:
             job = self._load(c, job_id)
             if job.state != JobState.PRINTED:
@@ -434,6 +439,16 @@ class Store:
                         src="printed", dst=ledger.RUSAK, printer=last["printer"] if last else None, job_id=job_id,
                         attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now,
                         category=category or ledger.SpoilCategory.GAGAL_CETAK)
+            if on_booked is not None:
+                entry = c.execute("SELECT MAX(id) FROM ledger WHERE job_id = ? AND kind = ?",
+                                  (job_id, EntryKind.SPOILED.value)).fetchone()[0]
+                on_booked(c, int(entry))
+            if within_max_attempts:
+                # blanks this job has spoiled so far, this one included
+                spoiled = c.execute("SELECT COUNT(*) FROM ledger WHERE job_id = ? AND kind = ?",
+                                    (job_id, EntryKind.SPOILED.value)).fetchone()[0]
+                if spoiled >= self.max_attempts:
+                    return self._set_state(c, job, JobState.FAILED, reason="max-attempts", printer=None)
             return self._set_state(c, job, JobState.QUEUED, reason="reprint", printer=None)
 
     def mark_open_attempts_in_doubt(self, printer: str | None = None,

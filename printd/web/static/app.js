@@ -3,6 +3,7 @@ import { renderAlerts, setupAlerts } from './alerts.js';
 import { loadDocuments, setupCustody } from './custody.js';
 import { fmtClock, config, t } from './i18n.js';
 import { startLive } from './live.js';
+import { loadReader, onReader, setupDestroyTap } from './chips.js';
 import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
@@ -58,6 +59,7 @@ function main() {
   setupCustody();
   setupReport();
   setupMonthly();
+  setupDestroyTap();
   onChange(() => {
     renderQueue();
     renderPrinters();
@@ -73,7 +75,7 @@ function main() {
   // (and a printed card took a blank from a hopper: the stock view follows)
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
-  const reloadAll = () => loadAll().catch(() => {});
+  const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
@@ -81,6 +83,7 @@ function main() {
     printer: (printer) => setPrinter(printer),
     stock: () => refreshStock(),
     alert: () => refreshStock(),
+    reader: (data) => onReader(data),
   });
   // the session ends after [server] session_hours: leave the page then, it shows personal data
   const left = config.session_expires_at * 1000 - Date.now();

@@ -1,6 +1,7 @@
 // Penyimpanan kartu rusak: old cards surrendered for a replacement, the daily destruction before
 // witnesses, returns to the ministry, and every berita acara (and each delivery's BAST) to print.
 import { api, errorText } from './api.js';
+import { attachTapped } from './chips.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { fmtNum, t } from './i18n.js';
 import { loadStock } from './state.js';
@@ -42,8 +43,9 @@ export function wireDocumentForm(formId, build) {
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
     try {
-      const { path, body, done } = build(new FormData(form));
-      const result = await api('POST', path, body);
+      const { path, body, done, after } = build(new FormData(form));
+      let result = await api('POST', path, body);
+      if (after) result = await after(result);
       msg.textContent = done;
       replaceChildren(form.querySelector('.form-doc'), result.berita_acara ? [printLink(result.berita_acara)] : []);
       announce(done);
@@ -72,6 +74,7 @@ export function setupCustody() {
             witnesses: String(f.get('witnesses')).split('\n').map((w) => w.trim()).filter(Boolean),
             reference: String(f.get('reference')).trim() },
     done: t('custody.destroy.done', { count: fmtNum(int(f.get('count'))) }),
+    after: attachTapped,   // the UIDs of the cards tapped on the reader go into its berita acara
   }));
   wireDocumentForm('form-return', (f) => ({
     path: '/api/v1/stock/returns',

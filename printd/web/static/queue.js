@@ -1,5 +1,6 @@
 // Antrian: today's jobs with their state, printer, attempts and estimate; the day's progress toward
 // capacity; filters; and the operator's actions (cancel, hold, release, resolve, reprint).
+import { handoverAction } from './chips.js';
 import { api, errorText } from './api.js';
 import { confirmDialog, openDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
@@ -125,12 +126,15 @@ function actions(job) {
         }),
       }), true));
       break;
-    case 'printed':
+    case 'printed': {
+      const handover = handoverAction(job, actionButton, jobLabel);
+      if (handover) out.push(handover);
       out.push(actionButton(job, 'reprint', () => openDialog('dlg-reprint', {
         setup: (d) => { d.querySelector('.dlg-job').textContent = jobLabel(job); },
         submit: (form) => act(job, 'reprint', { reason: form.get('reason'), category: form.get('category') }),
       })));
       break;
+    }
     default:
       break;
   }
