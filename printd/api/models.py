@@ -56,6 +56,21 @@ class NotificationSummary(_Out):
     failed: int = 0
 
 
+class Chip(_Out):
+    """One blank's chip: which job it went to and what became of it (see docs/chips.md)."""
+
+    uid: str
+    job_id: str | None = None
+    attempt: int | None = None
+    state: Literal["encoded", "encode_failed", "handed_over", "destroyed"]
+    detail: str | None = None
+    ledger_entry_id: int | None = None
+    encoded_at: str | None = None
+    handed_over_at: str | None = None
+    handed_over_by: str | None = None
+    destruction_id: int | None = None
+
+
 class Job(_Out):
     """A card to print. `name` is null once the job's personal data was purged (retention)."""
 
@@ -79,6 +94,9 @@ class Job(_Out):
     printed_at: str | None = None
     purged: bool | None = None
     notifications: NotificationSummary | None = Field(None, description="webhook deliveries for this job")
+    chip_uid: str | None = Field(None, description="the chip of the card the citizen holds or will hold")
+    handed_over_at: str | None = Field(None, description="when the card was handed to the citizen")
+    chips: list[Chip] = Field([], description="every chip this job's blanks had, with its state")
 
 
 class JobPage(_Out):
@@ -448,3 +466,31 @@ class AccessChange(_Out):
     active: bool | None = None
     sessions_ended: int | None = None
     streams_ended: int | None = None
+
+
+# ------------------------------------------------------------------------------------------------ chips
+class Reader(_Out):
+    """The desk reader: `configured` false when the station has none."""
+
+    configured: bool
+    name: str | None = None
+    present: bool | None = None
+    reader: str | None = None
+    card_uid: str | None = None
+    problem: str | None = None
+    message: str | None = None
+    last_uid: str | None = None
+    last_uid_at: str | None = None
+
+
+class ReadUid(_Out):
+    """The UID of the card on the reader, and what printd knows of that chip."""
+
+    uid: str
+    chip: Chip | None = None
+
+
+class DestructionCards(StockDocument):
+    """A destruction with the chip UIDs of its cards; `added` says how many were new."""
+
+    added: int

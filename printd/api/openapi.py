@@ -73,6 +73,12 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("post", "/api/v1/tokens"): ("201", m.NewToken),
     ("post", "/api/v1/tokens/{name}/rotate"): ("200", m.NewToken),
     ("post", "/api/v1/tokens/{name}/revoke"): ("200", m.AccessChange),
+    ("post", "/api/v1/jobs/{job_id}/encoding"): ("200", m.Job),
+    ("post", "/api/v1/jobs/{job_id}/handover"): ("200", m.Job),
+    ("get", "/api/v1/reader"): ("200", m.Reader),
+    ("post", "/api/v1/reader/read"): ("200", m.ReadUid),
+    ("get", "/api/v1/chips/{uid}"): ("200", m.Chip),
+    ("post", "/api/v1/stock/destructions/{doc_id}/cards"): ("200", m.DestructionCards),
 }
 #: operations whose success answer is a JSON array of the model
 LISTS = frozenset({("get", "/api/v1/printers")})

@@ -93,8 +93,12 @@ class ReaderService:
         self._publish("reader", self.view())
         return uid
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="reader")
+    def start(self, spawn: Any = None) -> None:
+        """Start watching: under the station's supervisor (`spawn(name, factory)`) when given."""
+        if spawn is not None:
+            self._task = spawn("reader", self.run)
+        else:
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="reader")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -134,7 +138,7 @@ def install(app: FastAPI) -> None:
     async def start(app_: FastAPI) -> None:
         service = ReaderService(settings.station.reader, station.events.publish, station.clock.iso)
         app_.state.reader = service
-        service.start()
+        service.start(station.supervisor.spawn)
 
     async def stop(app_: FastAPI) -> None:
         if app_.state.reader is not None:
