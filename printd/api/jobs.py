@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
@@ -110,7 +110,7 @@ async def submit(request: Request, principal: Submitter) -> Response:
     front_sha, back_sha = await run_in_threadpool(_check_and_store, station, body)
     new = NewJob(client=principal.name, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,
                  reason=body.reason, priority=Priority(body.priority), front_sha=front_sha, back_sha=back_sha,
-                 callback_url=callback)
+                 callback_url=callback, reprint=body.reprint)
     job, created = await station.submit(new, check_headroom=True)
     # the job object is plain JSON values: orjson writes it directly (no jsonable_encoder walk)
     return Response(orjson.dumps(station.job_view(job)), status_code=201 if created else 200,
@@ -123,7 +123,11 @@ async def list_jobs(request: Request, principal: Reader,
                     date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                       description="station day YYYY-MM-DD")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    cursor: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
+                    cursor: Annotated[str | None, Query(max_length=100)] = None,
+                    order: Annotated[Literal["oldest", "newest"],
+                                     Query(description="oldest first (default) or newest first; pass the "
+                                                       "same order with the next page's cursor")] = "oldest",
+                    ) -> dict[str, Any]:
     station = _station(request)
     await station.fresh_views()
     after = decode_cursor(cursor) if cursor else None
@@ -131,7 +135,7 @@ async def list_jobs(request: Request, principal: Reader,
 
     def read() -> tuple[list[Any], int | None]:
         # `total` on the first page only: a page of a 20,000-job queue shows "500 of 20,000"
-        return (station.store.list(**filters, limit=limit + 1, after_seq=after),
+        return (station.store.list(**filters, limit=limit + 1, after_seq=after, newest_first=order == "newest"),
                 station.store.count(**filters) if after is None else None)
 
     jobs, total = await station.db(read)
@@ -174,11 +178,11 @@ async def release(job_id: str, request: Request, principal: Operator) -> dict[st
 @router.post("/{job_id}/resolve", summary="Settle an in_doubt job: printed, spoiled or not_fed")
 async def resolve(job_id: str, body: ResolveIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note)
+    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note, body.category)
     return station.job_view(job)
 
 
 @router.post("/{job_id}/reprint", summary="A printed card was found bad: book it spoiled and print again")
 async def reprint(job_id: str, body: ReprintIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.reprint(job_id, body.reason, principal.actor))
+    return station.job_view(await station.reprint(job_id, body.reason, principal.actor, body.category))
