@@ -6,6 +6,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
+from printd.cards.art import sample_card
 from printd.config import parse
 from printd.queue.models import Priority
 from printd.queue.store import NewJob
@@ -21,7 +22,7 @@ async def test_stop_right_after_a_change_leaves_no_task_on_a_closed_database(tmp
     try:
         st = Station(parse(config_text(), "<t>"), tmp_path / "s")
         await st.start()
-        sha = st.images.put(b"\x89PNG fake")
+        sha = st.images.put(sample_card("STOP", 1))   # a real card: the station decodes what it accepts
         # a submission schedules a view refresh 50 ms later; stop before it runs
         await st.submit(NewJob(client="t", request_id="r1", nik="3274011203900001", name="N", card_type="ktp-el",
                                reason="new", priority=Priority.NORMAL, front_sha=sha, back_sha=None,

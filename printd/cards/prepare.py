@@ -130,23 +130,26 @@ def make_form(form: Form, front: bytes, back: bytes | None) -> bytes | None:
 def prepare_job(images_dir: str, out_dir: str, job_id: str, front_sha: str, back_sha: str | None,
                 forms: tuple[Form, ...]) -> str | None:
     """Runs in the pool: decode the job's images and write each form. None when all is well, else
-    why the image does not decode. FileNotFoundError when an image is gone (retention)."""
+    why the image does not decode.
+
+    Errors of the files rather than the pixels are raised, never reported as an undecodable image:
+    FileNotFoundError when an image is gone (retention), any other OSError reading the images or
+    writing a form (a full disk, no descriptors): the job must not fail for the station's trouble.
+    """
     front = Path(images_dir, f"{front_sha}.img").read_bytes()
     back = Path(images_dir, f"{back_sha}.img").read_bytes() if back_sha else None
-    try:
-        for side, data in (("front", front), ("back", back)):
-            if data is not None:
-                try:
-                    decode_image(data)
-                except ImageUndecodable as exc:
-                    return f"the {side} image does not decode: {exc}"
-        for form in forms:
+    for side, data in (("front", front), ("back", back)):
+        if data is not None:
+            try:
+                decode_image(data)
+            except ImageUndecodable as exc:
+                return f"the {side} image does not decode: {exc}"
+    for form in forms:
+        try:
             made = make_form(form, front, back)
-            _write(Path(out_dir, f"{job_id}.{form.key}"), made if made is not None else b"")
-    except (OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        return f"the card cannot be prepared: {type(exc).__name__}: {exc}"
+        except (OSError, SyntaxError, ValueError) as exc:   # Pillow's word for pixels it cannot use
+            return f"the card cannot be prepared: {type(exc).__name__}: {exc}"
+        _write(Path(out_dir, f"{job_id}.{form.key}"), made if made is not None else b"")
     return None
 
 

@@ -109,3 +109,17 @@ def test_the_pool_ends_when_the_daemon_is_killed(tmp_path: Path) -> None:
         kill(d)
     # SIGKILL: no shutdown ran, yet the pool's processes go by themselves
     wait_for(lambda: not any(_alive(pid) for pid in pool), timeout=15, what="the pool processes ended")
+
+
+async def test_a_failing_disk_is_not_an_undecodable_image(preparer: tuple[Preparer, ImageStore]) -> None:
+    """Writing the form fails (here the directory is gone, a file in its place): an OSError, raised as
+    such, so the station never fails a job for its own disk's trouble."""
+    p, images = preparer
+    sha = images.put(sample_card("PREP", 4))
+    p.dir.rmdir()
+    p.dir.write_bytes(b"")
+    with pytest.raises(OSError) as err:
+        await p.prepare("j_3", sha, None, (DECODED,))
+    assert not isinstance(err.value, ImageUndecodable)
+    p.dir.unlink()
+    p.dir.mkdir()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from printd.cards.art import sample_card
 from printd.config import parse
 from printd.queue.models import FINAL, JobState, Priority
 from printd.queue.store import NewJob
@@ -34,7 +35,8 @@ async def test_thousand_cards_with_faults_all_end_final_and_spoilage_matches(tmp
     st = Station(parse(_config(), "<soak>"), tmp_path / "s")
     await st.start()
     try:
-        sha = st.images.put(b"\x89PNG soak")
+        # a real card: the station decodes every accepted image and fails one that does not decode
+        sha = st.images.put(sample_card("SOAK", 1))
         for i in range(N):
             await st.submit(NewJob(client="soak", request_id=f"s{i}", nik=f"327401120390{i + 1:04d}", name=f"S{i}",
                                    card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
