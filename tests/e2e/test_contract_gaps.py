@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,11 @@ def test_a_cancel_survives_the_card_going_in_doubt(tmp_path: Path) -> None:
         admin.post("/api/v1/printers/card2/pause", json={"when": "now"})
         job = c.post("/api/v1/jobs", json=job_payload(1)).json()["id"]
         wait_for(lambda: c.get(f"/api/v1/jobs/{job}").json()["state"] == "printing", timeout=30, what="printing")
+        # the card must be in the printer: a job is `printing` from its claim, while its card may still be
+        # being prepared (issue 20), and a cancel then ends it before any blank is fed
+        mock_state = state / "printers" / "card1" / "state.json"
+        wait_for(lambda: (json.loads(mock_state.read_text()).get("in_flight") or {}).get("job_id") == job,
+                 timeout=30, what="the card fed")
         assert admin.post("/api/v1/printers/card1/faults", json={"kind": "hang"}).status_code == 200
         r = admin.post(f"/api/v1/jobs/{job}/cancel")
         assert r.status_code == 200 and r.json()["state_reason"] == "cancel-requested"
