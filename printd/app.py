@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
-from printd.api import diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import diag, errors, events, health, jobs, printers, reports, revocation, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import webhooks as webhooks_api
@@ -63,6 +63,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     for module in (health, jobs, printers, stock, reports, events, diag):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
+    revocation.install(app)   # revoked tokens and ended sessions close their event streams at once
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     webhooks.install(app)
     app.include_router(webhooks_api.router)
