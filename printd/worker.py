@@ -34,6 +34,8 @@ from printd.errors import (
     PrinterTimeout,
     StoreUnavailable,
 )
+from printd.events import EventBus
+from printd.queue.late import record_late_answer
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import IMAGES_MISSING, Store
 
@@ -45,6 +47,7 @@ class Host(Protocol):
     """What a worker needs from the station."""
 
     store: Store
+    events: EventBus
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     def printer_changed(self, worker: PrinterWorker) -> None: ...
@@ -113,8 +116,17 @@ class PrinterWorker:
         #: vendor code of the offline reason (e.g. "wrong-printer" when another printer answered)
         self.offline_code: str | None = None
         self._foreign_serial: str | None = None
+        #: (job id, attempt) of print calls that timed out and have not answered yet
+        self._awaiting: dict[tuple[str, int], Future[Any]] = {}
 
     # ------------------------------------------------------------------ derived state
+
+    def awaiting_answer(self, job_id: str) -> int | None:
+        """The attempt of `job_id` whose print call is still running on this printer, or None.
+
+        While it runs the card may still come out: the call's answer will settle the attempt.
+        """
+        return next((n for (j, n) in self._awaiting if j == job_id), None)
 
     @property
     def simulated(self) -> bool:
@@ -451,6 +463,7 @@ class PrinterWorker:
         fut = self._inflight
         if fut is None:
             return
+        self._awaiting[(job.id, attempt)] = fut
         loop = asyncio.get_running_loop()
 
         def done(f: Future[Any]) -> None:
@@ -459,6 +472,13 @@ class PrinterWorker:
         fut.add_done_callback(done)
 
     async def _settle_late(self, job: Job, attempt: int, fut: Future[Any]) -> None:
+        try:
+            await self._settle_late_answer(job, attempt, fut)
+        finally:
+            # only now: a resolve arriving while the answer is being booked is still refused
+            self._awaiting.pop((job.id, attempt), None)
+
+    async def _settle_late_answer(self, job: Job, attempt: int, fut: Future[Any]) -> None:
         exc = fut.exception()
         outcome: AttemptOutcome | None = None
         reason = "late-answer"
@@ -474,7 +494,10 @@ class PrinterWorker:
         try:
             current = await self.host.db(store.get, job.id)
             att = next((a for a in current.attempts if a.n == attempt), None)
-            if att is None or att.outcome != AttemptOutcome.IN_DOUBT:
+            if att is None:
+                return
+            if att.outcome != AttemptOutcome.IN_DOUBT:
+                await self._late_after_settlement(job, attempt, outcome)
                 return
             updated = await self.host.db(store.finish_attempt, job.id, attempt, outcome, reason=reason)
             log.info("%s: job %s settled by the printer's late answer: %s", self.name, job.id, outcome.value)
@@ -484,6 +507,24 @@ class PrinterWorker:
         except Exception:
             log.exception("%s: could not settle job %s from a late answer", self.name, job.id)
         self.poll_soon()
+
+    async def _late_after_settlement(self, job: Job, attempt: int, outcome: AttemptOutcome) -> None:
+        """The attempt was settled before the printer answered: never drop the answer silently."""
+        late = await self.host.db(record_late_answer, self.host.store, job.id, attempt, outcome)
+        if late is None:
+            return
+        if late.agrees:
+            log.info("%s: late answer for job %s attempt %d agrees with its settlement (%s)", self.name, job.id,
+                     attempt, outcome.value)
+            return
+        message = late.message()
+        log.warning("%s: %s", self.name, message)
+        self._note_error(job, "late-answer", message)
+        self.host.events.publish("alert", {"code": "late_answer_contradicts", "message": message,
+                                           "job_id": job.id, "attempt": attempt, "printer": self.name,
+                                           "recorded": late.recorded.value, "late": late.late.value,
+                                           "card_type": job.card_type})
+        self.host.job_changed(await self.host.db(self.host.store.get, job.id))
 
     # ------------------------------------------------------------------ simulation controls
 

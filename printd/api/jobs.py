@@ -158,7 +158,7 @@ async def release(job_id: str, request: Request, principal: Operator) -> dict[st
 @router.post("/{job_id}/resolve", summary="Settle an in_doubt job: printed, spoiled or not_fed")
 async def resolve(job_id: str, body: ResolveIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note)
+    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note, force=body.force)
     return station.job_view(job)
 
 

@@ -31,6 +31,8 @@ class JobIn(_In):
 class ResolveIn(_In):
     outcome: Literal["printed", "spoiled", "not_fed"]
     note: str | None = Field(None, max_length=500)
+    #: resolve even while the printer's call for this card is still running (otherwise 409 printer_still_busy)
+    force: bool = False
 
 
 class ReprintIn(_In):
