@@ -386,7 +386,11 @@ class PrinterWorker:
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
-                outcome, reason, counters = await self._print_card(job, card)
+                unsent = await self._read_start_counters(job, attempt)
+                if unsent is not None:
+                    outcome, reason = unsent
+                else:
+                    outcome, reason, counters = await self._print_card(job, card)
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
@@ -406,6 +410,29 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _read_start_counters(self, job: Job, attempt: int) -> tuple[AttemptOutcome, str] | None:
+        """Read the printer's counters now, just before the card is sent, and keep them with the attempt.
+
+        The claim's counters come from the last poll, which may predate the previous card's jam or
+        cancel: a card then in doubt would be charged with the previous card's feed (issue 14).
+        Returns the outcome when the printer cannot be read: the card was never sent (not fed).
+        """
+        try:
+            status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
+        except PrinterError as exc:
+            self._note_error(job, "offline", str(exc))
+            self._went_offline(str(exc))
+            return AttemptOutcome.NOT_FED, "offline"
+        except Exception as exc:  # a driver bug: the card was not sent either
+            log.exception("%s: status read before job %s failed", self.name, job.id)
+            self._note_error(job, "other", f"driver error: {exc}")
+            return AttemptOutcome.NOT_FED, "driver-error"
+        self.status = status
+        self.last_seen_at = time.time()
+        if status.counters.fed is not None or status.counters.printed is not None:
+            await self.host.db(self.host.store.record_start_counters, job.id, attempt, status.counters)
+        return None
 
     async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
                       counters: Counters | None) -> Job:
