@@ -75,6 +75,7 @@ class Revocation:
         return closed
 
     async def _watch(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(WATCH_S)
             try:
@@ -82,8 +83,15 @@ class Revocation:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                # a busy or unavailable database: look again at the next round
-                log.exception("cannot check credentials of open streams and sessions; trying again")
+                # a busy or unavailable database: look again at the next round, logged once per outage
+                if not failing:
+                    log.exception("cannot check credentials of open streams and sessions; trying every %.0f s",
+                                  WATCH_S)
+                failing = True
+            else:
+                if failing:
+                    log.info("credentials of open streams and sessions are checked again")
+                failing = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._watch(), name="credential-watch")
