@@ -6,8 +6,8 @@ every `WATCH_S` whether the credentials behind the open streams and the page ses
 good (one indexed query each) and closes what lost access. Changes made inside the daemon call
 `Revocation.token_revoked()` / `Revocation.user_disabled()` and take effect without waiting.
 
-This is the one hook for "this principal lost access": a later admin action (disable a user,
-rotate a token) calls the same methods.
+This is the one hook for "this principal lost access": the admin API (`printd/api/accounts.py`:
+revoke a client, disable a user) calls it through `app.state.on_revoke`.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class Revocation:
 
     async def user_disabled(self, name: str) -> int:
         """A page user lost access (disabled, removed): end their sessions and close their streams now."""
-        ended = await self._sessions.forget_user(name) if self._sessions is not None else 0
+        ended = await self._sessions.end_user(name) if self._sessions is not None else 0
         closed = self.streams.close("user disabled", kind=CredentialKind.SESSION, principal=name)
         if ended or closed:
             log.info("user %s lost access: %d session(s) ended, %d event stream(s) closed", name, ended, closed)
@@ -110,6 +110,13 @@ def install(app: FastAPI) -> None:
     revocation = Revocation(app, streams)
     app.state.streams = streams
     app.state.revocation = revocation
+
+    async def closed_for(name: str) -> int:
+        # `printd/api/accounts.py` calls this after revoking a client or disabling a user (by name); the
+        # sessions themselves are ended there (`Sessions.end_user`), whose hook closes their streams
+        return streams.close("access revoked", principal=name)
+
+    app.state.on_revoke.append(closed_for)
 
     async def start(app_: FastAPI) -> None:
         sessions = getattr(app_.state, "sessions", None)

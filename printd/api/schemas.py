@@ -26,13 +26,15 @@ class JobIn(_In):
     front: ImageIn
     back: ImageIn | None = None
     callback_url: str | None = Field(None, max_length=500)
+    reprint: bool = Field(False, description="print a second card on purpose while one for this NIK and card "
+                                             "type is still open (otherwise 409 duplicate_open_job)")
 
 
 class ResolveIn(_In):
     outcome: Literal["printed", "spoiled", "not_fed"]
     note: str | None = Field(None, max_length=500)
-    #: resolve even while the printer's call for this card is still running (otherwise 409 printer_still_busy)
-    force: bool = False
+    force: bool = Field(False, description="resolve even while the printer's call for this card is still "
+                                           "running (otherwise 409 printer_still_busy); audited")
 
 
 class ReprintIn(_In):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from printd.access.accounts import Principal
 from printd.api.auth import client_scope, require
@@ -70,11 +71,19 @@ async def retry_delivery(event_id: str, request: Request, principal: Operator) -
     return delivery_view(station, n)
 
 
+class DropIn(BaseModel):
+    """Why a pending notification is dropped (kept in the audit log and in its `last_error`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=500)
+
+
 @router.post("/deliveries/{event_id}/drop",
              summary="Stop sending a pending notification (admin; audited); the job's later ones go out",
              responses={409: {"description": "the notification is not pending"}})
 async def drop_delivery(event_id: str, request: Request, principal: Admin,
-                        reason: Annotated[str | None, Body(embed=True, max_length=500)] = None) -> dict[str, Any]:
+                        body: DropIn | None = None) -> dict[str, Any]:
+    reason = body.reason if body is not None else None
     station = request.app.state.station
     n = await station.db(_outbox(request).drop, event_id, station.clock.now(), principal.actor, reason)
     await station.audit(principal.actor, "webhook.drop", n.job_id, {"event_id": event_id, "reason": reason})

@@ -12,7 +12,7 @@ The cookie holds 32 random bytes; the database keeps their SHA-256 (as for API t
 backup of the database opens no session. A session ends `[server] session_hours` after login
 (one shift), at logout, or as soon as its user is gone or disabled: `revalidate()` (called every
 second by `printd/api/revocation.py`) drops sessions whose row or user is gone, even when a
-command-line tool changed the database, and `forget_user()` does it at once for changes made in
+command-line tool changed the database, and `end_user()` does it at once for changes made through
 the daemon. The `on_end` hooks close the event streams a session opened.
 
 CSRF: every session has its own random token, given to the page in a `<meta>` tag; every API call
@@ -94,6 +94,11 @@ def _insert(db: Database, s: Session, now: float) -> None:
                   (s.key, s.user, s.role.value, s.csrf, s.created_at, s.expires_at, s.address))
 
 
+def _delete_user(db: Database, name: str) -> None:
+    with db.tx() as c:
+        c.execute("DELETE FROM web_sessions WHERE user = ?", (name,))
+
+
 def _valid_keys(db: Database, keys: set[str], now: float) -> set[str]:
     """Those of `keys` whose session row is there, unexpired, with its user present and enabled."""
     if not keys:
@@ -141,6 +146,17 @@ class Sessions:
             raise RuntimeError("sessions are not open yet (the station has not started)")
         return self._db, self._run
 
+    async def end_user(self, name: str, why: str = "user disabled") -> int:
+        """End every session of user `name` at once (disabled, or its password changed), and the event
+        streams they opened (the `on_end` hooks); returns how many sessions ended."""
+        ended = [sess for sess in self._by_key.values() if sess.user == name]
+        for sess in ended:
+            self._by_key.pop(sess.key, None)
+            self._ended(sess, why)
+        if self._db is not None and self._run is not None:
+            await self._run(_delete_user, self._db, name)
+        return len(ended)
+
     async def create(self, principal: Principal, address: str | None) -> tuple[str, Session]:
         """A new session for a person who just proved their password; returns (cookie value, session)."""
         db, run = self._attached()
@@ -163,17 +179,6 @@ class Sessions:
     def _ended(self, session: Session, why: str) -> None:
         for hook in self.on_end:
             hook(session, why)
-
-    async def forget_user(self, name: str, why: str = "user disabled") -> int:
-        """End every session of one user now (disabled, removed, or its password reset)."""
-        db, run = self._attached()
-        gone = [s for s in self._by_key.values() if s.user == name]
-        for s in gone:
-            self._by_key.pop(s.key, None)
-            self._ended(s, why)
-        if gone:
-            await run(_delete_many, db, [s.key for s in gone])
-        return len(gone)
 
     async def revalidate(self) -> int:
         """Drop the sessions whose row was deleted or whose user is disabled or gone (a change made
