@@ -190,3 +190,29 @@ def test_the_in_daemon_hook_ends_a_users_sessions_and_streams(page_daemon: Daemo
         assert sari.get("/api/v1/printers").status_code == 401
     finally:
         sari.close()
+
+
+def test_the_admin_api_revoke_rotate_and_disable_close_streams(page_daemon: Daemon) -> None:
+    """The accounts API (`/api/v1/tokens/.../revoke|rotate`, `/api/v1/users/.../disable`) ends access through
+    the same hook: streams of the revoked client, of a rotated-away token, of the disabled user end."""
+    d = page_daemon
+    with d.client() as admin:
+        revoked = admin.post("/api/v1/tokens", json={"name": "wall", "role": "operator"}).json()["token"]
+        rotated = admin.post("/api/v1/tokens", json={"name": "kiosk", "role": "operator"}).json()["token"]
+        clients = [httpx.Client(base_url=d.url, timeout=httpx.Timeout(60)) for _ in range(2)]
+        sari, _ = logged_in(d, "sari")
+        try:
+            s_revoked = open_stream(clients[0], {"Authorization": f"Bearer {revoked}"})
+            s_rotated = open_stream(clients[1], {"Authorization": f"Bearer {rotated}"})
+            s_user = open_stream(sari)
+            assert admin.post("/api/v1/tokens/wall/revoke").status_code == 200
+            assert s_revoked.ended.wait(10)
+            assert admin.post("/api/v1/tokens/kiosk/rotate", json={"overlap_s": 0}).status_code == 200
+            assert s_rotated.ended.wait(10), "the rotated-away token's stream is still open"
+            assert admin.post("/api/v1/users/sari/disable").status_code == 200
+            assert s_user.ended.wait(10)
+            assert sari.get("/api/v1/printers").status_code == 401
+        finally:
+            sari.close()
+            for c in clients:
+                c.close()
