@@ -38,6 +38,10 @@ class ServerConfig(_Section):
     #: hosts (besides loopback) that a job's callback_url may name
     callback_hosts: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0)
+    #: open HTTP connections at most (lowered to stay under the descriptor limit; see api/connections.py)
+    max_connections: int = Field(512, ge=16, le=65536)
+    #: seconds a connection may take to send a complete request line and headers
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
     #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
     #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
     trusted_proxies: tuple[str, ...] = ()

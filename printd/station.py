@@ -21,9 +21,11 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.supervisor import Supervisor
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
+from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.worker import PrinterWorker
@@ -66,6 +68,9 @@ class Station:
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
+        #: every long-running task (workers, dispatcher, webhook delivery, retention) runs under it
+        self.supervisor = Supervisor()
+        self.supervisor.on_change.append(self._tasks_failing_changed)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -77,7 +82,7 @@ class Station:
     def open_store(self) -> None:
         """Open the database (synchronously; used at start-up and by CLI commands)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database(self.db_path)
+        self.database = open_database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers))
@@ -101,11 +106,11 @@ class Station:
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
         for worker in self.workers.values():
-            worker.start()
+            worker.start(self.supervisor.spawn)
         await self._first_poll()
         await self._seed_stock()
         await self.refresh_views()
-        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        self._dispatcher = self.supervisor.spawn("dispatcher", self._dispatch_loop)
         self.ready.set()
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
@@ -237,8 +242,13 @@ class Station:
             outcome = AttemptOutcome.SPOILED
         else:
             return True
-        updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
-                                counters=now)
+        try:
+            updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
+                                    counters=now)
+        except Conflict:
+            # an operator resolved it between the read above and now: settled either way
+            log.info("%s: job %s was resolved by the operator while its counter was read", worker.name, job.id)
+            return True
         if outcome == AttemptOutcome.PRINTED:
             worker.cards_today = await self.db(self.store.printed_today, worker.name)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
@@ -576,6 +586,27 @@ class Station:
 
     def health(self) -> dict[str, Any]:
         ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and
-                    (w.status.can_print or w.busy))
-        return {"status": "ok" if ready == len(self.workers) and self.ready.is_set() else "degraded",
-                "printers_ready": ready}
+                    (w.status.can_print or w.busy) and w.images_fault is None)
+        failing = self.supervisor.report()
+        ok = ready == len(self.workers) and self.ready.is_set() and not failing
+        out: dict[str, Any] = {"status": "ok" if ok else "degraded", "printers_ready": ready}
+        if failing:   # only then: the contract's minimum object stays as it was
+            out["tasks_failing"] = failing
+        return out
+
+    def task_health(self) -> dict[str, bool]:
+        """Supervised task -> running normally (`printd_task_up`; read from memory on the event loop)."""
+        return self.supervisor.health()
+
+    def task_alerts(self) -> list[dict[str, Any]]:
+        """The page's alerts for tasks that keep failing (shown with the stock alerts)."""
+        return [{"code": "task_failing", "card_type": None,
+                 "printer": t["task"].removeprefix("printer-") if t["task"].startswith("printer-") else None,
+                 "message": f"printd's task {t['task']} keeps failing ({t['last_error']}); it is restarted "
+                            "by itself, and printd restarts when it cannot recover: see the log"}
+                for t in self.supervisor.report()]
+
+    def _tasks_failing_changed(self, names: list[str]) -> None:
+        if names:
+            log.error("task(s) failing: %s", ", ".join(names))
+        self.events.publish("alert", {"alerts": self.task_alerts()})

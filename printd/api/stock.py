@@ -38,7 +38,8 @@ async def stock_view(station: Any) -> dict[str, Any]:
     flows = await station.db(today)
     current = await alerts.evaluate(station, balances)
     return {"card_types": [{"card_type": ct, **b, **left[ct], **flows.get(ct, {})} for ct, b in balances.items()],
-            "alerts": [a.as_dict() for a in current]}
+            # a supervised task that keeps failing is shown with them (printd/ops/supervisor.py)
+            "alerts": [a.as_dict() for a in current] + station.task_alerts()}
 
 
 @router.get("", summary="Balances per card type for the safe and each hopper")

@@ -353,7 +353,10 @@ class Store:
             if outcome == AttemptOutcome.IN_DOUBT:
                 if job.state == JobState.IN_DOUBT:
                     return self.get(job_id)
-                return self._set_state(c, job, JobState.IN_DOUBT, reason=reason or "lost-contact",
+                # an operator's cancel of the card stays on the job (the attempt keeps why it is in doubt),
+                # so settling it as spoiled or not fed cancels the job instead of queuing it again
+                return self._set_state(c, job, JobState.IN_DOUBT,
+                                       reason=CANCEL_REQUESTED if cancel else reason or "lost-contact",
                                        printer=att.printer)
             raise Invalid(f"cannot end an attempt as {outcome.value}")
 
@@ -484,9 +487,11 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        digits = raw[1:]
+        # SQLite integers are 64-bit: a larger one failed in the query (500) instead of here
+        if not raw.startswith("s") or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
             raise ValueError
-        return int(raw[1:])
+        return int(digits)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not one this server gave out; start again without it", code="invalid_cursor",
                       field="cursor") from exc
