@@ -94,7 +94,8 @@ class Revocation:
                 failing = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._watch(), name="credential-watch")
+        # supervised like every long-running loop (ops/supervisor.py): listed in /healthz if it keeps failing
+        self._task = self.app.state.station.supervisor.spawn("credential-watch", self._watch)
 
     async def stop(self) -> None:
         if self._task is not None:
