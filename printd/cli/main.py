@@ -16,7 +16,7 @@ from printd import __version__
 from printd.cli.common import call_daemon as _call
 from printd.cli.common import daemon_client as _client
 from printd.cli.common import fail as _fail
-from printd.cli.common import station_options
+from printd.cli.common import open_database, station_options
 from printd.errors import PrintdError
 
 
@@ -24,6 +24,9 @@ from printd.errors import PrintdError
 @click.version_option(__version__, prog_name="printd")
 def main() -> None:
     """printd: print-station controller for ID-card printers (e-KTP, KIA)."""
+    from printd.cli.identity import tighten_umask
+
+    tighten_umask()
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -54,11 +57,14 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     async def announce(app_: Any) -> None:
         import asyncio
 
+        from printd.access.bootstrap import first_start_message
+        from printd.ops.logs import under_systemd
+
         path = app_.state.first_tokens_file
         if path is not None:
-            click.echo(f"First start: tokens created. They are shown once here and kept in {path} (mode 0600):",
+            # under systemd stderr is the journal: the tokens stay in their 0600 file
+            click.echo(await asyncio.to_thread(first_start_message, Path(path), show_tokens=not under_systemd()),
                        err=True)
-            click.echo(await asyncio.to_thread(Path(path).read_text), err=True)
         click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_path}, "
                    f"http://{settings.server.listen}/ (API docs at /docs)", err=True)
 
@@ -72,12 +78,8 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
 def _accounts(settings: Any, state_dir: Path) -> Any:
     from printd.access.accounts import Accounts
-    from printd.queue.db import Database, SchemaTooNew
 
-    try:
-        return Accounts(Database(state_dir / "printd.sqlite3"))
-    except SchemaTooNew as exc:
-        raise click.ClickException(str(exc)) from None
+    return Accounts(open_database(state_dir))
 
 
 @main.group()
