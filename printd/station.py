@@ -21,6 +21,7 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.journal import log_action
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -358,6 +359,7 @@ class Station:
 
     async def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
         await self.db(self.store.audit, actor, action, target, detail)
+        log_action(actor, action, target, detail)
 
     # ------------------------------------------------------------------ printers
 

@@ -62,7 +62,7 @@ def test_make_run_installs_printd_alone_and_it_serves(checkout: Path, wheelhouse
     assert not installed & set(TEST_ONLY), installed & set(TEST_ONLY)
     # editable: the checkout's own code runs
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import printd; print(printd.__file__)"],
-                           capture_output=True, text=True, timeout=60, cwd=tmp_path, env=offline_env())
+                           capture_output=True, text=True, timeout=60, cwd="/", env=offline_env())
     assert where.stdout.strip() == str(checkout / "printd" / "__init__.py")
 
     again = _setup(checkout, "run", None)   # nothing changed: no pip at all (the index is not reachable)

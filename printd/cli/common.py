@@ -24,7 +24,7 @@ def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, config_path: str | None, state_dir: str, **kwargs: Any) -> Any:
         from printd import config
-        from printd.cli.identity import act_as_owner
+        from printd.cli.identity import act_as_owner, private_umask
 
         # before the config is read or anything opened: as root, become the data's owner
         act_as_owner(Path(state_dir))
@@ -32,7 +32,8 @@ def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             settings = config.load(config_path)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
+        with private_umask():
+            return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
 
     return wrapper
 

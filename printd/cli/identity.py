@@ -12,6 +12,8 @@ import os
 import pwd
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -20,9 +22,15 @@ import click
 PRIVATE_UMASK = 0o077
 
 
-def tighten_umask() -> None:
-    """Keep the caller's umask bits and add group/other ones: state files are created 0600/0700."""
-    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """While a command runs: the caller's umask plus group/other bits, so state files are 0600/0700."""
+    before = os.umask(PRIVATE_UMASK)
+    os.umask(before | PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(before)   # CLI commands also run inside other processes (tests, tools)
 
 
 def _owner_name(uid: int) -> str:

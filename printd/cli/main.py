@@ -24,9 +24,6 @@ from printd.errors import PrintdError
 @click.version_option(__version__, prog_name="printd")
 def main() -> None:
     """printd: print-station controller for ID-card printers (e-KTP, KIA)."""
-    from printd.cli.identity import tighten_umask
-
-    tighten_umask()
 
 
 # ---------------------------------------------------------------------------------------------- serve
