@@ -5,6 +5,8 @@ import asyncio
 import contextlib
 import faulthandler
 import logging
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -15,6 +17,21 @@ from printd.ops.systemd import Notifier, watchdog_loop
 from printd.station import Station
 
 log = logging.getLogger("printd")
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the app when it starts to shut down (before it waits on connections)."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            self._on_shutdown()
+        except Exception:  # the stop must go on whatever the hook does
+            log.exception("shutdown hook failed")
+        await super().shutdown(sockets)
 
 
 class StatusLine:
@@ -50,9 +67,11 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
         notifier.stopping("stopping: letting cards in flight finish")
 
     app.state.on_stop.append(stopping)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
-                                           log_config=None, access_log=False, timeout_graceful_shutdown=10,
-                                           lifespan="on"))
+    station = app.state.station
+    # open event streams end at once (a last `stopping` event), so the stop never waits on them
+    server = Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
+                                   log_config=None, access_log=False, timeout_graceful_shutdown=10,
+                                   lifespan="on"), on_shutdown=station.events.close_streams)
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     helpers: list[asyncio.Task[None]] = []
     try:

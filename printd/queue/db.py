@@ -187,6 +187,17 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
     END;
     """,
+    # 4 -> 5: the operator's switches per printer (printd/queue/switches.py): a pause and "reject new jobs"
+    # survive a restart. A row exists only while the printer is paused or rejecting.
+    """
+    CREATE TABLE printer_switches (
+        printer TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        rejecting INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
