@@ -81,6 +81,15 @@ def test_make_run_installs_printd_alone_and_it_serves(checkout: Path, wheelhouse
     assert b"Traceback" not in err, err.decode(errors="replace")
     assert (checkout / "state" / "initial-tokens.txt").exists()
 
+    # this venv has no pycups, for real: a CUPS printer in the config is refused at once, in one line
+    cups_cfg = tmp_path / "cups.toml"
+    cups_cfg.write_text('[printers.card1]\ndriver = "cups"\nqueue = "Evolis_Primacy"\n')
+    refused = subprocess.run([str(venv / "bin" / "printd"), "serve", "--config", str(cups_cfg), "--state-dir",
+                              str(tmp_path / "cups-state"), "--listen", f"127.0.0.1:{free_port()}"],
+                             capture_output=True, text=True, timeout=60, cwd=checkout, env=offline_env())
+    assert refused.returncode == 1
+    assert refused.stderr == 'Error: card1: driver "cups" needs pycups: install printd[cups]\n'
+
 
 def _fake_python(tmp_path: Path, version: str) -> Path:
     """An interpreter that says it is `version` (a fresh Ubuntu 22.04 has 3.10)."""

@@ -34,9 +34,13 @@ def main() -> None:
 def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     """Run the daemon."""
     from printd import daemon
+    from printd.drivers.requirements import missing_for
     from printd.ops.logs import setup_logging
     from printd.queue.db import SchemaTooNew
 
+    problems = missing_for(settings)
+    if problems:   # one line per printer, before anything starts: no traceback at every reconnect
+        raise click.ClickException("; ".join(problems))
     setup_logging(settings.logging.level)
     if listen:
         from pydantic import ValidationError
