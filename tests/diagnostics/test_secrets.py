@@ -99,6 +99,8 @@ def test_a_bundle_holds_none_of_the_secrets_made_during_the_test(tmp_path: Path)
     with tarfile.open(out, "r:gz") as tar:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
     assert any(name.endswith("logs/file-printd.log") for name in files)
+    for fact in ("lsusb", "card-printer-devices", "lpstat", "service", "printd-user"):
+        assert any(name.endswith(f"system/{fact}.txt") for name in files), fact
     assert any(b"INFO 3 cards printed" in data for data in files.values()), "the log itself is kept"
     needles = dict(made)
     for what, value in made.items():
