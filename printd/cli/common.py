@@ -38,7 +38,7 @@ def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def open_database(state_dir: Path) -> Any:
+def station_database(state_dir: Path) -> Any:
     """The station's database for a command other than `serve`; never a new one in an unnamed place.
 
     Without --state-dir or PRINTD_STATE_DIR (the `printd` command an installer puts on PATH sets the
@@ -46,7 +46,8 @@ def open_database(state_dir: Path) -> Any:
     reporting a success nobody will find. A named directory may get its first database, so an installer
     can create the enrollment system's token before the daemon first starts.
     """
-    from printd.queue.db import Database, SchemaTooNew
+    from printd.queue.db import SchemaTooNew
+    from printd.queue.integrity import DatabaseDamaged, open_database
 
     path = state_dir / DB_NAME
     ctx = click.get_current_context(silent=True)
@@ -57,8 +58,8 @@ def open_database(state_dir: Path) -> Any:
             "(an installed station's is /var/lib/printd, which the `printd` command on PATH uses); "
             "only `printd serve` starts a new station in ./state")
     try:
-        return Database(path)
-    except SchemaTooNew as exc:
+        return open_database(path)
+    except (SchemaTooNew, DatabaseDamaged) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -73,7 +74,22 @@ def daemon_client(settings: Any, state_dir: Path) -> Any:
     tok = read_local_admin_token(state_dir)
     if not tok:
         raise click.ClickException(f"no admin token: set PRINTD_TOKEN or keep {state_dir}/initial-tokens.txt")
-    return PrintdClient(f"http://{settings.server.listen}", tok)
+    return PrintdClient(f"http://{daemon_address(settings, state_dir)}", tok)
+
+
+def daemon_address(settings: Any, state_dir: Path) -> str:
+    """Where the daemon of `state_dir` listens: what it recorded at start (`serve --listen` may differ
+    from the config), else the configured address."""
+    from printd.ops.runfile import listen_address
+
+    return listen_address(state_dir) or settings.server.listen
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """Whether a daemon serving `state_dir` is up (it recorded itself and its pid lives)."""
+    from printd.ops.runfile import listen_address
+
+    return listen_address(state_dir) is not None
 
 
 def call_daemon(fn: Callable[[], Any]) -> Any:
@@ -86,6 +102,11 @@ def call_daemon(fn: Callable[[], Any]) -> Any:
     except ApiError as exc:
         raise click.ClickException(f"{exc.status} {exc.code}: {exc.message}") from None
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach the daemon: {exc}; is `printd serve` running?") from None
+        try:
+            where = f" at {exc.request.url.scheme}://{exc.request.url.netloc.decode()}"
+        except RuntimeError:   # an error raised before a request existed
+            where = ""
+        raise click.ClickException(f"cannot reach the daemon{where}: {exc}; is `printd serve` running "
+                                   "(with this --state-dir)?") from None
 
 

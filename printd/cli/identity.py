@@ -61,7 +61,7 @@ def become(uid: int, gid: int) -> None:
 def act_as_owner(state_dir: Path) -> None:
     """Before a command touches `state_dir`: as root become its owner; as another user, refuse if it cannot write.
 
-    A directory that does not exist yet is left to the command (see `common.open_database`).
+    A directory that does not exist yet is left to the command (see `common.station_database`).
     """
     try:
         st = state_dir.stat()
