@@ -41,5 +41,9 @@ def missing(name: str, cfg: PrinterConfig) -> list[str]:
 
 
 def missing_for(settings: Settings) -> list[str]:
-    """Every missing library of every configured printer, as lines for the operator."""
-    return [line for name, cfg in settings.printers.items() for line in missing(name, cfg)]
+    """Every missing library of every configured printer (and of the desk reader), as lines for the operator."""
+    lines = [line for name, cfg in settings.printers.items() for line in missing(name, cfg)]
+    if settings.station.reader and not _importable("smartcard.scard"):
+        lines.append(f'[station] reader "{settings.station.reader}" needs pyscard: install printd[reader] '
+                     "(and pcscd)")
+    return lines

@@ -52,3 +52,11 @@ def test_serve_refuses_to_start_with_that_line(monkeypatch: pytest.MonkeyPatch, 
     assert r.exit_code == 1
     assert r.output == 'Error: card1: driver "cups" needs pycups: install printd[cups]\n'
     assert not (tmp_path / "s" / "printd.sqlite3").exists()
+
+
+def test_a_desk_reader_without_pyscard_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = parse('[station]\nreader = "ACS ACR122U"\n' + CONFIG, "<test>")
+    assert missing_for(settings) == []
+    monkeypatch.setitem(sys.modules, "smartcard", None)
+    monkeypatch.setitem(sys.modules, "smartcard.scard", None)
+    assert missing_for(settings) == ['[station] reader "ACS ACR122U" needs pyscard: install printd[reader] (and pcscd)']
