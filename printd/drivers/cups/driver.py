@@ -353,11 +353,11 @@ class CupsPrinter:
                                    f"lost it); whether the card printed is unknown", "L1")
                 cups_error = str(exc)
                 if ev.stream is not None and ev.started:
-                    ev.stream.cups_gone = ev.stream.cups_gone or cups_error
+                    return self._cancel_when_cups_returns(job_id, ev, cups_error)
             except PrinterOffline as exc:     # cupsd restarting or hung: keep trying until the deadlines
                 cups_error = str(exc)
                 if ev.stream is not None and ev.started:
-                    ev.stream.cups_gone = ev.stream.cups_gone or cups_error
+                    return self._cancel_when_cups_returns(job_id, ev, cups_error)
             else:
                 ev.observe(snap)
                 ev.observe_queue(str(r) for r in as_list(queue.get("printer-state-reasons")))
@@ -374,6 +374,10 @@ class CupsPrinter:
                     else:      # the printer's own word on why (a jam, ribbon out...) names the fault
                         ev.observe_device(self._probe(str(queue.get("device-uri") or "")))
                     return judge_final(snap, ev)
+                if ev.stream is not None and ev.stream.sent_again:
+                    return self._abandon(job_id, ev, kind="fault", reason="other", rule="K2",
+                                         why=f"CUPS job {job_id}: CUPS began sending the card to the printer a "
+                                             f"second time after it had sent every byte (cupsd restarted?)")
                 if ev.stream is not None and ev.stream.write_failed:
                     return self._abandon(job_id, ev, kind="fault", reason="other", rule="K1",
                                          why=f"CUPS job {job_id}: the connection to the printer broke mid-card "
@@ -413,6 +417,33 @@ class CupsPrinter:
                 return self._abandon(job_id, ev, kind="timeout", reason="offline", rule="T1",
                                      why=f"{what} ({where})")
             self._cancel.wait(cfg.poll_interval_s)
+
+    def _cancel_when_cups_returns(self, job_id: int, ev: Evidence, cups_error: str) -> Verdict:
+        """CUPS went away with a stream card in flight: cancel the job the moment CUPS answers again.
+
+        A cupsd that restarts puts every job it was printing back to pending and sends it again from
+        the start at once (measured; `scheduler/job.c` of CUPS 2.4 turns processing jobs into pending
+        ones when it loads them). If the printer had the whole stream already, that second send is a
+        second card, so printd retries Cancel-Job every 50 ms until cupsd takes it: the second stream
+        is then cut off while the vendor filter is still rendering it. The card stays in doubt (K2).
+        """
+        assert ev.stream is not None
+        ev.stream.cups_gone = cups_error
+        deadline = time.monotonic() + self.cfg.timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.client.call("Cancel-Job", lambda c: c.cancelJob(job_id), timeout=self.cfg.call_timeout_s)
+                break
+            except CupsRequestError as exc:       # cupsd answered: the job has ended (or is gone)
+                log.info("%s: cancel of CUPS job %d after cupsd came back: %s", self.name, job_id, exc)
+                break
+            except PrinterOffline:
+                time.sleep(0.05)
+        log.warning("%s: CUPS was unreachable with card job %d in flight (%s); canceled it as CUPS came back",
+                    self.name, job_id, cups_error)
+        return self._abandon(job_id, ev, kind="fault", reason="other", rule="K2",
+                             why=f"CUPS did not answer with CUPS job {job_id} in flight ({cups_error}); a "
+                                 f"restarted cupsd sends the card again")
 
     def _observe_stream(self, ev: Evidence, st: StreamEvidence, snap: JobSnapshot, queue: dict[str, Any]) -> None:
         """Read the backend's phase and the status monitor's word for a stream queue."""

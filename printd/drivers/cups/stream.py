@@ -111,6 +111,8 @@ class StreamEvidence:
     cups_gone: str | None = None
     #: error reasons a status monitor (or the vendor backend) set on the queue during this card
     monitor_errors: list[str] = field(default_factory=list)
+    #: the backend connected again after it had sent every byte: CUPS is sending the card a second time
+    sent_again: bool = False
 
     def observe(self, messages: tuple[str, ...], reasons: set[str], now: float | None = None) -> None:
         """One reading of the job's and the queue's messages and the queue's new reasons."""
@@ -118,6 +120,8 @@ class StreamEvidence:
         phases = [p for p in (phase(m) for m in messages) if p]
         if "write-failed" in phases and self.write_failed is None:
             self.write_failed = next(m for m in messages if phase(m) == "write-failed")
+        if self.waiting_since is not None and any(m.startswith("Connected to printer") for m in messages):
+            self.sent_again = True
         if "connected" in phases or WAITING_REASON in reasons:
             self.connected = True
             self.connect_failing_since = None

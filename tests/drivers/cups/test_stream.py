@@ -155,3 +155,13 @@ def test_canceled_while_still_connecting_is_not_fed_but_a_later_phase_is_in_doub
     late = judge_abandoned(snap(7, "Connected to printer.", ("job-canceled-by-user",)), ev, kind="offline",
                            reason="offline", why="printer refused", rule="N1")
     assert (late.card_fed, late.rule) == (None, "N1b")
+
+
+def test_a_second_connection_after_the_last_byte_is_a_second_send() -> None:
+    # cupsd restarted while the backend waited for the printer: the job runs again from the start
+    st = StreamEvidence()
+    st.observe(("Connected to printer.", "Connected to printer."), set(), now=1.0)
+    assert not st.sent_again
+    st.observe(("Waiting for printer to finish.", ""), {"cups-waiting-for-job-completed"}, now=2.0)
+    st.observe(("Connected to printer.", "Connected to printer."), set(), now=3.0)
+    assert st.sent_again
