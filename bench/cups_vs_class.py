@@ -1,11 +1,13 @@
 """A CUPS class against printd over the same two card printers: the same jobs, the same faults.
 
     .venv/bin/python bench/cups_vs_class.py [--jobs 100] [--card-s 0.4] [--down-s 15] [--disable-s 5]
-                                            [--healthy] [--json]
+                                            [--device ipp|socket|both] [--healthy] [--json]
 
 Both runs use one private cupsd with queues `card1` and `card2`, each on its own fake card printer
-(ippeveprinter, `tests/cups_harness.py`) that takes `--card-s` seconds a card and records every card
-it puts out. Run (a) adds a CUPS class `cls` of the two queues and submits every card to the class
+that takes `--card-s` seconds a card and records every card it puts out: with `--device ipp` an
+IPP Everywhere queue on an ippeveprinter (`tests/cups_harness.py`), with `--device socket` a
+`socket://127.0.0.1:PORT` queue through the vendor-style filter and PPD on an AppSocket test printer
+(`tests/appsocket_printer.py`), the way HID's HDP5000 driver is installed; `both` runs the two. Run (a) adds a CUPS class `cls` of the two queues and submits every card to the class
 with pycups; run (b) starts the real printd daemon over the two queues (`driver = "cups"`) and
 submits the cards over its HTTP API. The same fault schedule hits both, triggered by progress so that
 it lands at the same point of the day:
@@ -184,7 +186,7 @@ def run_class(h: CupsHarness, n: int, args: argparse.Namespace, with_faults: boo
     completed = {k for j, k in jobs.items() if states.get(j) == 9}
     final = {k for j, k in jobs.items() if states.get(j) in CUPS_FINAL}
     res = tally(keys, completed, final, out)
-    res.update(system="CUPS class", faults=with_faults,
+    res.update(system="CUPS class", device=h.device, faults=with_faults,
                makespan_s=round(done_at - t0, 1) if done_at else None,
                canceled_or_aborted=sum(1 for s in states.values() if s in (7, 8)),
                events=faults.events, asked_operator=0)
@@ -256,7 +258,7 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
         final = {j["id"] for j in items if j["state"] in PRINTD_FINAL}
         res = tally(sorted(ids), completed, final, out)
         ledger = admin.get("/api/v1/stock/ledger").json()["items"]
-        res.update(system="printd", faults=with_faults,
+        res.update(system="printd", device=h.device, faults=with_faults,
                    makespan_s=round(done_at - t0, 1) if done_at else None,
                    events=sorted(faults.events, key=lambda e: e["at_s"]),
                    asked_operator=len(resolutions), resolutions=resolutions,
@@ -291,7 +293,8 @@ def machine() -> str:
 
 def row(r: dict[str, Any], ideal: float) -> str:
     mk = f"{r['makespan_s']:.1f} s ({r['makespan_s'] / ideal:.2f}x)" if r["makespan_s"] else "not done"
-    cells = [r["system"], "yes" if r["faults"] else "none", r["jobs"], r["completed"], r["printed_twice"],
+    cells = [f"{r['device']}://", r["system"], "yes" if r["faults"] else "none", r["jobs"], r["completed"],
+             r["printed_twice"],
              r["false_completed"], r["stranded"], r["asked_operator"], mk]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -307,6 +310,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--deadline-s", type=float, default=600.0, help="give a run up after this long")
     ap.add_argument("--only", choices=("class", "printd"), help="run one side only")
     ap.add_argument("--healthy", action="store_true", help="also run both sides without faults (baseline)")
+    ap.add_argument("--device", choices=("ipp", "socket", "both"), default="ipp",
+                    help="the queues' kind: ipp:// on ippeveprinter, socket:// on the AppSocket printer")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -316,26 +321,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "operator_s": args.operator_s, "ideal_s": ideal, "runs": []}
     runs = [(side, f) for f in ((False, True) if args.healthy else (True,)) for side in ("class", "printd")
             if not args.only or side == args.only]
-    with CupsHarness.started(("card1", "card2")) as h, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        for k, (side, with_faults) in enumerate(runs):
-            h.reset()
-            for p in h.printers.values():
-                p.set_default(delay=args.card_s)
-            r = run_class(h, args.jobs, args, with_faults) if side == "class" else \
-                run_printd(h, args.jobs, args, Path(tmp) / f"state-{k}", with_faults)
-            result["runs"].append(r)
+    devices = ("ipp", "socket") if args.device == "both" else (args.device,)
+    for device in devices:
+        with CupsHarness.started(("card1", "card2"), device=device) as h, \
+                tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            for k, (side, with_faults) in enumerate(runs):
+                h.reset()
+                for p in h.printers.values():
+                    p.set_default(delay=args.card_s)
+                r = run_class(h, args.jobs, args, with_faults) if side == "class" else \
+                    run_printd(h, args.jobs, args, Path(tmp) / f"state-{k}", with_faults)
+                result["runs"].append(r)
     if args.json:
         print(json.dumps(result, indent=2))
         return result
     print(f"{result['machine']}; {args.jobs} cards of {args.card_s} s (ideal {ideal:.0f} s); card1 dead "
           f"{args.down_s:.0f} s from 20 %, card2 disabled {args.disable_s:.0f} s from 55 %\n")
-    print("| system | faults | jobs | reported completed | printed twice | false success | stranded "
+    print("| queues | system | faults | jobs | reported completed | printed twice | false success | stranded "
           "| asked operator | makespan (vs ideal) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in result["runs"]:
         print(row(r, ideal))
     for r in (r for r in result["runs"] if r["events"]):
-        print(f"\n{r['system']}: " + "; ".join(f"{e['at_s']} s {e['event']}" for e in r["events"]))
+        print(f"\n{r['device']}:// {r['system']}: " + "; ".join(f"{e['at_s']} s {e['event']}" for e in r["events"]))
     return result
 
 
