@@ -13,7 +13,8 @@ submits the cards over its HTTP API. The same fault schedule hits both, triggere
 it lands at the same point of the day:
 
 - when 20 % of the cards are out, card1's printer is killed with a card in it and comes back
-  `--down-s` seconds later without it (a power cut);
+  `--down-s` seconds later without it (a power cut); with `--kill-when printing` (socket only) the
+  power goes once the card's whole stream is in the printer, while it prints;
 - when 55 % are out, card2's queue is disabled (`cupsdisable`) with a card in flight and enabled
   again `--disable-s` seconds later (a technician's mistake, or a ribbon change).
 
@@ -49,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from printd.cards.art import sample_card
 from printd.drivers.cups.render import render_card_pdf
+from tests.appsocket_printer import SocketPrinter
 from tests.cups_daemon import TITLE_RE, book_blanks, station_config
 from tests.cups_harness import CupsHarness
 from tests.support import daemon_thread, job_payload
@@ -61,23 +63,27 @@ class Faults(threading.Thread):
     """The fault schedule, run beside a workload; `events` says what happened when."""
 
     def __init__(self, harness: CupsHarness, total: int, out: Callable[[], int], ours: Callable[[str], bool],
-                 *, down_s: float, disable_s: float, t0: float, enabled: bool = True) -> None:
+                 *, down_s: float, disable_s: float, t0: float, enabled: bool = True,
+                 kill_when: str = "started") -> None:
         super().__init__(name="faults", daemon=True)
         self.harness, self.total, self.out, self.ours = harness, total, out, ours
         self.down_s, self.disable_s, self.t0, self.enabled = down_s, disable_s, t0, enabled
+        self.kill_when = kill_when
         self.events: list[dict[str, Any]] = []
         self.stop = threading.Event()
 
     def _note(self, what: str) -> None:
         self.events.append({"at_s": round(time.monotonic() - self.t0, 2), "event": what})
 
-    def _next_card_on(self, printer: str, timeout: float = 30.0) -> str | None:
-        """Wait until a card of this run starts on `printer`; its job name (None: none came)."""
+    def _next_card_on(self, printer: str, timeout: float = 30.0, when: str = "started") -> str | None:
+        """Wait until a card of this run starts on `printer` (or, `when="printing"`, has its whole stream
+        in an AppSocket printer); its job name (None: none came)."""
         p = self.harness.printers[printer]
-        seen = len(p.started())
+        log = p.received if when == "printing" and isinstance(p, SocketPrinter) else p.started
+        seen = len(log())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
-            new = [r["job_name"] for r in p.started()[seen:] if self.ours(r["job_name"])]
+            new = [r["job_name"] for r in log()[seen:] if self.ours(r["job_name"])]
             if new:
                 return new[0]
             time.sleep(0.05)
@@ -95,12 +101,13 @@ class Faults(threading.Thread):
         if not self.enabled:
             return
         if self._wait_out(0.20):
-            name = self._next_card_on("card1")
+            name = self._next_card_on("card1", when=self.kill_when)
             if name is None:
                 self._note("card1 kill skipped: no more cards came to card1")
             else:
                 self.harness.printers["card1"].kill()
-                self._note(f"card1 printer killed with {name!r} in it")
+                self._note(f"card1 printer killed with {name!r} in it"
+                           + (" (whole stream in, printing)" if self.kill_when == "printing" else ""))
                 self.stop.wait(self.down_s)
                 self.harness.printers["card1"].start()
                 self._note("card1 printer back (empty)")
@@ -159,7 +166,8 @@ def run_class(h: CupsHarness, n: int, args: argparse.Namespace, with_faults: boo
     jobs: dict[int, str] = {}
     t0 = time.monotonic()
     faults = Faults(h, n, lambda: len(cards_out(h, key)), lambda name: key(name) is not None,
-                    down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults)
+                    down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults,
+                    kill_when=args.kill_when)
     faults.start()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         for i in range(n):
@@ -216,7 +224,8 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
 
         t0 = time.monotonic()
         faults = Faults(h, n, lambda: len(cards_out(h, key)), lambda name: key(name) is not None,
-                        down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults)
+                        down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults,
+                    kill_when=args.kill_when)
         faults.start()
         for i in range(n):
             r = admin.post("/api/v1/jobs", json=job_payload(i, request_id=f"BENCH-{i:04d}"))
@@ -310,6 +319,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--deadline-s", type=float, default=600.0, help="give a run up after this long")
     ap.add_argument("--only", choices=("class", "printd"), help="run one side only")
     ap.add_argument("--healthy", action="store_true", help="also run both sides without faults (baseline)")
+    ap.add_argument("--kill-when", choices=("started", "printing"), default="started",
+                    help="cut card1's power when its card starts (default) or, socket only, once its "
+                         "whole stream is in the printer")
     ap.add_argument("--device", choices=("ipp", "socket", "both"), default="ipp",
                     help="the queues' kind: ipp:// on ippeveprinter, socket:// on the AppSocket printer")
     ap.add_argument("--json", action="store_true")

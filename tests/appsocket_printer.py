@@ -23,7 +23,8 @@ after the whole stream, while the card is printing; nothing is printed either wa
 once `stall_at` is in, until `release()` (then it reads on and prints). Printer-wide: `refuse()`
 closes the listening port (connections refused), `come_back()` opens it again; `kill()` is a power cut.
 
-Output, in `out/` (one JSON object a line): `started.jsonl` (a job's header arrived), `printed.jsonl`
+Output, in `out/` (one JSON object a line): `started.jsonl` (a job's header arrived), `received.jsonl`
+(its whole stream is in: the card is printing), `printed.jsonl`
 (a card came out: job name, sha256 of the whole stream, bytes), `dropped.jsonl` (the printer dropped
 the connection), `incomplete.jsonl` (the host closed before the trailer), `connections.jsonl` (every
 connection, including the empty ones a TCP probe makes).
@@ -62,6 +63,7 @@ TRAILER = b"@PJL EOJ\r\n"
 
 def _log(out: Path, name: str, **rec: Any) -> None:
     rec["at"] = time.time()
+    rec["pid"] = os.getpid()       # which power-on of the printer wrote it
     with open(out / name, "a", encoding="utf-8") as f:
         f.write(json.dumps(rec) + "\n")
 
@@ -149,7 +151,7 @@ def _handle(conn: socket.socket, ctrl: Path, out: Path) -> None:
                     job_name = header.group(1).decode("utf-8", "replace")
                     total = int(header.group(2)) + len(TRAILER)
                     rule, source = _pick(ctrl, job_name)
-                    _log(out, "started.jsonl", job_name=job_name, rule=source, pid=os.getpid(),
+                    _log(out, "started.jsonl", job_name=job_name, rule=source,
                          ribbon=(header.group(3) or b"").decode())
                     conn.setblocking(True)
                     conn.settimeout(0.2)
@@ -164,6 +166,7 @@ def _handle(conn: socket.socket, ctrl: Path, out: Path) -> None:
         _log(out, "incomplete.jsonl", job_name=job_name, bytes_in=len(stream), total=total + hlen)
         conn.close()
         return
+    _log(out, "received.jsonl", job_name=job_name, bytes=len(stream))     # the card goes into the mechanism
     if rule.get("drop_at") is not None and float(rule["drop_at"]) >= 1.0:
         time.sleep(float(rule.get("delay", DEFAULT_DELAY_S)) / 2)     # the card half printed
         _log(out, "dropped.jsonl", job_name=job_name, bytes_in=len(stream), total=total, printing=True)
@@ -353,6 +356,10 @@ class SocketPrinter:
         """Streams that did not become a card: dropped by the printer or cut short by the host."""
         return _read_jsonl(self.out_dir / "dropped.jsonl") + _read_jsonl(self.out_dir / "incomplete.jsonl")
 
+    def received(self) -> list[dict[str, Any]]:
+        """One record per complete stream (the card then prints for the rule's delay)."""
+        return _read_jsonl(self.out_dir / "received.jsonl")
+
     def dropped(self) -> list[dict[str, Any]]:
         return _read_jsonl(self.out_dir / "dropped.jsonl")
 
@@ -360,14 +367,16 @@ class SocketPrinter:
         return _read_jsonl(self.out_dir / "incomplete.jsonl")
 
     def running(self) -> list[dict[str, Any]]:
-        """Jobs started and not yet ended (printed, dropped, incomplete) while the printer is on."""
-        if not self.alive:
+        """Jobs this power-on of the printer started and has not ended (printed, dropped, incomplete)."""
+        if self.proc is None or not self.alive:
             return []
+        pid = self.proc.pid
         ended: dict[str, int] = {}
         for r in self.printed() + self.failed():
-            ended[r["job_name"]] = ended.get(r["job_name"], 0) + 1
+            if r.get("pid") == pid:
+                ended[r["job_name"]] = ended.get(r["job_name"], 0) + 1
         out = []
-        for r in self.started():
+        for r in (r for r in self.started() if r.get("pid") == pid):
             if ended.get(r["job_name"], 0) > 0:
                 ended[r["job_name"]] -= 1
             else:

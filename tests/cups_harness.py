@@ -494,6 +494,9 @@ class CupsHarness:
                  error_policy: str = "abort-job") -> None:
         if device not in DEVICES:
             raise HarnessError(f"unknown device kind {device!r} (one of {', '.join(DEVICES)})")
+        if device == "socket" and not os.access("/usr/bin/python3", os.X_OK):
+            raise HarnessError("the socket:// queues' filter needs /usr/bin/python3 (cupsd runs it as lp). "
+                               "Install with: apt-get install -y --no-install-recommends python3")
         self.tools = require_tools()
         self.root = root
         self.queue_names = tuple(queues)
