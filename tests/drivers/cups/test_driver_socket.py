@@ -181,3 +181,21 @@ def test_status_monitor_error_during_a_card_makes_it_in_doubt(cups_socket: CupsH
     cups_socket.set_status("card1", ["media-jam-error"], "Card jam")
     err = failure(fut)
     assert isinstance(err, PrinterFault) and err.card_fed is None and err.reasons[0] == "media-jam", err
+
+
+def test_cupsd_restart_after_the_last_byte_prints_the_card_once_and_asks(cups_socket: CupsHarness,
+                                                                         pool: ThreadPoolExecutor) -> None:
+    # measured: a restarted cupsd sends a processing job again from the start at once; the printer
+    # already had the whole first stream, so the second send is a second card unless printd cuts it off
+    p = sprinter(cups_socket)
+    c = card()
+    p.on_job(c.job_id, delay=2.0)
+    fut = pool.submit(driver(cups_socket).print_card, c)
+    _wait_for(lambda: [r for r in p.received() if c.job_id in r["job_name"]], 20, "the whole stream in")
+    cups_socket.restart_cupsd()
+    err = failure(fut)
+    assert isinstance(err, PrinterFault) and err.card_fed is None, err
+    assert "cupsd" in str(err), err                            # rule K2, in the words the operator sees
+    _wait_for(lambda: not p.running(), 20, "the printer to finish what it had")
+    assert outcome(p, c)["printed"] == 1                       # the first send; the second was cut off
+    assert cups_states(cups_socket, c)[-1] == 7
