@@ -5,6 +5,7 @@ Every problem is one line that names the file and the key, and the daemon does n
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -37,6 +38,24 @@ class ServerConfig(_Section):
     #: hosts (besides loopback) that a job's callback_url may name
     callback_hosts: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0)
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
+    #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in v:
+            try:
+                net = ipaddress.ip_network(item.strip(), strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (an IP address or network, e.g. \"127.0.0.1\")") from None
+            if net.prefixlen == 0:
+                # trusting everyone lets any client choose the address it is throttled and audited under
+                raise ValueError(f"{item!r} would trust every client; name the proxy's own address")
+            out.append(str(net.network_address) if net.num_addresses == 1 else str(net))
+        return tuple(out)
 
     @field_validator("listen")
     @classmethod

@@ -52,7 +52,11 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
     app.state.on_stop.append(stopping)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                                            log_config=None, access_log=False, timeout_graceful_shutdown=10,
-                                           lifespan="on"))
+                                           lifespan="on",
+                                           # X-Forwarded-* only from [server] trusted_proxies; uvicorn's default
+                                           # would believe anything from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                                           proxy_headers=bool(settings.server.trusted_proxies),
+                                           forwarded_allow_ips=list(settings.server.trusted_proxies)))
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     helpers: list[asyncio.Task[None]] = []
     try:

@@ -62,6 +62,16 @@ class Notification:
         return self.retry_from if self.retry_from is not None else self.created_at
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox at a glance, for monitoring: counts only, no job ids, no bodies."""
+
+    pending: int                       # not delivered yet, still being tried
+    failing: int                       # of those, the ones whose last attempt failed
+    failed: int                        # given up (until an operator retries or retention purges them)
+    oldest_pending_at: float | None    # when the oldest pending notification was written
+
+
 def _row(r: sqlite3.Row) -> Notification:
     return Notification(id=r["id"], event_id=r["event_id"], job_id=r["job_id"], client=r["client"], url=r["url"],
                         body=r["body"], created_at=r["created_at"], attempts=r["attempts"], next_at=r["next_at"],
@@ -226,6 +236,13 @@ class Outbox:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
         return [_row(r) for r in self.db.query(sql, tuple(args))]
+
+    def backlog(self) -> Backlog:
+        """Counts for `/metrics`: two queries on the `outbox_pending` index."""
+        pending, failing, oldest = self.db.query(
+            f"SELECT COUNT(*), COALESCE(SUM(attempts > 0), 0), MIN(created_at) FROM outbox WHERE {_PENDING}")[0]
+        failed = self.db.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NOT NULL")[0][0]
+        return Backlog(pending=int(pending), failing=int(failing), failed=int(failed), oldest_pending_at=oldest)
 
     def summary(self, job_id: str) -> dict[str, int]:
         """How a job's notifications stand: `{"pending", "delivered", "failed"}` counts."""

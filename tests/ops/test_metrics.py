@@ -99,7 +99,7 @@ def test_metrics_after_a_simulated_day_match_the_api_and_carry_no_personal_data(
             assert _value(m, "printd_hopper_sensor_cards", printer=name) == p["hopper"]["sensor_count"]
             assert _value(m, "printd_supply_remaining_prints", printer=name, supply="ribbon") \
                 == p["ribbon"]["remaining"]
-            assert _value(m, "printd_printer_counter", printer=name, counter="printed") == p["counters"]["total"]
+            assert _value(m, "printd_printer_reported_cards", printer=name, counter="printed") == p["counters"]["total"]
             states = {lab["state"]: v for lab, v in m["printd_printer_state"] if lab["printer"] == name}
             assert states[p["state"]] == 1 and sum(states.values()) == 1
             reasons = {lab["reason"] for lab, v in m["printd_printer_reason"] if lab["printer"] == name and v == 1}
