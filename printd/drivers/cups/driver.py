@@ -47,7 +47,7 @@ from printd.drivers.cups.evidence import (
 from printd.drivers.cups.ipp_probe import ProbeResult, printer_jobs, probe, probeable
 from printd.drivers.cups.render import render_card_pdf
 from printd.drivers.cups.status import QueueView, as_list, map_reason, markers, queue_view, supply
-from printd.drivers.cups.stream import StreamEvidence, ppd_filters, queue_kind, waiteof_off
+from printd.drivers.cups.stream import WAITING_REASON, StreamEvidence, ppd_filters, queue_kind, waiteof_off
 from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 
 log = logging.getLogger("printd.drivers.cups.driver")
@@ -450,6 +450,10 @@ class CupsPrinter:
         reasons = {str(r) for r in as_list(queue.get("printer-state-reasons"))}
         st.observe((snap.message, str(queue.get("printer-state-message") or "")),
                    reasons - ev.baseline_queue_reasons)
+        if st.waiting_since is None and ev.started and WAITING_REASON in reasons:
+            # the keyword may be a leftover of the last card (then the wait is counted from earlier,
+            # which only makes K3 stricter); it is not translated, the messages are
+            st.waiting_since = time.monotonic()
         for raw in sorted(ev.new_queue_reasons):
             mapped = map_reason(raw, source="status monitor")
             if mapped is not None and mapped.severity == Severity.ERROR and not raw.startswith("cups-") \
