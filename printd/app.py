@@ -1,6 +1,7 @@
 """Builds the FastAPI app and starts the Station; nothing else."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,15 +12,17 @@ from fastapi import FastAPI
 from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
+from printd.api import accounts as accounts_api
 from printd.api import diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
+from printd.api import openapi as api_openapi
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.blangko import alerts
 from printd.config import Settings
 from printd.notify import delivery as webhooks
-from printd.ops import retention
+from printd.ops import retention, runfile
 from printd.station import Station
 
 log = logging.getLogger("printd")
@@ -42,9 +45,11 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
             await hook(app)
         log.info("printd %s ready: %d printer(s), listening on %s", __version__, len(station.workers),
                  settings.server.listen)
+        await asyncio.to_thread(runfile.write, state_dir, settings.server.listen)
         try:
             yield
         finally:
+            await asyncio.to_thread(runfile.remove, state_dir)
             for hook in app.state.on_stop:
                 await hook(app)
             await station.stop()
@@ -60,7 +65,8 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     errors.install(app)
     api_docs.install(app)
     alerts.install(app)
-    for module in (health, jobs, printers, stock, reports, events, diag):
+    app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
+    for module in (health, jobs, printers, stock, reports, events, diag, accounts_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
@@ -68,5 +74,5 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     app.include_router(webhooks_api.router)
     metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
     retention.install(app)
-    api_docs.document_errors(app)
+    api_openapi.install(app)
     return app

@@ -4,15 +4,17 @@
 from printd.client import PrintdClient
 
 with PrintdClient("http://127.0.0.1:8740", token) as printd:
-    job = printd.submit({"nik": "3274011203900001", "name": "BUDI SANTOSO",
+    job = printd.submit({"request_id": "SIAK-20261129-000123",   # your own key, kept with your record
+                         "nik": "3274011203900001", "name": "BUDI SANTOSO",
                          "front": {"content_type": "image/png", "data": front_b64},
                          "callback_url": "http://127.0.0.1:9000/printd"})
     done = printd.wait(job["id"])          # printed, failed, canceled (or in_doubt: a person decides)
 ```
 
-Submitting is safe to repeat: the client gives each submission a `request_id` (unless the caller
-did) and re-sends it unchanged after a lost answer, a timeout, 429 or 503, so the daemon returns
-the job it already has instead of printing a second card. Errors the caller must act on raise
+Submitting is safe to repeat: the caller gives each submission its own `request_id` (required: keep it
+with your record, so a re-send after your own restart still names the same job) and the client re-sends
+it unchanged after a lost answer, a timeout, 429 or 503, so the daemon returns the job it already has
+instead of printing a second card. Errors the caller must act on raise
 `ApiError` with the contract's `code`, `message` and `field`. Webhook receivers check requests
 with `verify_signature` (re-exported here from `printd.notify.signature`).
 """
@@ -54,12 +56,12 @@ class Image(TypedDict):
 
 
 class NewJobRequest(TypedDict):
-    """The body of `POST /api/v1/jobs`; `request_id` is generated when left out."""
+    """The body of `POST /api/v1/jobs`; `request_id` is the caller's own idempotency key."""
 
+    request_id: str
     nik: str
     name: str
     front: Image
-    request_id: NotRequired[str]
     card_type: NotRequired[Literal["ktp-el", "kia"]]
     reason: NotRequired[Literal["new", "lost", "damaged", "data_change", "other"]]
     priority: NotRequired[Literal["normal", "urgent"]]
@@ -209,22 +211,25 @@ class PrintdClient:
     def submit(self, job: NewJobRequest | Mapping[str, Any]) -> Job:
         """Submit a card; `201` new or `200` the same request seen before: the job either way.
 
-        A `request_id` is generated when missing and reused for every re-send, so a retry never
-        makes a second job. The same `request_id` with different content raises ApiError 409
-        `request_id_conflict`.
+        The caller's `request_id` is required: an id made up here would be lost with the caller's process,
+        and the re-send after its restart would print a second card. It is re-sent unchanged on every
+        retry. The same `request_id` with different content raises ApiError 409 `request_id_conflict`.
         """
         body = dict(job)
         if not body.get("request_id"):
-            body["request_id"] = new_request_id()
+            raise ValueError("submit() needs the caller's own request_id (1-64 of [A-Za-z0-9._:-]), kept with "
+                             "the caller's record so a re-send is always safe; new_request_id() makes one")
         return self.request("POST", "/api/v1/jobs", json=body, retry=True)
 
     def get(self, job_id: str) -> Job:
         return self.request("GET", f"/api/v1/jobs/{job_id}", retry=True)
 
     def list_page(self, *, state: str | None = None, date: str | None = None, limit: int = 100,
-                  cursor: str | None = None) -> JobPage:
-        """One page of `GET /api/v1/jobs` (oldest first); pass `next_cursor` on for the next."""
+                  cursor: str | None = None, newest_first: bool = False) -> JobPage:
+        """One page of `GET /api/v1/jobs` (oldest first, or newest); pass `next_cursor` on for the next."""
         params: dict[str, Any] = {"limit": limit}
+        if newest_first:
+            params["order"] = "newest"
         if state:
             params["state"] = state
         if date:
@@ -233,22 +238,23 @@ class PrintdClient:
             params["cursor"] = cursor
         return self.request("GET", "/api/v1/jobs", params=params, retry=True)
 
-    def iter_jobs(self, *, state: str | None = None, date: str | None = None, page_size: int = 100) -> Iterator[Job]:
+    def iter_jobs(self, *, state: str | None = None, date: str | None = None, page_size: int = 100,
+                  newest_first: bool = False) -> Iterator[Job]:
         """Every job matching (an enrollment client sees its own), following cursors."""
         cursor: str | None = None
         while True:
-            page = self.list_page(state=state, date=date, limit=page_size, cursor=cursor)
+            page = self.list_page(state=state, date=date, limit=page_size, cursor=cursor, newest_first=newest_first)
             yield from page["items"]
             cursor = page["next_cursor"]
             if not cursor:
                 return
 
     def list_jobs(self, *, state: str | None = None, date: str | None = None, limit: int | None = 100,
-                  page_size: int = 100) -> list[Job]:
+                  page_size: int = 100, newest_first: bool = False) -> list[Job]:
         """Jobs matching, following cursors, at most `limit` of them (None: all)."""
         out: list[Job] = []
         size = page_size if limit is None else max(1, min(page_size, limit))
-        for job in self.iter_jobs(state=state, date=date, page_size=min(size, 500)):
+        for job in self.iter_jobs(state=state, date=date, page_size=min(size, 500), newest_first=newest_first):
             out.append(job)
             if limit is not None and len(out) >= limit:
                 break
@@ -283,14 +289,23 @@ class PrintdClient:
     # ------------------------------------------------------------------ the rest
 
     def deliveries(self, *, state: str | None = None, job_id: str | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
-        """Webhook notifications, newest first (`state`: pending, delivered or failed)."""
-        params: dict[str, Any] = {"limit": limit}
+                   limit: int | None = 100, page_size: int = 100) -> list[dict[str, Any]]:
+        """Webhook notifications, newest first (`state`: pending, delivered or failed), following pages
+        until `limit` (None: all)."""
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": max(1, min(500, page_size if limit is None else min(page_size, limit)))}
         if state:
             params["state"] = state
         if job_id:
             params["job_id"] = job_id
-        return self.request("GET", "/api/v1/webhooks/deliveries", params=params, retry=True)["items"]
+        while True:
+            page = self.request("GET", "/api/v1/webhooks/deliveries", params=params, retry=True)
+            out.extend(page["items"])
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+            if not page.get("next_cursor"):
+                return out
+            params["cursor"] = page["next_cursor"]
 
     def health(self) -> dict[str, Any]:
         return self.request("GET", "/healthz", retry=True)

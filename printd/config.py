@@ -41,6 +41,8 @@ class ServerConfig(_Section):
     #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
     #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
     trusted_proxies: tuple[str, ...] = ()
+    #: after `printd token rotate`, how long the previous token keeps working (seconds; 0 = ends at once)
+    token_overlap_s: float = Field(86400.0, ge=0, le=30 * 86400)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -217,6 +219,8 @@ class EvolisPrinterConfig(_PrinterBase):
     seconds_dual: float = Field(50.0, gt=0)
     #: emulator only: speed-up of the emulated mechanics
     time_scale: float = Field(1.0, gt=0, le=100000)
+    #: emulator only: "guide" (the 2003 guide's answers) or "primacy" (current firmware's vocabulary)
+    dialect: Literal["guide", "primacy"] = "guide"
 
     @model_validator(mode="after")
     def _needs(self) -> EvolisPrinterConfig:
@@ -280,10 +284,10 @@ def parse(text: str, source: str) -> Settings:
     try:
         return Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(_format_error(first) + tail, file=source) from exc
+        # every problem at once, one line each: fixing a file one error per restart is slow on a print PC
+        lines = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
+        message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
+        raise ConfigError(message, file=source) from exc
 
 
 def embedded_default_text() -> str:

@@ -126,9 +126,11 @@ class PrinterFault(PrinterError):
     """
 
     def __init__(self, message: str, *, reasons: Sequence[str] = ("other",), card_fed: bool | None,
-                 vendor_code: str | None = None) -> None:
+                 vendor_code: str | None = None, unexplained_feeds: int = 0) -> None:
         super().__init__(message, reasons=reasons, vendor_code=vendor_code)
         self.card_fed = card_fed
+        #: blanks the printer fed beyond this card with no command asking for one (booked spoiled)
+        self.unexplained_feeds = unexplained_feeds
 
 
 class PrinterTimeout(PrinterError):

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from printd.blangko.unexplained import book_unexplained_feeds
 from printd.drivers.base import (
     Card,
     Counters,
@@ -423,6 +424,8 @@ class PrinterWorker:
             reason = exc.reasons[0] if exc.reasons else "other"
             self._note_error(job, reason, str(exc), exc.vendor_code)
             self.poll_soon()
+            if exc.unexplained_feeds:
+                await self._book_unexplained(job, exc)
             if exc.card_fed is True:
                 return AttemptOutcome.SPOILED, reason, None
             if exc.card_fed is False:
@@ -441,6 +444,14 @@ class PrinterWorker:
             log.exception("%s: driver failed on job %s", self.name, job.id)
             self._note_error(job, "other", f"driver error: {exc}")
             return AttemptOutcome.IN_DOUBT, "driver-error", None
+
+    async def _book_unexplained(self, job: Job, exc: PrinterFault) -> None:
+        """Blanks the printer fed beyond this card (blangko/unexplained.py); never in the way of the attempt."""
+        try:
+            await self.host.db(book_unexplained_feeds, self.host.store, self.name, job.card_type,
+                               exc.unexplained_feeds, f"fed after the fault on job {job.id}: {exc.vendor_code}")
+        except Exception:
+            log.exception("%s: could not book %d unexplained blank(s)", self.name, exc.unexplained_feeds)
 
     def _note_error(self, job: Job | None, reason: str, message: str, vendor_code: str | None = None) -> None:
         self.recent_errors.append({"at": time.time(), "reason": reason, "message": message,

@@ -59,20 +59,39 @@ def body_of(r: httpx.Request) -> dict[str, Any]:
     return json.loads(r.content)  # type: ignore[no-any-return]
 
 
-def test_submit_generates_a_request_id_and_reuses_it_after_a_lost_answer(d: Daemon) -> None:
-    flaky = Flaky(lose_answers=2)
+def test_submit_requires_the_callers_request_id_and_reuses_it_after_a_lost_answer(d: Daemon) -> None:
     payload = job_payload(100)
     del payload["request_id"]
+    with client(d, d.enrollment) as c, pytest.raises(ValueError, match="request_id"):
+        c.submit(payload)   # an id made up here would be lost with the caller's process
+    flaky = Flaky(lose_answers=2)
+    payload = job_payload(100)
     with client(d, d.enrollment, flaky) as c:
         job = c.submit(payload)
-    assert "request_id" not in payload  # the caller's dict is left alone
     sent = [body_of(r)["request_id"] for r in flaky.sent]
-    assert len(sent) == 3 and len(set(sent)) == 1 and sent[0].startswith("pd-")
-    assert job["request_id"] == sent[0]
+    assert sent == [payload["request_id"]] * 3
+    assert job["request_id"] == payload["request_id"]
     # the server got three identical requests and made one job of them
     with client(d, d.admin) as admin:
         same = [j for j in admin.list_jobs(limit=None) if j["request_id"] == sent[0]]
     assert [j["id"] for j in same] == [job["id"]]
+
+
+def test_deliveries_follow_pages_and_jobs_list_newest_first(d: Daemon) -> None:
+    from tests.webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        with client(d, d.enrollment) as c:
+            ids = [c.submit(job_payload(300 + i, callback_url=receiver.url()))["id"] for i in range(3)]
+            newest = c.list_jobs(limit=None, newest_first=True, page_size=1)
+            assert [j["id"] for j in newest][:3] == ids[::-1]
+            # every delivery, across pages of 2
+            all_of_them = c.deliveries(limit=None, page_size=2)
+            assert len(all_of_them) >= 3 and len({x["event_id"] for x in all_of_them}) == len(all_of_them)
+            assert len(c.deliveries(limit=2, page_size=1)) == 2
+    finally:
+        receiver.stop()
 
 
 def test_submit_waits_as_retry_after_says_then_succeeds(d: Daemon) -> None:

@@ -92,13 +92,38 @@ class Accounts:
         return token, secret
 
     def verify_token(self, token: str) -> Principal | None:
+        """The token's client, or None; after a rotation the previous token works until its overlap ends."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
-        rows = self.db.query("SELECT name, role FROM tokens WHERE hash = ? AND revoked_at IS NULL",
-                             (_token_hash(token),))
+        digest = _token_hash(token)
+        rows = self.db.query("SELECT name, role FROM tokens WHERE hash = ? AND revoked_at IS NULL", (digest,))
+        if not rows:
+            rows = self.db.query("SELECT name, role FROM tokens WHERE prev_hash = ? AND revoked_at IS NULL"
+                                 " AND prev_valid_until > ?", (digest, time.time()))
         if not rows:
             return None
         return Principal(rows[0]["name"], Role(rows[0]["role"]), "token")
+
+    def rotate_token(self, name: str, overlap_s: float) -> str:
+        """A new token for the same client (its name, role, jobs, request_ids and webhook secret stay).
+
+        The previous token keeps working for `overlap_s` seconds, so the client can switch without a gap;
+        0 ends it at once. Rotating a revoked client's token makes it active again; its old token stays dead.
+        """
+        if overlap_s < 0:
+            raise Invalid("the overlap cannot be negative", code="invalid", field="overlap")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = time.time()
+        with self.db.tx() as c:
+            row = c.execute("SELECT hash, revoked_at FROM tokens WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise NotFound(f"no client named {name!r}; create it with 'printd token create'",
+                               code="token_not_found", field="name")
+            keep_old = row["revoked_at"] is None and overlap_s > 0
+            c.execute("UPDATE tokens SET hash = ?, prev_hash = ?, prev_valid_until = ?, revoked_at = NULL"
+                      " WHERE name = ?", (_token_hash(token), row["hash"] if keep_old else None,
+                                          now + overlap_s if keep_old else None, name))
+        return token
 
     def list_tokens(self) -> list[dict[str, object]]:
         return [dict(r) for r in self.db.query(
@@ -106,8 +131,8 @@ class Accounts:
 
     def revoke_token(self, name: str) -> None:
         with self.db.tx() as c:
-            cur = c.execute("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                            (time.time(), name))
+            cur = c.execute("UPDATE tokens SET revoked_at = ?, prev_hash = NULL, prev_valid_until = NULL"
+                            " WHERE name = ? AND revoked_at IS NULL", (time.time(), name))
             if cur.rowcount == 0:
                 raise NotFound(f"no active token named {name!r}", code="token_not_found", field="name")
 
@@ -153,6 +178,19 @@ class Accounts:
         if not check_password(password, rows[0]["password_hash"]):
             return None
         return Principal(rows[0]["name"], Role(rows[0]["role"]), "session")
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (no login; the caller ends the open sessions) or enable a user again."""
+        with self.db.tx() as c:
+            cur = c.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
+            if cur.rowcount == 0:
+                raise NotFound(f"no user named {name!r}", code="user_not_found", field="name")
+            if disabled:
+                c.execute("DELETE FROM web_sessions WHERE user = ?", (name,))
+
+    def user_role(self, name: str) -> Role | None:
+        rows = self.db.query("SELECT role FROM users WHERE name = ?", (name,))
+        return Role(rows[0][0]) if rows else None
 
     def list_users(self) -> list[dict[str, object]]:
         return [dict(r) for r in self.db.query("SELECT name, role, created_at, disabled FROM users ORDER BY name")]

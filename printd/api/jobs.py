@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -86,7 +86,7 @@ async def submit(body: JobIn, request: Request, response: Response, principal: S
     front_sha, back_sha = shas[0], (shas[1] if back is not None else None)
     new = NewJob(client=principal.name, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,
                  reason=body.reason, priority=Priority(body.priority), front_sha=front_sha, back_sha=back_sha,
-                 callback_url=callback)
+                 callback_url=callback, reprint=body.reprint)
     job, created = await station.submit(new)
     await station.refresh_views()   # so the answer carries the job's position and estimate
     if not created:
@@ -100,12 +100,17 @@ async def list_jobs(request: Request, principal: Reader,
                     date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$",
                                                       description="station day YYYY-MM-DD")] = None,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                    cursor: Annotated[str | None, Query(max_length=100)] = None) -> dict[str, Any]:
+                    cursor: Annotated[str | None, Query(max_length=100)] = None,
+                    order: Annotated[Literal["oldest", "newest"],
+                                     Query(description="oldest first (default) or newest first; pass the "
+                                                       "same order with the next page's cursor")] = "oldest",
+                    ) -> dict[str, Any]:
     station = _station(request)
     await station.fresh_views()
     after = decode_cursor(cursor) if cursor else None
     jobs = await station.db(station.store.list, state=state.value if state else None, day=date,
-                            client=client_scope(principal), limit=limit + 1, after_seq=after)
+                            client=client_scope(principal), limit=limit + 1, after_seq=after,
+                            newest_first=order == "newest")
     more = len(jobs) > limit
     jobs = jobs[:limit]
     return {"items": [station.job_view(j) for j in jobs],

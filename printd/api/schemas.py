@@ -26,6 +26,8 @@ class JobIn(_In):
     front: ImageIn
     back: ImageIn | None = None
     callback_url: str | None = Field(None, max_length=500)
+    reprint: bool = Field(False, description="print a second card on purpose while one for this NIK and card "
+                                             "type is still open (otherwise 409 duplicate_open_job)")
 
 
 class ResolveIn(_In):

@@ -44,7 +44,22 @@ def daemon_client(settings: Any, state_dir: Path) -> Any:
     tok = read_local_admin_token(state_dir)
     if not tok:
         raise click.ClickException(f"no admin token: set PRINTD_TOKEN or keep {state_dir}/initial-tokens.txt")
-    return PrintdClient(f"http://{settings.server.listen}", tok)
+    return PrintdClient(f"http://{daemon_address(settings, state_dir)}", tok)
+
+
+def daemon_address(settings: Any, state_dir: Path) -> str:
+    """Where the daemon of `state_dir` listens: what it recorded at start (`serve --listen` may differ
+    from the config), else the configured address."""
+    from printd.ops.runfile import listen_address
+
+    return listen_address(state_dir) or settings.server.listen
+
+
+def daemon_running(state_dir: Path) -> bool:
+    """Whether a daemon serving `state_dir` is up (it recorded itself and its pid lives)."""
+    from printd.ops.runfile import listen_address
+
+    return listen_address(state_dir) is not None
 
 
 def call_daemon(fn: Callable[[], Any]) -> Any:
@@ -57,6 +72,11 @@ def call_daemon(fn: Callable[[], Any]) -> Any:
     except ApiError as exc:
         raise click.ClickException(f"{exc.status} {exc.code}: {exc.message}") from None
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach the daemon: {exc}; is `printd serve` running?") from None
+        try:
+            where = f" at {exc.request.url.scheme}://{exc.request.url.netloc.decode()}"
+        except RuntimeError:   # an error raised before a request existed
+            where = ""
+        raise click.ClickException(f"cannot reach the daemon{where}: {exc}; is `printd serve` running "
+                                   "(with this --state-dir)?") from None
 
 

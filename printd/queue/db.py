@@ -187,6 +187,14 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (location, card_type) DO UPDATE SET count = ledger_balance.count + excluded.count;
     END;
     """,
+    # token rotation keeps the client (its name, jobs and request_ids): the previous secret's hash works
+    # until prev_valid_until. One open job per NIK and card type across clients: the index serves the check.
+    """
+    ALTER TABLE tokens ADD COLUMN prev_hash TEXT;
+    ALTER TABLE tokens ADD COLUMN prev_valid_until REAL;
+    CREATE INDEX tokens_prev_hash ON tokens (prev_hash) WHERE prev_hash IS NOT NULL;
+    CREATE INDEX jobs_nik_open ON jobs (nik, card_type) WHERE nik IS NOT NULL AND final_at IS NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

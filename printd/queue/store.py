@@ -57,12 +57,27 @@ class NewJob:
     front_sha: str
     back_sha: str | None
     callback_url: str | None
+    reprint: bool = False   # a deliberate second card while one for this NIK and card type is still open
 
     def content_hash(self) -> str:
         doc = {"nik": self.nik, "name": self.name, "card_type": self.card_type, "reason": self.reason,
                "priority": self.priority.value, "front": self.front_sha, "back": self.back_sha,
                "callback_url": self.callback_url}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _refuse_duplicate_open(c: sqlite3.Connection, new: NewJob) -> None:
+    """One citizen, one card of a type in the queue: a second open job for the same NIK and card type,
+    from any client, is refused unless marked a reprint (a rotated token or a second enrollment desk
+    re-sending would otherwise print the card twice)."""
+    row = c.execute("SELECT id, client FROM jobs WHERE nik = ? AND card_type = ? AND final_at IS NULL"
+                    " AND state NOT IN (?, ?, ?) LIMIT 1",
+                    (new.nik, new.card_type, *(s.value for s in FINAL))).fetchone()
+    if row is not None:
+        whose = "your" if row["client"] == new.client else f"client {row['client']!r}'s"
+        raise Conflict(f"a {new.card_type} card for this NIK is already open as {whose} job {row['id']}; "
+                       "follow that job, or send \"reprint\": true to print a second card on purpose",
+                       code="duplicate_open_job", field="nik")
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -114,8 +129,9 @@ class Store:
                                                    (job_id,))]
 
     def list(self, *, state: str | None = None, day: str | None = None, client: str | None = None,
-             limit: int = 100, after_seq: int | None = None) -> list[Job]:
-        """Jobs in submission order (newest last), with their attempts."""
+             limit: int = 100, after_seq: int | None = None, newest_first: bool = False) -> list[Job]:
+        """Jobs in submission order (newest last, or first), with their attempts; `after_seq` is the
+        cursor: the last seq of the previous page, in the same order."""
         sql = "SELECT * FROM jobs WHERE 1=1"
         args: list[object] = []
         if state:
@@ -128,9 +144,9 @@ class Store:
             sql += " AND client = ?"
             args.append(client)
         if after_seq is not None:
-            sql += " AND seq > ?"
+            sql += " AND seq < ?" if newest_first else " AND seq > ?"
             args.append(after_seq)
-        sql += " ORDER BY seq LIMIT ?"
+        sql += " ORDER BY seq DESC LIMIT ?" if newest_first else " ORDER BY seq LIMIT ?"
         args.append(limit)
         jobs = [_job(r) for r in self.db.query(sql, tuple(args))]
         if jobs:
@@ -231,6 +247,8 @@ class Store:
                                    "use a new request_id for new content", code="request_id_conflict",
                                    field="request_id")
                 return _job(row), False
+            if not new.reprint:
+                _refuse_duplicate_open(c, new)
             seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             now = self.clock.now()
             job = Job(id=new_job_id(), seq=seq, client=new.client, request_id=new.request_id,

@@ -91,6 +91,11 @@ def _insert(db: Database, s: Session, now: float) -> None:
                   (s.key, s.user, s.role.value, s.csrf, s.created_at, s.expires_at, s.address))
 
 
+def _delete_user(db: Database, name: str) -> None:
+    with db.tx() as c:
+        c.execute("DELETE FROM web_sessions WHERE user = ?", (name,))
+
+
 def _delete(db: Database, key: str) -> None:
     with db.tx() as c:
         c.execute("DELETE FROM web_sessions WHERE id_hash = ?", (key,))
@@ -120,6 +125,15 @@ class Sessions:
         if self._db is None or self._run is None:
             raise RuntimeError("sessions are not open yet (the station has not started)")
         return self._db, self._run
+
+    async def end_user(self, name: str) -> int:
+        """End every session of user `name` at once (disabled, or its password changed); returns how many."""
+        ended = [sess for sess in self._by_key.values() if sess.user == name]
+        for sess in ended:
+            self._by_key.pop(sess.key, None)
+        if self._db is not None and self._run is not None:
+            await self._run(_delete_user, self._db, name)
+        return len(ended)
 
     async def create(self, principal: Principal, address: str | None) -> tuple[str, Session]:
         """A new session for a person who just proved their password; returns (cookie value, session)."""

@@ -19,10 +19,11 @@ from printd.queue.store import NewJob, Store
 
 
 def new_job(i: int, *, client: str = "siak", priority: Priority = Priority.NORMAL, card_type: str = "ktp-el",
-            name: str | None = None) -> NewJob:
-    return NewJob(client=client, request_id=f"R{i}", nik=f"327401120390{i + 1:04d}", name=name or f"N{i}",
+            name: str | None = None, nik_i: int | None = None, reprint: bool = False) -> NewJob:
+    n = i if nik_i is None else nik_i
+    return NewJob(client=client, request_id=f"R{i}", nik=f"327401120390{n + 1:04d}", name=name or f"N{i}",
                   card_type=card_type, reason="new", priority=priority, front_sha="a" * 64, back_sha=None,
-                  callback_url=None)
+                  callback_url=None, reprint=reprint)
 
 
 def stock(store: Store, printer: str, n: int, card_type: str = "ktp-el") -> None:
@@ -52,12 +53,33 @@ def test_submit_is_idempotent_per_client(store: Store) -> None:
     job, created = store.submit(new_job(1))
     again, created2 = store.submit(new_job(1))
     assert created and not created2 and again.id == job.id
-    other_client, created3 = store.submit(new_job(1, client="other"))
-    assert created3 and other_client.id != job.id
+    other_client, created3 = store.submit(new_job(1, client="other", nik_i=501))
+    assert created3 and other_client.id != job.id   # request_ids are per client
     with pytest.raises(Conflict) as exc:
         store.submit(new_job(1, name="SOMEONE ELSE"))
     assert exc.value.code == "request_id_conflict"
     assert len(store.list()) == 2
+
+
+def test_one_open_card_per_nik_and_card_type_across_clients_unless_a_reprint(store: Store) -> None:
+    first, _ = store.submit(new_job(1))
+    # a rotated token's new client, or a second desk, sending the same citizen again: refused
+    with pytest.raises(Conflict) as exc:
+        store.submit(new_job(2, client="siak-2", nik_i=1))
+    assert exc.value.code == "duplicate_open_job" and first.id in exc.value.message
+    assert exc.value.field == "nik"
+    with pytest.raises(Conflict):
+        store.submit(new_job(3, nik_i=1))   # the same client with a new request_id too
+    _kia, created = store.submit(new_job(4, nik_i=1, card_type="kia"))   # another card type is another card
+    assert created
+    on_purpose, created = store.submit(new_job(5, client="siak-2", nik_i=1, reprint=True))
+    assert created and on_purpose.id != first.id
+    # once the first is final, the NIK may be sent again
+    store.cancel(first.id)
+    store.cancel(on_purpose.id)
+    _again, created = store.submit(new_job(6, nik_i=1))
+    assert created
+    assert len(store.list()) == 4
 
 
 def test_claim_order_urgent_then_oldest_and_needs_blanks(store: Store) -> None:

@@ -55,6 +55,16 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/webhooks/deliveries"): {E, O, T},
     ("GET", "/api/v1/webhooks/deliveries/{event_id}"): {E, O, T},
     ("POST", "/api/v1/webhooks/deliveries/{event_id}/retry"): {O},
+    # accounts: admin only
+    ("GET", "/api/v1/users"): set(),
+    ("POST", "/api/v1/users"): set(),
+    ("POST", "/api/v1/users/{name}/password"): set(),
+    ("POST", "/api/v1/users/{name}/disable"): set(),
+    ("POST", "/api/v1/users/{name}/enable"): set(),
+    ("GET", "/api/v1/tokens"): set(),
+    ("POST", "/api/v1/tokens"): set(),
+    ("POST", "/api/v1/tokens/{name}/rotate"): set(),
+    ("POST", "/api/v1/tokens/{name}/revoke"): set(),
 }
 ROLES = (E, O, T, A)
 

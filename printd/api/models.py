@@ -1,0 +1,352 @@
+"""Response bodies, as pydantic models: what /openapi.json promises each operation answers.
+
+The routers build plain dicts (the station's views); these models describe them for integrators and
+generated clients. They are not used to filter responses at run time: the contract test
+(tests/api/test_openapi.py) validates real responses against them instead, so a field the station adds is
+never silently dropped, and a field the documentation promises can never silently go missing.
+
+Every object allows additional properties: the contract says "add what users need, never rename", so a
+client must accept fields it does not know yet.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from printd.api.error_codes import ErrorCode
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# ------------------------------------------------------------------------------------------------ errors
+class ErrorDetail(_Out):
+    """What went wrong, in a form a program can branch on and a person can act on."""
+
+    code: ErrorCode = Field(description="stable machine-readable code; the page translates it")
+    message: str = Field(description="what went wrong and what to do, in English")
+    field: str | None = Field(None, description="the request field at fault, when there is one")
+
+
+class Error(_Out):
+    """Every 4xx/5xx answer of the API."""
+
+    error: ErrorDetail
+
+
+# ------------------------------------------------------------------------------------------------ jobs
+class Attempt(_Out):
+    """One physical try at printing a job's card."""
+
+    n: int = Field(description="1 for the first try")
+    printer: str
+    outcome: Literal["printing", "printed", "spoiled", "not_fed", "in_doubt", "canceled"]
+    reason: str | None = Field(None, description="IPP printer-state-reason keyword when a fault ended it")
+    started_at: str
+    ended_at: str | None = None
+
+
+class NotificationSummary(_Out):
+    """Where the job's webhook notifications stand (present when the job has a callback_url)."""
+
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+class Job(_Out):
+    """A card to print. `name` is null once the job's personal data was purged (retention)."""
+
+    id: str
+    request_id: str
+    client: str
+    nik_masked: str | None = Field(description="e.g. 3274********0001")
+    name: str | None
+    card_type: Literal["ktp-el", "kia"]
+    reason: str
+    priority: Literal["normal", "urgent"]
+    state: Literal["queued", "held", "printing", "printed", "failed", "canceled", "in_doubt"]
+    state_reason: str | None = None
+    printer: str | None = None
+    position: int | None = Field(None, description="1 = next to print; only while queued")
+    estimated_done_at: str | None = None
+    dual: bool | None = Field(None, description="the card has a back side")
+    attempts: list[Attempt] = []
+    created_at: str
+    updated_at: str
+    printed_at: str | None = None
+    purged: bool | None = None
+    notifications: NotificationSummary | None = Field(None, description="webhook deliveries for this job")
+
+
+class JobPage(_Out):
+    """One page of jobs; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[Job]
+    next_cursor: str | None
+
+
+# ------------------------------------------------------------------------------------------------ printers
+class Ribbon(_Out):
+    type: str | None = None
+    remaining: int | None = None
+    capacity: int | None = None
+
+
+class Film(_Out):
+    remaining: int | None = None
+    capacity: int | None = None
+
+
+class Hopper(_Out):
+    card_type: str | None = None
+    count: int | None = Field(None, description="blanks the ledger says are in the hopper")
+    sensor_count: int | None = None
+    sensor_empty: bool | None = None
+
+
+class Counters(_Out):
+    total: int | None = None
+    today: int | None = None
+    since_cleaning: int | None = None
+
+
+class ReasonDetail(_Out):
+    keyword: str
+    severity: str
+    vendor_code: str | None = None
+    message: str | None = None
+
+
+class Printer(_Out):
+    """A card printer as the station sees it."""
+
+    name: str
+    driver: str
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    state: Literal["idle", "printing", "paused", "stopped", "offline"]
+    reasons: list[str] = Field(description="IPP printer-state-reasons keywords, e.g. media-jam")
+    reason_details: list[ReasonDetail] = []
+    accepting: bool
+    enabled: bool
+    pause_after_current: bool | None = None
+    simulated: bool | None = None
+    ribbon: Ribbon | None = None
+    film: Film | None = None
+    hopper: Hopper | None = None
+    counters: Counters | None = None
+    current_job: str | None = None
+    last_seen_at: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------ stock
+class StockAlert(_Out):
+    code: str
+    message: str
+    card_type: str | None = None
+    printer: str | None = None
+
+
+class CardTypeStock(_Out):
+    """Blanks of one card type: in the safe, in each hopper, in all, and how many days they last."""
+
+    card_type: str
+    safe: int
+    hoppers: dict[str, int]
+    total: int
+    days_left: float | None = None
+
+
+class Stock(_Out):
+    card_types: list[CardTypeStock]
+    alerts: list[StockAlert]
+
+
+class StockChange(Stock):
+    """The stock after a booking, with the ledger entries it made."""
+
+    entry_ids: list[int]
+
+
+class LedgerEntry(_Out):
+    id: int
+    at: str
+    day: str
+    kind: str
+    card_type: str
+    count: int
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    printer: str | None = None
+    job_id: str | None = None
+    attempt: int | None = None
+    reason: str | None = None
+    reference: str | None = None
+    actor: str | None = None
+
+
+class LedgerPage(_Out):
+    items: list[LedgerEntry]
+
+
+# ------------------------------------------------------------------------------------------------ reports
+class CardTypeDayReport(_Out):
+    card_type: str
+    opening: int
+    received: int
+    consumed: int = Field(description="blank cards that became printed ID cards")
+    spoiled: int
+    spoiled_by_reason: dict[str, int]
+    test: int
+    adjusted: int
+    closing: int
+
+
+class PrinterDayReport(_Out):
+    name: str
+    consumed: int
+    spoiled: int
+    test: int
+
+
+class DailyReport(_Out):
+    """The blangko report of one station day (WIB by default)."""
+
+    date: str
+    station: str
+    card_types: list[CardTypeDayReport]
+    printers: list[PrinterDayReport]
+    in_doubt: list[Job]
+
+
+# ------------------------------------------------------------------------------------------------ webhooks
+class Delivery(_Out):
+    """One webhook notification and where its delivery stands."""
+
+    event_id: str
+    job_id: str
+    client: str
+    url: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    created_at: str
+    next_attempt_at: str | None = None
+    delivered_at: str | None = None
+    gave_up_at: str | None = None
+    last_error: str | None = None
+
+
+class DeliveryPage(_Out):
+    items: list[Delivery]
+    next_cursor: str | None
+
+
+class JobStateChanged(_Out):
+    """The body POSTed to a job's callback_url on every state change (signed: X-Printd-Signature)."""
+
+    event_id: str = Field(description="stable across redeliveries: deduplicate on it")
+    type: Literal["job.state_changed"]
+    occurred_at: str
+    job: Job
+
+
+# ------------------------------------------------------------------------------------------------ health
+class Health(_Out):
+    status: Literal["ok", "degraded"]
+    printers_ready: int
+
+
+class Ack(_Out):
+    ok: bool = True
+
+
+# ------------------------------------------------------------------------------------------------ technician
+class Diagnostics(_Out):
+    """Everything a technician needs about one printer (the same document as `printd diag NAME --json`)."""
+
+    printer: str
+    driver: str
+    simulated: bool
+    generated_at: str
+    identity: dict[str, str | None]
+    link: dict[str, object]
+    state: dict[str, object]
+    counters: dict[str, int | None]
+    supplies: dict[str, object]
+    recent_errors: list[dict[str, object]]
+    communication: dict[str, object]
+    history: object = None
+    raw_status: object = None
+    driver_report: object = None
+
+
+class CardTestResult(_Out):
+    """What happened to a test card; `ledger_entry_ids` book its blank (empty when none was used)."""
+
+    printer: str
+    test_id: str
+    card_type: str
+    outcome: Literal["printed", "spoiled", "not_fed", "in_doubt"]
+    reason: str | None = None
+    message: str
+    at: str | None = None
+    duration_s: float
+    ledger_entry_ids: list[int]
+    vendor_code: str | None = None
+
+
+class RawReply(_Out):
+    """A vendor command's reply (audited)."""
+
+    printer: str
+    command: str
+    reply: str
+    duration_ms: float
+
+
+# ------------------------------------------------------------------------------------------------ accounts
+class User(_Out):
+    """A person who logs in to the page."""
+
+    name: str
+    role: Literal["operator", "technician", "admin"]
+    disabled: bool
+
+
+class UserPage(_Out):
+    items: list[User]
+
+
+class Client(_Out):
+    """An API client (a token's name and role; the token itself is never shown again)."""
+
+    name: str
+    role: Literal["enrollment", "operator", "technician", "admin"]
+    active: bool
+
+
+class ClientPage(_Out):
+    items: list[Client]
+
+
+class NewToken(_Out):
+    """A token, shown this once: store it now."""
+
+    name: str
+    token: str
+    role: str | None = None
+    previous_valid_for_s: float | None = Field(None, description="after a rotation: how long the old one works")
+
+
+class AccessChange(_Out):
+    """The result of changing a user's or client's access; open sessions and streams end at once."""
+
+    name: str
+    disabled: bool | None = None
+    active: bool | None = None
+    sessions_ended: int | None = None
+    streams_ended: int | None = None
