@@ -452,7 +452,7 @@ class CupsPrinter:
                    reasons - ev.baseline_queue_reasons)
         if st.waiting_since is None and ev.started and WAITING_REASON in reasons:
             # the keyword may be a leftover of the last card (then the wait is counted from earlier,
-            # which only makes K3 stricter); it is not translated, the messages are
+            # which only makes K3 stricter; it is not taken as "all sent"); it is not translated
             st.waiting_since = time.monotonic()
         for raw in sorted(ev.new_queue_reasons):
             mapped = map_reason(raw, source="status monitor")

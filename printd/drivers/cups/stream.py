@@ -113,6 +113,8 @@ class StreamEvidence:
     monitor_errors: list[str] = field(default_factory=list)
     #: the backend connected again after it had sent every byte: CUPS is sending the card a second time
     sent_again: bool = False
+    #: this card's backend said it had sent every byte (its own message or a newly set reason)
+    all_sent: bool = False
 
     def observe(self, messages: tuple[str, ...], reasons: set[str], now: float | None = None) -> None:
         """One reading of the job's and the queue's messages and the queue's new reasons."""
@@ -120,7 +122,7 @@ class StreamEvidence:
         phases = [p for p in (phase(m) for m in messages) if p]
         if "write-failed" in phases and self.write_failed is None:
             self.write_failed = next(m for m in messages if phase(m) == "write-failed")
-        if self.waiting_since is not None and any(m.startswith("Connected to printer") for m in messages):
+        if self.all_sent and any(m.startswith("Connected to printer") for m in messages):
             self.sent_again = True
         if "connected" in phases or WAITING_REASON in reasons:
             self.connected = True
@@ -129,9 +131,10 @@ class StreamEvidence:
             if self.connect_failing_since is None:
                 self.connect_failing_since = now
             self.connect_failure = next(m for m in messages if phase(m) == "connecting")
-        if self.waiting_since is None and (WAITING_REASON in reasons
-                                           or any(m.startswith("Waiting for printer to finish") for m in messages)):
-            self.waiting_since = now
+        if WAITING_REASON in reasons or any(m.startswith("Waiting for printer to finish") for m in messages):
+            self.all_sent = True
+            if self.waiting_since is None:
+                self.waiting_since = now
 
     def failing_for(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now

@@ -165,3 +165,12 @@ def test_a_second_connection_after_the_last_byte_is_a_second_send() -> None:
     st.observe(("Waiting for printer to finish.", ""), {"cups-waiting-for-job-completed"}, now=2.0)
     st.observe(("Connected to printer.", "Connected to printer."), set(), now=3.0)
     assert st.sent_again
+
+
+def test_a_leftover_waiting_reason_is_not_a_second_send() -> None:
+    # the queue still carried cups-waiting-for-job-completed from the last card when this one began
+    # (measured); only this card's own "waiting" makes a later "Connected to printer." a second send
+    st = StreamEvidence()
+    st.waiting_since = 1.0           # what the driver records from the leftover keyword
+    st.observe(("Connected to printer.", "Connected to printer."), set(), now=2.0)
+    assert not st.sent_again and st.connected
