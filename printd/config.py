@@ -84,7 +84,9 @@ class StationConfig(_Section):
     """`[station]`: the office and its working day."""
 
     name: str = "printd"
-    office: str = "Dinas Kependudukan dan Pencatatan Sipil"
+    #: the office named on the reports, the berita acara and the public board: one printable line
+    office: str = Field("Dinas Kependudukan dan Pencatatan Sipil", min_length=3, max_length=160,
+                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
     timezone: str = "Asia/Jakarta"
     daily_capacity: int = Field(250, gt=0, le=10000)
     max_attempts: int = Field(3, ge=1, le=10)
@@ -94,6 +96,9 @@ class StationConfig(_Section):
     closes: time = time(16, 0)
     #: days a final job keeps its images, NIK and name before they are deleted (UU 27/2022)
     retention_days: float = Field(7.0, ge=0)
+    #: the desk's PC/SC contactless reader (its name, or the start of it, as pcsc_scan lists it), for chip
+    #: UIDs at hand-over and destruction; none: the page hides those steps
+    reader: str | None = Field(None, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: seconds between status polls of an idle printer
     poll_interval_s: float = Field(1.0, gt=0, le=60)
 

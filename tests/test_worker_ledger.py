@@ -53,8 +53,8 @@ def ledger_counts(st_: Station, printer: str) -> tuple[int, int]:
     assert st_.database is not None
     hopper = f"hopper:{printer}"
     rows = st_.database.query("SELECT src, dst, count FROM ledger WHERE src = ? OR dst = ?", (hopper, hopper))
-    used = sum(r["count"] for r in rows if r["src"] == hopper and r["dst"] in ("printed", "spoiled"))
-    used -= sum(r["count"] for r in rows if r["dst"] == hopper and r["src"] in ("printed", "spoiled"))
+    used = sum(r["count"] for r in rows if r["src"] == hopper and r["dst"] in ("printed", "spoiled", "rusak"))
+    used -= sum(r["count"] for r in rows if r["dst"] == hopper and r["src"] in ("printed", "spoiled", "rusak"))
     printed = sum(r["count"] for r in rows if r["src"] == hopper and r["dst"] == "printed")
     return used, printed
 

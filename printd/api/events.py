@@ -2,6 +2,8 @@
 
 Each stream is registered (`printd/access/streams.py`) with the credential that opened it, so
 revoking that credential closes the stream at once (`printd/api/revocation.py`).
+When the daemon stops, each stream gets a last `stopping` event and ends, so the stop does not wait
+on open streams and the page can say it is reconnecting.
 """
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ async def events(request: Request,
                     break   # access was revoked: not one more event, not even those already queued
                 data = json.dumps(ev.data, separators=(",", ":"), default=str)
                 yield f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n".encode()
+                if ev.type == "stopping":
+                    return   # the daemon stops: end the stream; the client reconnects after `retry`
         finally:
             bus.unsubscribe(queue)
             registry.unregister(handle)

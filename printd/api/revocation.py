@@ -102,7 +102,6 @@ class Revocation:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self.streams.close("daemon stopping")
 
 
 def install(app: FastAPI) -> None:

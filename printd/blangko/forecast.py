@@ -172,7 +172,7 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
 def used_on(conn: sqlite3.Connection, day: str) -> int:
     """Blanks used at the station on `day` (printed, spoiled in a printer, test): its load on capacity."""
     row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE day = ? AND src LIKE 'hopper:%'"
-                       " AND dst IN ('printed', 'spoiled', 'test')", (day,)).fetchone()
+                       " AND kind IN ('consumed', 'spoiled', 'test')", (day,)).fetchone()
     return int(row[0])
 
 
@@ -198,7 +198,7 @@ def print_rates(conn: sqlite3.Connection, cfg: StationConfig, today: date) -> tu
     totals: dict[str, int] = defaultdict(int)
     for day, card_type, n in conn.execute(
             "SELECT day, card_type, SUM(count) FROM ledger WHERE day BETWEEN ? AND ? AND src LIKE 'hopper:%'"
-            " AND dst IN ('printed', 'spoiled', 'test') GROUP BY day, card_type",
+            " AND kind IN ('consumed', 'spoiled', 'test') GROUP BY day, card_type",
             (min(wanted), max(wanted))):
         if day in wanted:  # overtime on a non-working day inside the range does not count
             totals[card_type] += int(n)

@@ -94,12 +94,17 @@ def _correct(c: sqlite3.Connection, store: Store, job_id: str, n: int, printer: 
     day = store.clock.day(now)
     hopper = ledger.hopper(printer)
     if late in USES_BLANK and recorded not in USES_BLANK:
-        ledger.book(c, day=day, kind=EntryKind.SPOILED, card_type=card_type, count=1, src=hopper, dst="spoiled",
+        # into custody like any spoiled blank: the card (printed or not) is handed in for destruction
+        ledger.book(c, day=day, kind=EntryKind.SPOILED, card_type=card_type, count=1, src=hopper, dst=ledger.RUSAK,
                     printer=printer, job_id=job_id, attempt_n=n, reason=f"{LATE_REASON}:{late.value}",
-                    actor="station", at=now)
+                    actor="station", at=now, category=ledger.SpoilCategory.GAGAL_CETAK)
         return 1
     if recorded in USES_BLANK and late not in USES_BLANK:
-        src = "printed" if recorded == AttemptOutcome.PRINTED else "spoiled"
+        # back from wherever the settlement booked it (printed, custody, or the pre-custody `spoiled`)
+        row = c.execute("SELECT dst FROM ledger WHERE job_id=? AND attempt_n=? AND src=? AND kind IN (?, ?)"
+                        " ORDER BY id DESC LIMIT 1", (job_id, n, hopper, EntryKind.CONSUMED.value,
+                                                      EntryKind.SPOILED.value)).fetchone()
+        src = str(row["dst"]) if row else ("printed" if recorded == AttemptOutcome.PRINTED else ledger.RUSAK)
         ledger.book(c, day=day, kind=EntryKind.ADJUSTED, card_type=card_type, count=1, src=src, dst=hopper,
                     printer=printer, job_id=job_id, attempt_n=n, reason=f"{LATE_REASON}:{late.value}",
                     actor="station", at=now)

@@ -58,9 +58,9 @@ def blanks_used_per_ledger(state_dir: Path, printer: str) -> int:
     """Blanks the ledger says left the printer's hopper into printed or spoiled cards (net of corrections)."""
     conn = sqlite3.connect(state_dir / "printd.sqlite3")
     try:
-        out = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE src = ? AND dst IN ('printed', 'spoiled')",
+        out = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE src = ? AND dst IN ('printed', 'spoiled', 'rusak')",
                            (f"hopper:{printer}",)).fetchone()[0]
-        back = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE dst = ? AND src IN ('printed', 'spoiled')",
+        back = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE dst = ? AND src IN ('printed', 'spoiled', 'rusak')",
                             (f"hopper:{printer}",)).fetchone()[0]
     finally:
         conn.close()
