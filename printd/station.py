@@ -27,7 +27,10 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.journal import log_action
+from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
+from printd.queue import switches
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -125,6 +128,7 @@ class Station:
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
+        await self._restore_switches()
         self.cards.preparer.start()
         for worker in self.workers.values():
             worker.start(self.supervisor.spawn)
@@ -134,6 +138,25 @@ class Station:
         self._dispatcher = self.supervisor.spawn("dispatcher", self._dispatch_loop)
         await self.cards.resume()
         self.ready.set()
+
+    async def _restore_switches(self) -> None:
+        """An operator's pause and "reject new jobs" outlive a restart (queue/switches.py)."""
+        assert self.database is not None
+        for name, saved in (await self.db(switches.load, self.database)).items():
+            w = self.workers.get(name)
+            if w is None:
+                continue   # a printer taken out of the config: its row waits in case it comes back
+            if saved.paused:
+                w.enabled = False
+            if saved.rejecting:
+                w.accepting = False
+            log.warning("%s: %s by an operator before the restart; it stays so until changed", name,
+                        " and ".join(t for t, on in (("paused", saved.paused), ("rejecting new jobs", saved.rejecting))
+                                     if on))
+
+    async def _save_switches(self, name: str, actor: str, **changes: bool) -> None:
+        assert self.database is not None
+        await self.db(switches.save, self.database, name, actor, **changes)
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -170,7 +193,9 @@ class Station:
                 await self._dispatcher
             except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
-        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        # a card in the printer gets the longest card time plus a margin to come out (ops/shutdown.py)
+        grace = stop_grace_s(self.settings)
+        await asyncio.gather(*(w.stop(grace_s=grace) for w in self.workers.values()), return_exceptions=True)
         await self.cards.stop()
         for w in self.workers.values():
             try:
@@ -407,7 +432,8 @@ class Station:
         return job
 
     async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None,
-                      category: str | None = None) -> Job:
+                      category: str | None = None, force: bool = False) -> Job:
+        await self._refuse_while_printer_answers(job_id, force, actor)
         job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note, category=category)
         if resolution == Resolution.PRINTED and job.printer in self.workers:
             # the card was printed after all: it counts for the printer's day (even wear, counters.today)
@@ -418,6 +444,23 @@ class Station:
         self.wake_dispatcher()
         return job
 
+    async def _refuse_while_printer_answers(self, job_id: str, force: bool, actor: str) -> None:
+        """409 while the printer's print call for this card is still running (issue 14): resolving
+        now and reprinting elsewhere printed the card twice when the hung printer finished it."""
+        job = await self.db(self.store.get, job_id)
+        worker = self.workers.get(job.printer or "")
+        attempt = worker.awaiting_answer(job_id) if worker is not None else None
+        if worker is None or attempt is None:
+            return
+        if force:
+            # the operator overrides: a late answer that contradicts the resolution raises an alert
+            await self.audit(actor, "job.resolve.forced", job_id, {"attempt": attempt, "printer": worker.name})
+            return
+        raise Conflict(f"printer {worker.name} has not answered the print command for this card yet (job {job_id}, "
+                       f"attempt {attempt}); the card may still come out. Clear the printer's fault or switch it off "
+                       "and on, and wait: its answer settles the job by itself. Resolve only if the printer "
+                       'never answers (send "force": true)', code="printer_still_busy", field="outcome")
+
     async def reprint(self, job_id: str, reason: str, actor: str, category: str | None = None) -> Job:
         job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor, category=category)
         await self.audit(actor, "job.reprint", job_id, {"reason": reason, "category": category})
@@ -427,6 +470,7 @@ class Station:
 
     async def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
         await self.db(self.store.audit, actor, action, target, detail)
+        log_action(actor, action, target, detail)
 
     # ------------------------------------------------------------------ printers
 
@@ -441,6 +485,7 @@ class Station:
         w = self.worker(name)
         if when not in ("now", "after_current"):
             raise Invalid('when must be "now" or "after_current"', code="invalid_when", field="when")
+        await self._save_switches(name, actor, paused=True)   # durable first: a restart keeps the pause
         if when == "after_current" and w.busy:
             w.pause_after_current = True
         else:
@@ -451,6 +496,7 @@ class Station:
 
     async def resume(self, name: str, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, paused=False)
         w.enabled = True
         w.pause_after_current = False
         await self.audit(actor, "printer.resume", name)
@@ -461,6 +507,7 @@ class Station:
 
     async def set_accepting(self, name: str, accepting: bool, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, rejecting=not accepting)
         w.accepting = accepting
         await self.audit(actor, "printer.accept" if accepting else "printer.reject", name)
         self.printer_changed(w)

@@ -251,6 +251,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX chips_job ON chips (job_id);
     """,
+    # 7 -> 8: the operator's switches per printer (printd/queue/switches.py): a pause and "reject new jobs"
+    # survive a restart. A row exists only while the printer is paused or rejecting.
+    """
+    CREATE TABLE printer_switches (
+        printer TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        rejecting INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
     # the queue's order (urgent first, then oldest) served by an index: the claim and the
     # queue view read the first rows in order instead of sorting every queued row by a CASE (35 ms
     # a claim at 20,000 queued, docs/benchmarks.md). The expression must match store._ORDER exactly.
