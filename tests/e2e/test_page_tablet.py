@@ -173,6 +173,11 @@ def queue_states(admin: httpx.Client, enrollment: httpx.Client, spoiled_job: str
         admin.delete("/api/v1/printers/card1/faults")
         wait_printers_ready_one(admin, "card1")
     assert in_doubt is not None, "could not catch a card inside the printer"
+    # a delivery note number with no place to break: the ledger table is wider than an upright tablet and
+    # scrolls inside its box (the case axe's scrollable-region-focusable is about)
+    r = admin.post("/api/v1/stock/receipts", json={"card_type": "ktp-el", "count": 50,
+                                                  "reference": "BA-0042/DISDUKCAPIL-KOTA/XII/2026/" + "X" * 40})
+    assert r.status_code == 201, r.text
     queued = [submit(enrollment, 330 + i) for i in range(10)]
     held = queued[-3:]
     for j in held:
