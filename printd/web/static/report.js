@@ -51,8 +51,8 @@ function render(report) {
   const doubt = report.in_doubt || [];
   replaceChildren(document.getElementById('report-body'), [
     h('h2', {}, t('report.for_day', { day: fmtDay(report.date) })),
-    h('div', { class: 'table-wrap' }, cardTable),
-    h('div', { class: 'table-wrap' }, printerTable),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('report.card_types') }, cardTable),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('report.printers') }, printerTable),
     h('h3', {}, t('report.in_doubt', { count: doubt.length })),
     doubt.length ? h('ul', {}, doubt.map((j) => h('li', {}, `${j.name || '—'} · ${j.nik_masked} · ${j.id}`)))
       : h('p', { class: 'muted' }, t('report.in_doubt_none')),
