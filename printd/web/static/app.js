@@ -7,13 +7,16 @@ import { loadReader, onReader, setupDestroyTap } from './chips.js';
 import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
-import { reportShown, setupReport, showReport } from './report.js';
+import { reportShown, selectedDay, setupReport, showReport } from './report.js';
+import { setupRowFocus } from './rowfocus.js';
+import { setupSearch } from './search.js';
 import {
   changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
 
-const VIEWS = ['queue', 'printers', 'stock', 'reports'];
+// the views this role has a tab for (no Laporan for a technician: the reports API is not theirs)
+const VIEWS = [...document.querySelectorAll('nav.tabs a[data-view]')].map((a) => a.dataset.view);
 const ACTS = new Set(['operator', 'admin']);
 
 function currentView() {
@@ -31,7 +34,10 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
-  if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+  if (view === 'reports' && !reportShown()) showReport(selectedDay());
+  // the language switch comes back to this tab
+  const lang = document.getElementById('lang-switch');
+  lang.href = `${lang.getAttribute('href').split('?')[0]}?next=${encodeURIComponent(`/#${view}`)}`;
   if (view === 'stock' && ACTS.has(config.role)) loadDocuments().catch(() => {});   // berita acara to print
 }
 
@@ -55,10 +61,14 @@ function main() {
   }
   setupAlerts();
   setupQueue(changed);
+  setupSearch(changed);
+  setupRowFocus();
   setupStock();
   setupCustody();
-  setupReport();
-  setupMonthly();
+  if (VIEWS.includes('reports')) {
+    setupReport();
+    setupMonthly();
+  }
   setupDestroyTap();
   onChange(() => {
     renderQueue();
