@@ -202,7 +202,7 @@ class Preparer:
         self.images_dir = images_dir
         self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: dict[str, asyncio.Future[str | None]] = {}
+        self._pending: dict[str, tuple[asyncio.Future[str | None], tuple[Form, ...]]] = {}
         #: form files on disk, by job id -> form keys (the `decoded` marker included)
         self._done: dict[str, set[str]] = {}
         self._forms_on_disk = 0
@@ -242,8 +242,12 @@ class Preparer:
         `ahead` (right after acceptance) makes forms only while fewer than MAX_FORMS_AHEAD are kept.
         Raises ImageUndecodable when an image does not decode, FileNotFoundError when one is gone.
         """
-        while (running := self._pending.get(job_id)) is not None:
+        while (entry := self._pending.get(job_id)) is not None:
+            running, its_forms = entry
             problem = await asyncio.shield(running)
+            # awaiting a finished future does not yield to the loop, and its done-callback may not have
+            # run yet: settle it here, or this loop would spin forever on the same finished run
+            self._finished(job_id, its_forms, running)
             if problem is not None:
                 raise ImageUndecodable(problem)
         wanted = tuple(f for f in dict.fromkeys(forms) if not self.is_prepared(job_id, f))
@@ -258,14 +262,17 @@ class Preparer:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[str | None] = asyncio.ensure_future(loop.run_in_executor(
             self._pool, prepare_job, str(self.images_dir), str(self.dir), job_id, front_sha, back_sha, wanted))
-        self._pending[job_id] = fut
+        self._pending[job_id] = (fut, wanted)
         fut.add_done_callback(lambda f: self._finished(job_id, wanted, f))
         problem = await asyncio.shield(fut)
+        self._finished(job_id, wanted, fut)
         if problem is not None:
             raise ImageUndecodable(problem)
 
     def _finished(self, job_id: str, forms: tuple[Form, ...], fut: asyncio.Future[str | None]) -> None:
-        if self._pending.get(job_id) is fut:
+        """Settle a finished run (idempotent: its done-callback and its waiters both call it)."""
+        entry = self._pending.get(job_id)
+        if entry is not None and entry[0] is fut:
             del self._pending[job_id]
         if fut.cancelled() or fut.exception() is not None or fut.result() is not None:
             return

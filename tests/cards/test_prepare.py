@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -123,3 +124,23 @@ async def test_a_failing_disk_is_not_an_undecodable_image(preparer: tuple[Prepar
     assert not isinstance(err.value, ImageUndecodable)
     p.dir.unlink()
     p.dir.mkdir()
+
+
+def test_a_finished_run_whose_callback_has_not_run_yet_is_settled_not_spun_on(tmp_path: Path) -> None:
+    """A second request for a job can start between its run finishing and the run's done-callback
+    (a claim right after the submission's preparation). Awaiting a finished future does not yield, so
+    without settling it there the request looped forever and froze the event loop (found by the page
+    tests: the daemon stopped answering)."""
+    p = Preparer(tmp_path, tmp_path / "images")
+
+    async def request() -> None:
+        done: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        p._pending["j_4"] = (done, (DECODED,))   # finished, its callback not run yet
+        await p.prepare("j_4", "f" * 64, None, (DECODED,))
+
+    thread = threading.Thread(target=lambda: asyncio.run(request()), daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "prepare() spun on a finished run"
+    assert p.is_prepared("j_4") and "j_4" not in p._pending
