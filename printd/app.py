@@ -13,7 +13,7 @@ from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
 from printd.api import accounts as accounts_api
-from printd.api import diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import diag, errors, events, health, jobs, printers, reports, stock, stream_ends
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import openapi as api_openapi
@@ -66,6 +66,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     api_docs.install(app)
     alerts.install(app)
     app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
+    stream_ends.install(app)
     for module in (health, jobs, printers, stock, reports, events, diag, accounts_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static

@@ -1,7 +1,6 @@
 """`/api/v1/events`: Server-Sent Events (`job`, `printer`, `stock`, `alert`) for the page and tools."""
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from printd.access.accounts import Principal
+from printd.api import stream_ends
 from printd.api.auth import require
 from printd.queue.models import Role
 
@@ -21,7 +21,7 @@ MAX_SUBSCRIBERS = 500
 @router.get("/events", summary="Server-Sent Events stream", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request,
-                 _: Annotated[Principal, Depends(require(Role.OPERATOR, Role.TECHNICIAN))]) -> StreamingResponse:
+                 caller: Annotated[Principal, Depends(require(Role.OPERATOR, Role.TECHNICIAN))]) -> StreamingResponse:
     bus = request.app.state.station.events
     if bus.subscriber_count >= MAX_SUBSCRIBERS:
         from printd.errors import RequestError
@@ -31,19 +31,24 @@ async def events(request: Request,
         raise err
     queue = bus.subscribe()
 
+    ends = stream_ends.of(request.app)
+
     async def stream() -> AsyncIterator[bytes]:
-        try:
-            yield b"retry: 2000\n\n"
-            while True:
-                try:
-                    ev = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                data = json.dumps(ev.data, separators=(",", ":"), default=str)
-                yield f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n".encode()
-        finally:
-            bus.unsubscribe(queue)
+        # a disabled user's or revoked client's stream ends at once (accounts API -> on_revoke)
+        with ends.register(caller.name) as ended:
+            try:
+                yield b"retry: 2000\n\n"
+                while True:
+                    stop, ev = await stream_ends.next_event(queue, ended, HEARTBEAT_S)
+                    if stop:
+                        return
+                    if ev is None:
+                        yield b": keep-alive\n\n"
+                        continue
+                    data = json.dumps(ev.data, separators=(",", ":"), default=str)
+                    yield f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n".encode()
+            finally:
+                bus.unsubscribe(queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -10,12 +10,13 @@ import {
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
 
-const VIEWS = ['queue', 'printers', 'stock', 'reports'];
+// 'users' (Pengguna) exists only in an admin's page; users.js draws it
+const VIEWS = ['queue', 'printers', 'stock', 'reports', 'users'];
 const ACTS = new Set(['operator', 'admin']);
 
 function currentView() {
   const name = window.location.hash.slice(1);
-  return VIEWS.includes(name) ? name : 'queue';
+  return VIEWS.includes(name) && document.getElementById(`view-${name}`) ? name : 'queue';
 }
 
 function route() {
@@ -28,6 +29,7 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
+  document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));
   if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
 }
 
