@@ -143,3 +143,50 @@ def test_axe_finds_no_violation_on_any_tab(page: Page, width: int, height: int, 
                                "v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))})))")
         violations = json.loads(result)
         assert violations == [], f"{size}, {view}: axe violations: {violations}"
+
+
+def test_the_search_box_finds_by_name_nik_digits_and_job_id(page: Page, station: PageDaemon) -> None:
+    page.set_viewport_size({"width": 800, "height": 1280})
+    page.locator("#tab-queue").click()
+    rows = page.locator("#jobs-body tr[data-job-id]:not([hidden])")
+    expect(rows).to_have_count(12)
+    box = page.get_by_label("Cari")
+    box.fill("abdullah 5")                              # a name, in any case
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("ABDULLAH 5")
+    job_id = rows.first.get_attribute("data-job-id")
+    assert job_id
+    with station.d.client() as admin:
+        masked = admin.get(f"/api/v1/jobs/{job_id}").json()["nik_masked"]
+    box.fill(masked[-4:])                               # the masked NIK's last digits
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-job-id", job_id)
+    box.fill(job_id)                                    # the job id
+    expect(rows).to_have_count(1)
+    box.fill("tidak ada nama ini")
+    expect(rows).to_have_count(0)
+    expect(page.locator("#jobs-empty")).to_contain_text("Tidak ada yang cocok")
+    box.fill("")
+    expect(rows).to_have_count(12)
+    expect(page.locator("#jobs-empty")).to_be_hidden()
+
+
+def test_keyboard_focus_stays_on_the_row_after_an_action(page: Page) -> None:
+    page.locator("#tab-queue").click()
+    row = page.locator('#jobs-body tr[data-state="queued"]').first
+    job_id = row.get_attribute("data-job-id")
+    row = page.locator(f'#jobs-body tr[data-job-id="{job_id}"]')
+    focused_row = "() => { const tr = document.activeElement.closest('tr'); return tr ? tr.dataset.jobId : null; }"
+    row.locator('button[data-action="hold"]').focus()
+    page.keyboard.press("Enter")                        # Tahan
+    expect(row).to_have_attribute("data-state", "held")
+    expect(row.locator('button[data-action="release"]')).to_be_focused()
+    page.keyboard.press("Enter")                        # Lepas tahanan
+    expect(row).to_have_attribute("data-state", "queued")
+    expect(row.locator('button[data-action="hold"]')).to_be_focused()
+    row.locator('button[data-action="cancel"]').focus()
+    page.keyboard.press("Enter")                        # Batalkan, then confirm in the dialog
+    page.locator("#dlg-confirm-ok").click()
+    expect(row).to_have_attribute("data-state", "canceled")
+    page.wait_for_function(f"() => (document.activeElement.closest('tr') || {{}}).dataset?.jobId === '{job_id}'")
+    assert page.evaluate(focused_row) == job_id

@@ -16,7 +16,8 @@ const ACTS = new Set(['operator', 'admin']);
 
 function currentView() {
   const name = window.location.hash.slice(1);
-  return VIEWS.includes(name) && document.getElementById(`view-${name}`) ? name : 'queue';
+  // a view without its tab (Laporan for a technician, Pengguna for all but an admin) is not shown
+  return VIEWS.includes(name) && document.getElementById(`tab-${name}`) ? name : 'queue';
 }
 
 function route() {
@@ -30,6 +31,9 @@ function route() {
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
   document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));
+  // the language switch comes back to this tab
+  const lang = document.getElementById('lang-switch');
+  lang.href = `${lang.pathname}?next=${encodeURIComponent(`/#${view}`)}`;
   if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
 }
 

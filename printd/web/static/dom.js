@@ -41,6 +41,8 @@ export function announce(text) {
 }
 
 export function focusByKey(key) {
-  const el = key ? document.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+  const find = (k) => (k ? document.querySelector(`[data-key="${CSS.escape(k)}"]`) : null);
+  // a button that went away with its action ("job:ID:cancel") leaves the focus on its row ("job:ID")
+  const el = find(key) || (key ? find(key.split(':').slice(0, 2).join(':')) : null);
   (el || document.getElementById('main')).focus();
 }

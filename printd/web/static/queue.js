@@ -56,7 +56,18 @@ function act(job, action, body) {
   return api('POST', `/api/v1/jobs/${encodeURIComponent(job.id)}/${action}`, body).then((updated) => {
     upsertJob(updated);
     announce(t(`queue.done.${action}`, { name: job.name || job.nik_masked }));
+    keepFocusOnRow(job.id);
     return updated;
+  });
+}
+
+// After Tahan/Batalkan/Lepas the pressed button is gone (the row now offers other actions): keep the
+// keyboard on the same row, on its first action, or on the row itself when it has none left.
+function keepFocusOnRow(jobId) {
+  requestAnimationFrame(() => {
+    const tr = document.querySelector(`#jobs-body tr[data-job-id="${CSS.escape(jobId)}"]`);
+    if (!tr || (document.activeElement && tr.contains(document.activeElement))) return;
+    (tr.querySelector('button') || tr).focus();
   });
 }
 
@@ -148,7 +159,7 @@ function estimateCell(job) {
 
 function row(job) {
   const reason = stateReasonText(job.state_reason);
-  return h('tr', { dataset: { jobId: job.id, state: job.state }, class: `job state-${job.state}` },
+  return h('tr', { dataset: { jobId: job.id, state: job.state, key: `job:${job.id}` }, tabindex: '-1', class: `job state-${job.state}` },
     h('td', { class: 'col-optional' }, fmtTime(job.created_at)),
     h('td', { class: 'name' }, job.name || '—',
       job.priority === 'urgent' ? h('span', { class: 'badge urgent' }, t('priority.urgent')) : null),
