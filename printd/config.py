@@ -5,6 +5,7 @@ Every problem is one line that names the file and the key, and the daemon does n
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -37,8 +38,30 @@ class ServerConfig(_Section):
     #: hosts (besides loopback) that a job's callback_url may name
     callback_hosts: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0)
+    #: open HTTP connections at most (lowered to stay under the descriptor limit; see api/connections.py)
+    max_connections: int = Field(512, ge=16, le=65536)
+    #: seconds a connection may take to send a complete request line and headers
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
+    #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
+    trusted_proxies: tuple[str, ...] = ()
     #: after `printd token rotate`, how long the previous token keeps working (seconds; 0 = ends at once)
     token_overlap_s: float = Field(86400.0, ge=0, le=30 * 86400)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in v:
+            try:
+                net = ipaddress.ip_network(item.strip(), strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (an IP address or network, e.g. \"127.0.0.1\")") from None
+            if net.prefixlen == 0:
+                # trusting everyone lets any client choose the address it is throttled and audited under
+                raise ValueError(f"{item!r} would trust every client; name the proxy's own address")
+            out.append(str(net.network_address) if net.num_addresses == 1 else str(net))
+        return tuple(out)
 
     @field_validator("listen")
     @classmethod
@@ -61,7 +84,9 @@ class StationConfig(_Section):
     """`[station]`: the office and its working day."""
 
     name: str = "printd"
-    office: str = "Dinas Kependudukan dan Pencatatan Sipil"
+    #: the office named on the reports, the berita acara and the public board: one printable line
+    office: str = Field("Dinas Kependudukan dan Pencatatan Sipil", min_length=3, max_length=160,
+                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
     timezone: str = "Asia/Jakarta"
     daily_capacity: int = Field(250, gt=0, le=10000)
     max_attempts: int = Field(3, ge=1, le=10)
@@ -71,6 +96,9 @@ class StationConfig(_Section):
     closes: time = time(16, 0)
     #: days a final job keeps its images, NIK and name before they are deleted (UU 27/2022)
     retention_days: float = Field(7.0, ge=0)
+    #: the desk's PC/SC contactless reader (its name, or the start of it, as pcsc_scan lists it), for chip
+    #: UIDs at hand-over and destruction; none: the page hides those steps
+    reader: str | None = Field(None, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: seconds between status polls of an idle printer
     poll_interval_s: float = Field(1.0, gt=0, le=60)
 
@@ -200,6 +228,8 @@ class EvolisPrinterConfig(_PrinterBase):
     seconds_dual: float = Field(50.0, gt=0)
     #: emulator only: speed-up of the emulated mechanics
     time_scale: float = Field(1.0, gt=0, le=100000)
+    #: emulator only: "guide" (the 2003 guide's answers) or "primacy" (current firmware's vocabulary)
+    dialect: Literal["guide", "primacy"] = "guide"
 
     @model_validator(mode="after")
     def _needs(self) -> EvolisPrinterConfig:
@@ -263,10 +293,10 @@ def parse(text: str, source: str) -> Settings:
     try:
         return Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
-        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(_format_error(first) + tail, file=source) from exc
+        # every problem at once, one line each: fixing a file one error per restart is slow on a print PC
+        lines = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
+        message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
+        raise ConfigError(message, file=source) from exc
 
 
 def embedded_default_text() -> str:

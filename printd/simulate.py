@@ -35,6 +35,10 @@ class PlannedFault:
     duration_is_share: bool
 
 
+#: the simulated station's printers
+PRINTERS = ("card1", "card2")
+
+
 def parse_fault(text: str) -> PlannedFault:
     """`card1:media-jam@30%`, `card1:offline@0%+25%` (a quarter of the day), `card2:hang@50%+120` (s)."""
     m = _FAULT_RE.match(text.strip())
@@ -45,6 +49,9 @@ def parse_fault(text: str) -> PlannedFault:
 
     if kind not in FAULT_KINDS:
         raise ValueError(f"{text!r}: unknown fault kind {m['kind']!r}; known: {', '.join(FAULT_KINDS)}")
+    if m["printer"] not in PRINTERS:
+        raise ValueError(f"{text!r}: unknown printer {m['printer']!r}; the simulated station has "
+                         f"{', '.join(PRINTERS)}")
     dur = float(m["dur"]) if m["dur"] else None
     return PlannedFault(m["printer"], kind, float(m["at"]) / 100, dur / 100 if dur is not None and m["durpct"] else dur,
                         bool(m["durpct"]))
@@ -56,7 +63,7 @@ def _settings(time_scale: float, n_jobs: int, fault_rate: float, seed: int) -> S
         f'[printers.{n}]\ndriver = "mock"\ntime_scale = {time_scale}\nhopper_capacity = {hopper}\n'
         f"ribbon_capacity = {n_jobs * 3}\nfilm_capacity = {n_jobs * 6}\n"
         f"fault_rate = {fault_rate}\nfault_seed = {seed + i}\n\n"
-        for i, n in enumerate(("card1", "card2")))
+        for i, n in enumerate(PRINTERS))
     text = (f'[station]\npoll_interval_s = 0.2\nmax_attempts = 5\n[stock]\nseed = {{ "ktp-el" = {2 * hopper} }}\n'
             + printers)
     return parse(text, "<simulate>")

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from printd.blangko.custody import Custody
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
 from printd.clock import StationClock
@@ -21,9 +22,14 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.journal import log_action
+from printd.ops.shutdown import stop_grace_s
+from printd.ops.supervisor import Supervisor
+from printd.queue import switches
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
+from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.worker import PrinterWorker
@@ -64,8 +70,13 @@ class Station:
         self.job_hooks: list[JobHook] = []
         #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
+        #: fields added to every job object, the webhook body's too (cheap, safe on the database thread)
+        self.job_view_fields: list[Callable[[Job], dict[str, Any]]] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
+        #: every long-running task (workers, dispatcher, webhook delivery, retention) runs under it
+        self.supervisor = Supervisor()
+        self.supervisor.on_change.append(self._tasks_failing_changed)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -77,10 +88,11 @@ class Station:
     def open_store(self) -> None:
         """Open the database (synchronously; used at start-up and by CLI commands)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database(self.db_path)
+        self.database = open_database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+        self.custody = Custody(self.stock)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -100,13 +112,33 @@ class Station:
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
+        await self._restore_switches()
         for worker in self.workers.values():
-            worker.start()
+            worker.start(self.supervisor.spawn)
         await self._first_poll()
         await self._seed_stock()
         await self.refresh_views()
-        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        self._dispatcher = self.supervisor.spawn("dispatcher", self._dispatch_loop)
         self.ready.set()
+
+    async def _restore_switches(self) -> None:
+        """An operator's pause and "reject new jobs" outlive a restart (queue/switches.py)."""
+        assert self.database is not None
+        for name, saved in (await self.db(switches.load, self.database)).items():
+            w = self.workers.get(name)
+            if w is None:
+                continue   # a printer taken out of the config: its row waits in case it comes back
+            if saved.paused:
+                w.enabled = False
+            if saved.rejecting:
+                w.accepting = False
+            log.warning("%s: %s by an operator before the restart; it stays so until changed", name,
+                        " and ".join(t for t, on in (("paused", saved.paused), ("rejecting new jobs", saved.rejecting))
+                                     if on))
+
+    async def _save_switches(self, name: str, actor: str, **changes: bool) -> None:
+        assert self.database is not None
+        await self.db(switches.save, self.database, name, actor, **changes)
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -143,7 +175,9 @@ class Station:
                 await self._dispatcher
             except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
-        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        # a card in the printer gets the longest card time plus a margin to come out (ops/shutdown.py)
+        grace = stop_grace_s(self.settings)
+        await asyncio.gather(*(w.stop(grace_s=grace) for w in self.workers.values()), return_exceptions=True)
         for w in self.workers.values():
             try:
                 w.driver.close()
@@ -237,8 +271,13 @@ class Station:
             outcome = AttemptOutcome.SPOILED
         else:
             return True
-        updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
-                                counters=now)
+        try:
+            updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
+                                    counters=now)
+        except Conflict:
+            # an operator resolved it between the read above and now: settled either way
+            log.info("%s: job %s was resolved by the operator while its counter was read", worker.name, job.id)
+            return True
         if outcome == AttemptOutcome.PRINTED:
             worker.cards_today = await self.db(self.store.printed_today, worker.name)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
@@ -339,25 +378,46 @@ class Station:
         self.wake_dispatcher()
         return job
 
-    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None) -> Job:
-        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note)
+    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None,
+                      category: str | None = None, force: bool = False) -> Job:
+        await self._refuse_while_printer_answers(job_id, force, actor)
+        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note, category=category)
         if resolution == Resolution.PRINTED and job.printer in self.workers:
             # the card was printed after all: it counts for the printer's day (even wear, counters.today)
             self.workers[job.printer].cards_today = await self.db(self.store.printed_today, job.printer)
-        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note})
+        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note,
+                                                         "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
 
-    async def reprint(self, job_id: str, reason: str, actor: str) -> Job:
-        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor)
-        await self.audit(actor, "job.reprint", job_id, {"reason": reason})
+    async def _refuse_while_printer_answers(self, job_id: str, force: bool, actor: str) -> None:
+        """409 while the printer's print call for this card is still running (issue 14): resolving
+        now and reprinting elsewhere printed the card twice when the hung printer finished it."""
+        job = await self.db(self.store.get, job_id)
+        worker = self.workers.get(job.printer or "")
+        attempt = worker.awaiting_answer(job_id) if worker is not None else None
+        if worker is None or attempt is None:
+            return
+        if force:
+            # the operator overrides: a late answer that contradicts the resolution raises an alert
+            await self.audit(actor, "job.resolve.forced", job_id, {"attempt": attempt, "printer": worker.name})
+            return
+        raise Conflict(f"printer {worker.name} has not answered the print command for this card yet (job {job_id}, "
+                       f"attempt {attempt}); the card may still come out. Clear the printer's fault or switch it off "
+                       "and on, and wait: its answer settles the job by itself. Resolve only if the printer "
+                       'never answers (send "force": true)', code="printer_still_busy", field="outcome")
+
+    async def reprint(self, job_id: str, reason: str, actor: str, category: str | None = None) -> Job:
+        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor, category=category)
+        await self.audit(actor, "job.reprint", job_id, {"reason": reason, "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
 
     async def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
         await self.db(self.store.audit, actor, action, target, detail)
+        log_action(actor, action, target, detail)
 
     # ------------------------------------------------------------------ printers
 
@@ -372,6 +432,7 @@ class Station:
         w = self.worker(name)
         if when not in ("now", "after_current"):
             raise Invalid('when must be "now" or "after_current"', code="invalid_when", field="when")
+        await self._save_switches(name, actor, paused=True)   # durable first: a restart keeps the pause
         if when == "after_current" and w.busy:
             w.pause_after_current = True
         else:
@@ -382,6 +443,7 @@ class Station:
 
     async def resume(self, name: str, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, paused=False)
         w.enabled = True
         w.pause_after_current = False
         await self.audit(actor, "printer.resume", name)
@@ -392,6 +454,7 @@ class Station:
 
     async def set_accepting(self, name: str, accepting: bool, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, rejecting=not accepting)
         w.accepting = accepting
         await self.audit(actor, "printer.accept" if accepting else "printer.reject", name)
         self.printer_changed(w)
@@ -448,10 +511,11 @@ class Station:
             w.poll_soon()
         return ids
 
-    async def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
-        ids = await self.db(self.stock.receive, card_type, count, reference, actor)
+    async def receive(self, card_type: str, count: int, reference: str, actor: str,
+                      sender: str | None = None) -> list[int]:
+        ids = await self.db(self.stock.receive, card_type, count, reference, actor, sender)
         await self.audit(actor, "stock.receive", None, {"card_type": card_type, "count": count,
-                                                        "reference": reference})
+                                                        "reference": reference, "sender": sender})
         self._stock_changed()
         return ids
 
@@ -460,6 +524,13 @@ class Station:
         await self.audit(actor, "stock.adjust", location, {"card_type": card_type, "delta": delta, "reason": reason})
         self._stock_changed()
         return ids
+
+    async def custody_action(self, action: str, actor: str, fn: Callable[..., int], **kwargs: Any) -> int:
+        """A custody action (printd/blangko/custody.py) on the database thread, audited; returns the document id."""
+        doc_id = await self.db(fn, actor=actor, **kwargs)
+        await self.audit(actor, f"stock.{action}", str(doc_id), kwargs)
+        self._stock_changed()
+        return doc_id
 
     def _stock_changed(self) -> None:
         self._estimates_dirty = True
@@ -515,6 +586,8 @@ class Station:
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
             "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
         }
+        for fields in self.job_view_fields:
+            out.update(fields(job))
         if extras:
             for extra in self.job_view_extras:
                 out.update(extra(job))
@@ -557,6 +630,27 @@ class Station:
 
     def health(self) -> dict[str, Any]:
         ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and
-                    (w.status.can_print or w.busy))
-        return {"status": "ok" if ready == len(self.workers) and self.ready.is_set() else "degraded",
-                "printers_ready": ready}
+                    (w.status.can_print or w.busy) and w.images_fault is None)
+        failing = self.supervisor.report()
+        ok = ready == len(self.workers) and self.ready.is_set() and not failing
+        out: dict[str, Any] = {"status": "ok" if ok else "degraded", "printers_ready": ready}
+        if failing:   # only then: the contract's minimum object stays as it was
+            out["tasks_failing"] = failing
+        return out
+
+    def task_health(self) -> dict[str, bool]:
+        """Supervised task -> running normally (`printd_task_up`; read from memory on the event loop)."""
+        return self.supervisor.health()
+
+    def task_alerts(self) -> list[dict[str, Any]]:
+        """The page's alerts for tasks that keep failing (shown with the stock alerts)."""
+        return [{"code": "task_failing", "card_type": None,
+                 "printer": t["task"].removeprefix("printer-") if t["task"].startswith("printer-") else None,
+                 "message": f"printd's task {t['task']} keeps failing ({t['last_error']}); it is restarted "
+                            "by itself, and printd restarts when it cannot recover: see the log"}
+                for t in self.supervisor.report()]
+
+    def _tasks_failing_changed(self, names: list[str]) -> None:
+        if names:
+            log.error("task(s) failing: %s", ", ".join(names))
+        self.events.publish("alert", {"alerts": self.task_alerts()})

@@ -10,11 +10,12 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from printd.blangko.unexplained import book_unexplained_feeds
 from printd.drivers.base import (
     Card,
     Counters,
@@ -34,17 +35,23 @@ from printd.errors import (
     PrinterTimeout,
     StoreUnavailable,
 )
+from printd.events import EventBus
+from printd.queue.late import record_late_answer
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import IMAGES_MISSING, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
+#: the attempt's reason when the images exist but cannot be read now (I/O error, out of descriptors):
+#: the job goes back to the queue, unlike IMAGES_MISSING, and the printer waits until reading works
+IMAGES_UNREADABLE = "images-unreadable"
 
 
 class Host(Protocol):
     """What a worker needs from the station."""
 
     store: Store
+    events: EventBus
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     def printer_changed(self, worker: PrinterWorker) -> None: ...
@@ -113,8 +120,20 @@ class PrinterWorker:
         #: vendor code of the offline reason (e.g. "wrong-printer" when another printer answered)
         self.offline_code: str | None = None
         self._foreign_serial: str | None = None
+        #: (job id, attempt) of print calls that timed out and have not answered yet
+        self._awaiting: dict[tuple[str, int], Future[Any]] = {}
+        #: why card images cannot be read now, and the job to read again to know it works (None: fine)
+        self.images_fault: str | None = None
+        self._images_probe: Job | None = None
 
     # ------------------------------------------------------------------ derived state
+
+    def awaiting_answer(self, job_id: str) -> int | None:
+        """The attempt of `job_id` whose print call is still running on this printer, or None.
+
+        While it runs the card may still come out: the call's answer will settle the attempt.
+        """
+        return next((n for (j, n) in self._awaiting if j == job_id), None)
 
     @property
     def simulated(self) -> bool:
@@ -135,7 +154,7 @@ class PrinterWorker:
             return PrinterState.OFFLINE
         if self.current_job is not None or self.exclusive == "test-print":
             return PrinterState.PRINTING
-        if self.status.errors:
+        if self.status.errors or self.images_fault is not None:
             return PrinterState.STOPPED
         if not self.enabled:
             return PrinterState.PAUSED
@@ -146,6 +165,9 @@ class PrinterWorker:
         out = list(self.status.reasons) if self.status and self.online else []
         if not self.online:
             out = [StateReason.of("offline", vendor_code=self.offline_code)]
+        if self.images_fault is not None:
+            out.append(StateReason.of("other", vendor_code=IMAGES_UNREADABLE,
+                                      message=f"card images cannot be read: {self.images_fault}"))
         if not self.enabled or self.pause_after_current:
             out.append(StateReason.of("paused"))
         return out
@@ -161,7 +183,7 @@ class PrinterWorker:
         """Can take a new card now."""
         return (self.online and not self.busy and not self.hung and self.enabled and self.accepting
                 and not self.pause_after_current and not self.doubt_pending and self.status is not None
-                and self.status.can_print)
+                and self.status.can_print and self.images_fault is None)
 
     @property
     def counters(self) -> Counters:
@@ -217,8 +239,12 @@ class PrinterWorker:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
+    def start(self, spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None) -> None:
+        """Start polling; `spawn` (the station's supervisor) restarts the loop if it ever raises."""
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
+        else:
+            self._task = spawn(f"printer-{self.name}", self._run)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop polling; let a card in the mechanism finish (cancelling it would waste a blank)."""
@@ -289,6 +315,8 @@ class PrinterWorker:
             self.online = True
             log.info("%s: printer online (%s, serial %s)", self.name,
                      self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
+        if self.images_fault is not None and not self.busy:
+            await self._probe_images()
         if self.doubt_pending and not self.busy:
             # `able` is False while doubt_pending, so no card is claimed for this printer meanwhile
             # False: the printer is still settling its last card; ask again at the next poll
@@ -368,13 +396,20 @@ class PrinterWorker:
         try:
             try:
                 front, back = await self.host.read_card_images(job)
-            except Exception as exc:  # noqa: BLE001 - whatever the cause: not fed, logged
-                log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
+            except FileNotFoundError as exc:   # gone for good: no printer can print it
+                log.error("%s: images of job %s missing: %s", self.name, job.id, exc)
                 outcome, reason = AttemptOutcome.NOT_FED, IMAGES_MISSING
+            except Exception as exc:  # noqa: BLE001 - the disk or the process, not the job: it waits
+                self._images_unreadable(job, exc)
+                outcome, reason = AttemptOutcome.NOT_FED, IMAGES_UNREADABLE
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
-                outcome, reason, counters = await self._print_card(job, card)
+                unsent = await self._read_start_counters(job, attempt)
+                if unsent is not None:
+                    outcome, reason = unsent
+                else:
+                    outcome, reason, counters = await self._print_card(job, card)
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
@@ -394,6 +429,52 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _read_start_counters(self, job: Job, attempt: int) -> tuple[AttemptOutcome, str] | None:
+        """Read the printer's counters now, just before the card is sent, and keep them with the attempt.
+
+        The claim's counters come from the last poll, which may predate the previous card's jam or
+        cancel: a card then in doubt would be charged with the previous card's feed (issue 14).
+        Returns the outcome when the printer cannot be read: the card was never sent (not fed).
+        """
+        try:
+            status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
+        except PrinterError as exc:
+            self._note_error(job, "offline", str(exc))
+            self._went_offline(str(exc))
+            return AttemptOutcome.NOT_FED, "offline"
+        except Exception as exc:  # a driver bug: the card was not sent either
+            log.exception("%s: status read before job %s failed", self.name, job.id)
+            self._note_error(job, "other", f"driver error: {exc}")
+            return AttemptOutcome.NOT_FED, "driver-error"
+        self.status = status
+        self.last_seen_at = time.time()
+        if status.counters.fed is not None or status.counters.printed is not None:
+            await self.host.db(self.host.store.record_start_counters, job.id, attempt, status.counters)
+        return None
+
+    def _images_unreadable(self, job: Job, exc: BaseException) -> None:
+        if self.images_fault is None:
+            log.error("%s: cannot read the card images of job %s (%s: %s); the job goes back to the queue and "
+                      "this printer takes no card until they can be read again", self.name, job.id,
+                      type(exc).__name__, exc)
+        self.images_fault = f"{type(exc).__name__}: {exc}"
+        self._images_probe = job
+
+    async def _probe_images(self) -> None:
+        """Read the images that failed again; the printer is fit again once that works."""
+        job = self._images_probe
+        try:
+            if job is not None:
+                await self.host.read_card_images(job)
+        except FileNotFoundError:
+            pass   # deleted meanwhile (canceled, retention): reading itself works
+        except Exception as exc:  # noqa: BLE001 - still failing: stay unfit, say so once
+            self.images_fault = f"{type(exc).__name__}: {exc}"
+            return
+        log.info("%s: card images can be read again; printing resumes", self.name)
+        self.images_fault = None
+        self._images_probe = None
 
     async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
                       counters: Counters | None) -> Job:
@@ -423,6 +504,8 @@ class PrinterWorker:
             reason = exc.reasons[0] if exc.reasons else "other"
             self._note_error(job, reason, str(exc), exc.vendor_code)
             self.poll_soon()
+            if exc.unexplained_feeds:
+                await self._book_unexplained(job, exc)
             if exc.card_fed is True:
                 return AttemptOutcome.SPOILED, reason, None
             if exc.card_fed is False:
@@ -442,6 +525,14 @@ class PrinterWorker:
             self._note_error(job, "other", f"driver error: {exc}")
             return AttemptOutcome.IN_DOUBT, "driver-error", None
 
+    async def _book_unexplained(self, job: Job, exc: PrinterFault) -> None:
+        """Blanks the printer fed beyond this card (blangko/unexplained.py); never in the way of the attempt."""
+        try:
+            await self.host.db(book_unexplained_feeds, self.host.store, self.name, job.card_type,
+                               exc.unexplained_feeds, f"fed after the fault on job {job.id}: {exc.vendor_code}")
+        except Exception:
+            log.exception("%s: could not book %d unexplained blank(s)", self.name, exc.unexplained_feeds)
+
     def _note_error(self, job: Job | None, reason: str, message: str, vendor_code: str | None = None) -> None:
         self.recent_errors.append({"at": time.time(), "reason": reason, "message": message,
                                    "vendor_code": vendor_code, "job_id": job.id if job else None})
@@ -451,6 +542,7 @@ class PrinterWorker:
         fut = self._inflight
         if fut is None:
             return
+        self._awaiting[(job.id, attempt)] = fut
         loop = asyncio.get_running_loop()
 
         def done(f: Future[Any]) -> None:
@@ -459,6 +551,13 @@ class PrinterWorker:
         fut.add_done_callback(done)
 
     async def _settle_late(self, job: Job, attempt: int, fut: Future[Any]) -> None:
+        try:
+            await self._settle_late_answer(job, attempt, fut)
+        finally:
+            # only now: a resolve arriving while the answer is being booked is still refused
+            self._awaiting.pop((job.id, attempt), None)
+
+    async def _settle_late_answer(self, job: Job, attempt: int, fut: Future[Any]) -> None:
         exc = fut.exception()
         outcome: AttemptOutcome | None = None
         reason = "late-answer"
@@ -474,7 +573,10 @@ class PrinterWorker:
         try:
             current = await self.host.db(store.get, job.id)
             att = next((a for a in current.attempts if a.n == attempt), None)
-            if att is None or att.outcome != AttemptOutcome.IN_DOUBT:
+            if att is None:
+                return
+            if att.outcome != AttemptOutcome.IN_DOUBT:
+                await self._late_after_settlement(job, attempt, outcome)
                 return
             updated = await self.host.db(store.finish_attempt, job.id, attempt, outcome, reason=reason)
             log.info("%s: job %s settled by the printer's late answer: %s", self.name, job.id, outcome.value)
@@ -484,6 +586,24 @@ class PrinterWorker:
         except Exception:
             log.exception("%s: could not settle job %s from a late answer", self.name, job.id)
         self.poll_soon()
+
+    async def _late_after_settlement(self, job: Job, attempt: int, outcome: AttemptOutcome) -> None:
+        """The attempt was settled before the printer answered: never drop the answer silently."""
+        late = await self.host.db(record_late_answer, self.host.store, job.id, attempt, outcome)
+        if late is None:
+            return
+        if late.agrees:
+            log.info("%s: late answer for job %s attempt %d agrees with its settlement (%s)", self.name, job.id,
+                     attempt, outcome.value)
+            return
+        message = late.message()
+        log.warning("%s: %s", self.name, message)
+        self._note_error(job, "late-answer", message)
+        self.host.events.publish("alert", {"code": "late_answer_contradicts", "message": message,
+                                           "job_id": job.id, "attempt": attempt, "printer": self.name,
+                                           "recorded": late.recorded.value, "late": late.late.value,
+                                           "card_type": job.card_type})
+        self.host.job_changed(await self.host.db(self.host.store.get, job.id))
 
     # ------------------------------------------------------------------ simulation controls
 

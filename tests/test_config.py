@@ -44,6 +44,9 @@ def test_example_config_is_valid_and_complete() -> None:
     ('[server]\nlisten = "8740"\n[printers.a]\ndriver = "mock"', "[server.listen] must be HOST:PORT"),
     ('[station]\ndaily_capacity = 0\n[printers.a]\ndriver = "mock"', "[station.daily_capacity]"),
     ('[station]\ntimezone = "WIB"\n[printers.a]\ndriver = "mock"', "unknown time zone"),
+    # the office is printed on the berita acara and the board: one printable line
+    ('[station]\noffice = ""\n[printers.a]\ndriver = "mock"', "[station.office]"),
+    ('[station]\noffice = "Dinas\\nDukcapil"\n[printers.a]\ndriver = "mock"', "[station.office]"),
     ('[printers.a\ndriver = "mock"', "not valid TOML"),
     ("[station]\nname = 'x'", "at least one [printers.NAME]"),
 ])
@@ -57,3 +60,14 @@ def test_errors_are_one_line_naming_the_key_and_file(text: str, needle: str) -> 
 def test_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_every_problem_is_reported_at_once_one_line_each() -> None:
+    text = ('[server]\nlisten = "8740"\n[station]\ndaily_capacity = 0\n'
+            '[printers.a]\ndriver = "mock"\ntimescale = 2\n[printers.b]\ndriver = "cups"\n')
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text, "/etc/printd/printd.toml")
+    lines = str(exc.value).splitlines()
+    assert lines[0] == "/etc/printd/printd.toml: 4 problems:"
+    assert sorted(line.strip().split("]")[0] + "]" for line in lines[1:]) == [
+        "[printers.a.timescale]", "[printers.b.queue]", "[server.listen]", "[station.daily_capacity]"]

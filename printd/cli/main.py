@@ -16,7 +16,7 @@ from printd import __version__
 from printd.cli.common import call_daemon as _call
 from printd.cli.common import daemon_client as _client
 from printd.cli.common import fail as _fail
-from printd.cli.common import station_options
+from printd.cli.common import station_database, station_options
 from printd.errors import PrintdError
 
 
@@ -34,9 +34,15 @@ def main() -> None:
 def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     """Run the daemon."""
     from printd import daemon
+    from printd.drivers.requirements import missing_for
     from printd.ops.logs import setup_logging
+    from printd.ops.statelock import StateDirBusy
     from printd.queue.db import SchemaTooNew
+    from printd.queue.integrity import DatabaseDamaged
 
+    problems = missing_for(settings)
+    if problems:   # one line per printer, before anything starts: no traceback at every reconnect
+        raise click.ClickException("; ".join(problems))
     setup_logging(settings.logging.level)
     if listen:
         from pydantic import ValidationError
@@ -54,17 +60,20 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     async def announce(app_: Any) -> None:
         import asyncio
 
+        from printd.access.bootstrap import first_start_message
+        from printd.ops.logs import under_systemd
+
         path = app_.state.first_tokens_file
         if path is not None:
-            click.echo(f"First start: tokens created. They are shown once here and kept in {path} (mode 0600):",
+            # under systemd stderr is the journal: the tokens stay in their 0600 file
+            click.echo(await asyncio.to_thread(first_start_message, Path(path), show_tokens=not under_systemd()),
                        err=True)
-            click.echo(await asyncio.to_thread(Path(path).read_text), err=True)
         click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_path}, "
                    f"http://{settings.server.listen}/ (API docs at /docs)", err=True)
 
     try:
         daemon.run(settings, state_dir, [announce])
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, StateDirBusy, DatabaseDamaged) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -72,12 +81,8 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
 def _accounts(settings: Any, state_dir: Path) -> Any:
     from printd.access.accounts import Accounts
-    from printd.queue.db import Database, SchemaTooNew
 
-    try:
-        return Accounts(Database(state_dir / "printd.sqlite3"))
-    except SchemaTooNew as exc:
-        raise click.ClickException(str(exc)) from None
+    return Accounts(station_database(state_dir))
 
 
 @main.group()
@@ -196,20 +201,32 @@ def _print_printers(printers: list[dict[str, Any]]) -> None:
 
 @main.command()
 @station_options
-@click.option("--state", "state_filter", default=None, help="queued, printing, printed, in_doubt ...")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--state", "state_filter", default=None,
+              type=click.Choice(["queued", "held", "printing", "printed", "failed", "canceled", "in_doubt"]))
+@click.option("--date", default=None, help="station day YYYY-MM-DD (default: every day)")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--oldest-first", is_flag=True, help="oldest first (default: newest first)")
 @click.option("--json", "as_json", is_flag=True)
-def jobs(settings: Any, state_dir: Path, state_filter: str | None, limit: int, as_json: bool) -> None:
-    """Jobs of the running daemon, as a table."""
+def jobs(settings: Any, state_dir: Path, state_filter: str | None, date: str | None, limit: int,
+         oldest_first: bool, as_json: bool) -> None:
+    """Jobs of the running daemon, newest first, as a table."""
     c = _client(settings, state_dir)
-    items = _call(lambda: c.list_jobs(state=state_filter, limit=limit))
+    # one more than asked for says whether there are more
+    items = _call(lambda: c.list_jobs(state=state_filter, date=date, limit=limit + 1, newest_first=not oldest_first))
+    more = len(items) > limit
+    items = items[:limit]
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
     click.echo(f"{'JOB':<28} {'STATE':<9} {'TYPE':<7} {'PRINTER':<8} {'NIK':<17} NAME")
     for j in items:
         click.echo(f"{j['id']:<28} {j['state']:<9} {j['card_type']:<7} {j['printer'] or '-':<8} "
-                   f"{j['nik_masked']:<17} {j['name'] or ''}")
+                   f"{j['nik_masked'] or '-':<17} {j['name'] or ''}")
+    if more:
+        click.echo(f"... more jobs than the {limit} shown: use --limit, --state or --date", err=True)
+    elif not items:
+        click.echo("no jobs" + (f" {state_filter}" if state_filter else "") + (f" on {date}" if date else ""),
+                   err=True)
 
 
 @main.command()
@@ -256,11 +273,13 @@ def simulate(n_jobs: int, time_scale: float, dual: float, faults: tuple[str, ...
 
 
 # ---------------------------------------------------------------------------------------------- more commands
-# Commands that live in their own modules (printd/cli_<area>.py, each with `register(main)`) are added here.
+# Commands that live in their own modules (printd/cli/<area>.py, each with `register(main)`) are added here.
+from printd.cli import accounts as cli_accounts  # noqa: E402
 from printd.cli import diag as cli_diag  # noqa: E402
 from printd.cli import ops as cli_ops  # noqa: E402
 from printd.cli import webhooks as cli_webhooks  # noqa: E402
 
+cli_accounts.register(main)
 cli_diag.register(main)
 cli_ops.register(main)
 cli_webhooks.register(main)

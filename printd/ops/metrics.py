@@ -23,9 +23,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 
 from printd import __version__
+from printd.blangko.forecast import WorkingHours
 from printd.config import CARD_TYPES
 from printd.drivers.base import PrinterState, Reason
 from printd.events import Event
+from printd.notify.outbox import Backlog, Outbox
 from printd.queue.aggregates import Aggregates, Snapshot, days_left
 from printd.queue.models import JobState
 
@@ -54,6 +56,8 @@ class StationCollector:
         self.station = station
         self.name = name
         self.snapshot: Snapshot | None = None
+        self.webhooks: Backlog | None = None
+        self.hours = WorkingHours(station.settings.station)
 
     def _gauge(self, name: str, doc: str, *labels: str) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, doc, labels=["station", *labels])
@@ -63,12 +67,54 @@ class StationCollector:
         info = self._gauge("printd_build_info", "printd version (always 1)", "version")
         info.add_metric([st, __version__], 1)
         yield info
+        yield self._open()
+        yield self._tasks()
         yield from self._printers()
         snap = self.snapshot
         if snap is not None:
             yield from self._jobs(snap)
             yield from self._cards(snap)
             yield from self._blangko(snap)
+        if self.webhooks is not None:
+            yield from self._webhooks(self.webhooks)
+
+    # ------------------------------------------------------------------ the station itself
+
+    def _open(self) -> Metric:
+        # alerts on a stopped or offline printer only matter while the office works: at night the
+        # printers are switched off on purpose
+        now = self.station.clock.now()
+        opens, closes = self.hours.bounds(self.hours.day_of(now))
+        is_open = self.hours.is_working_day(self.hours.day_of(now)) and opens <= now < closes
+        gauge = self._gauge("printd_station_open", "1 during the station's working hours ([station] working_days, "
+                            "opens, closes)")
+        gauge.add_metric([self.name], 1 if is_open else 0)
+        return gauge
+
+    def _tasks(self) -> Metric:
+        # the contract with task supervision: `Station.task_health() -> dict[str, bool]`, task name ->
+        # running normally, read from memory (it runs on the event loop at every scrape); a station
+        # without supervision exports the family empty
+        health = getattr(self.station, "task_health", None)
+        tasks: dict[str, bool] = health() if callable(health) else {}
+        gauge = self._gauge("printd_task_up", "1 while the station's supervised background task runs normally, "
+                            "0 while it is failing", "task")
+        for task, ok in sorted(tasks.items()):
+            gauge.add_metric([self.name, task], 1 if ok else 0)
+        return gauge
+
+    def _webhooks(self, backlog: Backlog) -> Iterator[Metric]:
+        st = self.name
+        pending = self._gauge("printd_webhook_backlog", "Webhook notifications not delivered yet and still tried")
+        pending.add_metric([st], backlog.pending)
+        failing = self._gauge("printd_webhook_failing", "Of the backlog, notifications whose last attempt failed")
+        failing.add_metric([st], backlog.failing)
+        failed = self._gauge("printd_webhook_failed", "Notifications given up (until retried or purged)")
+        failed.add_metric([st], backlog.failed)
+        age = self._gauge("printd_webhook_oldest_pending_age_seconds",
+                          "Age of the oldest notification in the backlog (0 when none)")
+        age.add_metric([st], max(0.0, self.station.clock.now() - backlog.oldest_pending_at) if backlog.oldest_pending_at else 0.0)
+        yield from (pending, failing, failed, age)
 
     # ------------------------------------------------------------------ from the database snapshot
 
@@ -166,7 +212,9 @@ class StationCollector:
         capacity = self._gauge("printd_supply_capacity_prints", "Prints a full supply gives", "printer", "supply")
         sensor = self._gauge("printd_hopper_sensor_cards", "Blanks in the hopper by the printer's own count",
                              "printer")
-        counter = self._gauge("printd_printer_counter", "The printer's own card counters", "printer", "counter")
+        # not `printd_printer_counter`: a metric name must not name a type (promtool check metrics)
+        counter = self._gauge("printd_printer_reported_cards", "Cards by the printer's own counters", "printer",
+                              "counter")
         for w in self.station.workers.values():
             current = w.state.value
             for s in PRINTER_STATES:
@@ -227,20 +275,21 @@ class StationMetrics:
 
     async def render(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition text (or OpenMetrics when asked) and its content type."""
-        snap = await self.station.db(self._collect)
+        snap, webhooks = await self.station.db(self._collect)
         # no await between setting and rendering: concurrent scrapes cannot mix snapshots
         self.collector.snapshot = snap
+        self.collector.webhooks = webhooks
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
 
-    def _collect(self) -> Snapshot:
+    def _collect(self) -> tuple[Snapshot, Backlog]:
         """Runs on the database thread."""
         database = self.station.database
         if self._aggregates is None or self._aggregates.db is not database:
             assert database is not None
             self._aggregates = Aggregates(database, self.station.clock)
         retention_s = self.station.settings.station.retention_days * 86400
-        return self._aggregates.snapshot(retention_s=retention_s)
+        return self._aggregates.snapshot(retention_s=retention_s), Outbox(database).backlog()
 
     # ------------------------------------------------------------------ events
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,9 +16,41 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from printd.access.accounts import Accounts
 from printd.queue.db import Database
 from tests.e2e.test_page import CHROMIUM, CHROMIUM_ARGS, PASSWORD, PageDaemon, log_in, new_context, shot
-from tests.e2e.test_tablet import AXE, OFF_SCREEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+#: where scripts/install-test-deps puts axe-core (npm install --prefix /opt/printd-test/axe axe-core@4)
+AXE = Path("/opt/printd-test/axe/node_modules/axe-core/axe.min.js")
+
+# every enabled button or button-like link in the shown view, with its box in viewport coordinates
+# after scrolling it into view: a button outside [0, width) horizontally cannot be reached by scrolling
+# the page down, which is what a portrait tablet does
+OFF_SCREEN = """
+(view) => {
+  const out = [];
+  for (const el of document.querySelectorAll('.table-wrap')) el.scrollLeft = 0;
+  const root = document.getElementById('view-' + view);
+  for (const el of root.querySelectorAll('button, a.button-link')) {
+    if (el.closest('[hidden]') || el.closest('dialog')) continue;
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    // scroll the page only vertically; a sideways-scrolling box stays where it starts
+    window.scrollTo(0, window.scrollY + el.getBoundingClientRect().top - window.innerHeight / 2);
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const wrap = el.closest('.table-wrap');
+    const box = wrap ? wrap.getBoundingClientRect() : { left: 0, right: window.innerWidth };
+    if (r.left < Math.max(0, box.left) || r.right > Math.min(window.innerWidth, box.right)
+        || r.top < 0 || r.bottom > window.innerHeight) {
+      out.push(`${el.textContent.trim()} (${el.getAttribute('aria-label') || ''}) at ${Math.round(r.left)}..${Math.round(r.right)}`);
+    }
+  }
+  window.scrollTo(0, 0);
+  return out;
+}
+"""
+
+
 
 
 @pytest.fixture(scope="module")

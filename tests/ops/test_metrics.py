@@ -99,7 +99,7 @@ def test_metrics_after_a_simulated_day_match_the_api_and_carry_no_personal_data(
             assert _value(m, "printd_hopper_sensor_cards", printer=name) == p["hopper"]["sensor_count"]
             assert _value(m, "printd_supply_remaining_prints", printer=name, supply="ribbon") \
                 == p["ribbon"]["remaining"]
-            assert _value(m, "printd_printer_counter", printer=name, counter="printed") == p["counters"]["total"]
+            assert _value(m, "printd_printer_reported_cards", printer=name, counter="printed") == p["counters"]["total"]
             states = {lab["state"]: v for lab, v in m["printd_printer_state"] if lab["printer"] == name}
             assert states[p["state"]] == 1 and sum(states.values()) == 1
             reasons = {lab["reason"] for lab, v in m["printd_printer_reason"] if lab["printer"] == name and v == 1}
@@ -223,10 +223,11 @@ def test_blangko_use_rate_and_days_left_come_from_the_last_full_days(tmp_path: P
                     count=1000, src="external", dst="safe", actor="t")]
     # 7 full days before today: 20 blanks a day taken from the safe; today's use does not count yet
     entries.extend(dict(day=(today - timedelta(days=back)).isoformat(), kind=EntryKind.SPOILED,
-                        card_type="kia", count=20, src="safe", dst="spoiled", actor="t")
+                        card_type="kia", count=20, src="safe", dst="spoiled", actor="t",
+                        category="rusak_fisik")
                    for back in range(1, 8))
     entries.append(dict(day=today.isoformat(), kind=EntryKind.SPOILED, card_type="kia", count=500, src="safe",
-                        dst="spoiled", actor="t"))
+                        dst="spoiled", actor="t", category="rusak_fisik"))
     store.book(entries)
     snap = Aggregates(db, clock).snapshot()
     assert snap.use_per_day == {"kia": 20.0}

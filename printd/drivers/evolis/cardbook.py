@@ -7,9 +7,14 @@ needs) *before* the first sequence command is sent. When the daemon dies or lose
 mid-card, the next status read settles it from the printer's own evidence:
 
 - `Rco;c` did not move: the blank never left the feeder (not fed);
-- it moved, every panel was printed and no card is left inside: printed;
+- it moved, no card is left inside and `Rco;p` moved by exactly the panels the card needed: printed;
+- it moved, no card is inside, but the panel count moved otherwise (or cannot be read, or whether
+  a card is inside cannot be told): in doubt. Public sources disagree whether `Rco;p` counts
+  panels or cards on a given model, so a mismatch proves nothing; calling it spoiled would print a
+  citizen's card twice. The book then records the card as `doubt` and the driver withholds the
+  card counter until the next card, so the station leaves it to the operator;
 - it moved, a card is still inside and the printer reports no error: still printing (unsettled);
-- otherwise the blank was spoiled.
+- it moved, a card is still inside and the printer reports an error: spoiled.
 
 Until then the printed count is reported as unknown, so nobody settles a card on a guess.
 """
@@ -43,6 +48,8 @@ class CardBook:
         self.in_flight: InFlight | None = None
         self.cleanings_seen: int | None = None
         self.fed_at_cleaning: int | None = None
+        #: the card last settled as "in doubt" (the operator decides), until the next card starts
+        self.doubt: InFlight | None = None
         if path.exists():
             data = json.loads(path.read_text())
             self.serial = data.get("serial")
@@ -50,6 +57,7 @@ class CardBook:
             self.in_flight = InFlight(**data["in_flight"]) if data.get("in_flight") else None
             self.cleanings_seen = data.get("cleanings_seen")
             self.fed_at_cleaning = data.get("fed_at_cleaning")
+            self.doubt = InFlight(**data["doubt"]) if data.get("doubt") else None
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,19 +72,21 @@ class CardBook:
         """The book as stored."""
         return {"serial": self.serial, "printed": self.printed,
                 "in_flight": asdict(self.in_flight) if self.in_flight else None,
-                "cleanings_seen": self.cleanings_seen, "fed_at_cleaning": self.fed_at_cleaning}
+                "cleanings_seen": self.cleanings_seen, "fed_at_cleaning": self.fed_at_cleaning,
+                "doubt": asdict(self.doubt) if self.doubt else None}
 
     def bind(self, serial: str) -> None:
         """Attach the book to the printer that answered; another printer starts a fresh book."""
         if self.serial == serial:
             return
-        self.serial, self.printed, self.in_flight = serial, 0, None
+        self.serial, self.printed, self.in_flight, self.doubt = serial, 0, None, None
         self.cleanings_seen = self.fed_at_cleaning = None
         self._save()
 
     def begin(self, card: InFlight) -> None:
         """Record the card about to be fed (durably, before the printer can feed it)."""
         self.in_flight = card
+        self.doubt = None
         self._save()
 
     def finish(self, printed: bool) -> None:
@@ -95,14 +105,17 @@ class CardBook:
         if fed <= card.fed_before:
             self.finish(printed=False)
             return "not_fed"
-        all_panels = panels is not None and panels >= card.panels_before + card.panels_expected
-        if all_panels and card_inside is False:
+        if card_inside is True:
+            if not stopped:
+                return None   # the mechanism is still working on it
+            self.finish(printed=False)
+            return "spoiled"   # stopped on an error with the card inside: it cannot come out printed
+        if card_inside is False and panels is not None and panels - card.panels_before == card.panels_expected:
             self.finish(printed=True)
             return "printed"
-        if card_inside is not False and not stopped:
-            return None   # the mechanism is still working on it
+        self.doubt = card
         self.finish(printed=False)
-        return "spoiled"
+        return "in_doubt"
 
     @property
     def printed_known(self) -> int | None:

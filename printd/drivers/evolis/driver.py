@@ -3,9 +3,12 @@
 The card sequence (Programming Guide A5013, "Programming Example"): `Pem;2` (the host handles
 errors), `Pr;<ribbon>`, `Pmi;F` (feed from the feeder), `Ss`, `Sr`, one `Db` per front panel
 (Y, M, C at the chosen levels, then K and O at 2 levels), for a back side `Sv` and its K panel,
-then `Se`, which prints and ejects; its answer comes when the card is out. An error answer is
-mapped to an IPP reason (the raw answer kept as `vendor_code`), and whether a blank was used is
-read from the printer's inserted-cards counter rather than guessed. See docs/drivers-evolis.md.
+then `Se`, which prints and ejects; its answer comes when the card is out. Current printers take
+the blank at `Ss` (the guide's emulator dialect at `Se`): an error on any command from `Ss` on may
+leave a card inside. An action succeeded only if its answer starts with `OK` (protocol.py). An
+error answer is mapped to an IPP reason (the raw answer kept as `vendor_code`), and whether a
+blank was used is read from the printer's inserted-cards counter (and `Rlr;p`) rather than
+guessed. See docs/drivers-evolis.md.
 """
 from __future__ import annotations
 
@@ -26,30 +29,30 @@ from printd.drivers.base import (
     Counters,
     Driver,
     PrinterIdentity,
-    PrinterState,
     PrinterStatus,
     PrintOutcome,
     Reason,
-    Severity,
-    StateReason,
-    Supply,
 )
 from printd.drivers.evolis.cardbook import CardBook, InFlight
 from printd.drivers.evolis.panels import COLOUR_LEVELS, Panel, plan_for_ribbon, separate_back, separate_front
 from printd.drivers.evolis.protocol import CommandChannel, Reply, ReplyTimeout, classify, frame, frame_text
+from printd.drivers.evolis.sensors import HELD_SENSOR, HeldFaults, ambiguous_card, card_inside, volts
+from printd.drivers.evolis.status import SUPERVISED_MODE, answer_int, interpret
 from printd.drivers.transport import DeviceNotFound, LinkLost, Transport, TransportError, TransportTimeout
 from printd.errors import ConfigError, PrinterFault, PrinterOffline, PrinterTimeout
 
 log = logging.getLogger(__name__)
 
-#: what `status()` asks, in order (guide, R and Sk commands)
-STATUS_QUERIES = ("Rse;o", "Sk;f", "Sk;w", "Rcr", "Rco;l", "Rco;c", "Rco;p", "Rco;n", "Rlr;p", "Rlr;r", "Rr")
-#: ribbon prints left at or below which the ribbon is reported low
-RIBBON_LOW = 20
+#: what `status()` asks at every poll, in order (guide, R and Sk commands); a query the model
+#: answers `ERROR CDE` / `OPT NOT AVAILABLE` to (`Sk` off Quantum/Kiosk) is not asked again
+STATUS_QUERIES = ("Rse;o", "Rse;f", "Sk;f", "Sk;w", "Rco;c", "Rco;p", "Rco;n", "Rlr;p", "Rlr;r")
+#: ribbon reads, cached: the ribbon's NFC tag wears with every read (esup-sgc-client reads hourly)
+RIBBON_QUERIES = ("Rcr", "Rco;l", "Rr")
+RIBBON_CACHE_S = 3600.0
 #: without a counter to ask, whether a fault took a blank: feeder empty never does, a jam always does
 _FED_BY_REASON: dict[str, bool | None] = {Reason.MEDIA_EMPTY: False, Reason.MEDIA_JAM: True}
-#: reasons read from the last answer (`Rlr;r`); feeder, cover and ribbon have sensors of their own
-_FROM_LAST_ANSWER = frozenset({Reason.MEDIA_JAM, Reason.OVERHEAT})
+#: answers to a status query that mean "this model has no such command, option or parameter"
+_UNSUPPORTED = ("ERROR CDE", "ERR CMD", "OPT NOT AVAILABLE", "ERROR PARAMETRES", "ERR PARAMETRES")
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,6 @@ def _label(payload: bytes) -> str:
     if head.startswith(b"Db;"):
         head = b";".join(head.split(b";")[:2])
     return head.decode("ascii", "replace")
-
-
-def _int(reply: Reply | None) -> int | None:
-    text = reply.text.strip() if reply is not None and not reply.is_error else ""
-    return int(text) if text.isdigit() else None
 
 
 class EvolisDriver:
@@ -101,6 +99,12 @@ class EvolisDriver:
         self._errors: deque[dict[str, Any]] = deque(maxlen=50)
         self._last_raw: dict[str, str] = {}
         self._offline_logged = False
+        self._held = HeldFaults()
+        self._unsupported: set[str] = set()
+        self._ribbon: dict[str, Reply] = {}
+        self._ribbon_read_at = 0.0
+        self._pem_found: int | None = None    # the error-management mode before printd set it
+        self._supervised = False
         known = cfg.serial_number or self._book.serial
         if known:
             self._channel.set_sync(frame("Rsn"), known)
@@ -145,7 +149,15 @@ class EvolisDriver:
                 serial = self._query("Rsn").text.strip()
                 model = self._query("Rtp").text.strip()
                 firmware = self._query("Rfv").text.strip()
-                pem = self._ask(frame("Pem", 2))
+                rem = self._query("Rem")
+                mode_text = rem.text.split(";", 1)[0].strip()
+                mode = int(mode_text) if not rem.is_error and mode_text.isdigit() else None
+                # on a reconnect the printer still holds printd's own 2: keep the mode found first
+                if self._pem_found is None or mode != 2:
+                    self._pem_found = mode
+                self._supervised = mode == SUPERVISED_MODE
+                # a supervised printer belongs to the Evolis service: Pem;2 would take it from under it
+                pem = None if self._supervised else self._ask(frame("Pem", 2))
             except (TransportError, ReplyTimeout) as exc:
                 self.transport.close()
                 raise self._offline(exc) from exc
@@ -153,7 +165,11 @@ class EvolisDriver:
                 self.transport.close()
                 raise self._offline(ConnectionError(
                     f"the printer on this link answers serial {serial!r}, not {self.cfg.serial_number!r}"))
-            if pem.is_error:
+            if pem is None:
+                self._note("supervised", "the printer is supervised (Rem 38) by the Evolis supervision service "
+                           "(Evolis Print Center / evoservice): stop that service or take this printer out of "
+                           "its supervision; printd does not print to it meanwhile", rem.vendor_code)
+            elif pem.is_error:
                 self._note("refused", "Pem;2 refused: the printer may stop on errors by itself",
                            pem.vendor_code)
             self._channel.set_sync(frame("Rsn"), serial)
@@ -168,66 +184,39 @@ class EvolisDriver:
     def status(self) -> PrinterStatus:
         """Ask the printer's sensors and counters; settle a card left in flight by a crash."""
         with self._lock:
+            if self._supervised:
+                self._identity = None   # open() again: it reads Rem and takes over once supervision ends
             self._ensure_open()
             try:
-                replies = {q: self._query(q) for q in STATUS_QUERIES}
+                replies = {q: self._query(q) for q in STATUS_QUERIES if q not in self._unsupported}
+                replies.update(self._ribbon_replies())
             except (TransportError, ReplyTimeout) as exc:
                 raise self._offline(exc) from exc
+            for q, r in replies.items():
+                if r.text.strip().upper().startswith(_UNSUPPORTED):
+                    self._unsupported.add(q)
             self._last_raw = {q: r.vendor_code for q, r in replies.items()}
             return self._interpret(replies)
 
+    def _ribbon_replies(self) -> dict[str, Reply]:
+        """The ribbon answers, read again only after a card, a ribbon fault or an hour.
+
+        While the last read stopped the printer (ribbon finished), every poll reads again, so a new
+        ribbon is seen at once; a stopped printer does not wear the tag by printing meanwhile.
+        """
+        rcr = self._ribbon.get("Rcr")
+        stale = time.monotonic() - self._ribbon_read_at >= RIBBON_CACHE_S
+        if not self._ribbon or stale or (rcr is not None and rcr.is_error):
+            self._ribbon = {q: self._query(q) for q in RIBBON_QUERIES}
+            self._ribbon_read_at = time.monotonic()
+        return dict(self._ribbon)
+
+    def _forget_ribbon(self) -> None:
+        self._ribbon = {}
+
     def _interpret(self, replies: dict[str, Reply]) -> PrinterStatus:
-        reasons: list[StateReason] = []
-
-        def add(reason: StateReason) -> None:
-            if all(r.keyword != reason.keyword for r in reasons):
-                reasons.append(reason)
-
-        cover = replies["Rse;o"].text.strip().upper()
-        if cover.startswith("OPEN"):
-            add(StateReason.of(Reason.COVER_OPEN, "Rse;o " + cover, "the cover is open: close it"))
-        feeder = replies["Sk;f"].text.strip()
-        hopper_empty = None if not feeder.isdigit() else feeder != "0"
-        if hopper_empty:
-            add(StateReason.of(Reason.MEDIA_EMPTY, "Sk;f " + feeder, "the feeder is empty: load blank cards"))
-        elif (warning := replies["Sk;w"].text.strip()).isdigit() and warning != "0":
-            add(StateReason.of(Reason.MEDIA_LOW, "Sk;w " + warning, "the feeder is nearly empty"))
-        left = _int(replies["Rco;l"])
-        if replies["Rcr"].is_error or left == 0:
-            add(StateReason.of(Reason.MARKER_SUPPLY_EMPTY, "Rcr " + replies["Rcr"].vendor_code,
-                               "the ribbon is finished: replace it"))
-        elif left is not None and left <= RIBBON_LOW:
-            add(StateReason.of(Reason.MARKER_SUPPLY_LOW, f"Rco;l {left}",
-                               f"{left} prints left on the ribbon"))
-        condition = replies["Rlr;r"]
-        if condition.is_error:
-            # `Rlr` is the printer's last answer: only what no other sensor reports is taken from it
-            meaning = classify(condition)
-            if meaning.keyword in _FROM_LAST_ANSWER or meaning.severity == Severity.WARNING:
-                add(meaning)
-        inside_text = replies["Rlr;p"].text.strip().upper()
-        card_inside = None if replies["Rlr;p"].nack else (
-            "CARD" in inside_text and "NO CARD" not in inside_text)
-        fed, panels = _int(replies["Rco;c"]), _int(replies["Rco;p"])
-        stopped = any(r.severity == Severity.ERROR for r in reasons)
-        if self._book.in_flight is not None:
-            outcome = self._book.settle(fed, panels, card_inside, stopped)
-            if outcome:
-                log.info("%s: card in flight settled from the printer's counters: %s", self.name, outcome)
-        jammed = any(r.keyword == Reason.MEDIA_JAM for r in reasons)
-        if card_inside and self._book.in_flight is None and not jammed:
-            add(StateReason.of(Reason.MEDIA_JAM, "Rlr;p " + inside_text, "a card is stuck inside: remove it"))
-        stopped = any(r.severity == Severity.ERROR for r in reasons)
-        self._book.note_cleanings(_int(replies["Rco;n"]), fed)
-        state = (PrinterState.STOPPED if stopped else
-                 PrinterState.PRINTING if card_inside else PrinterState.IDLE)
-        ribbon_type = replies["Rr"].text.strip() if replies["Rr"].ok else self.cfg.ribbon
-        return PrinterStatus(
-            state=state, reasons=tuple(reasons), ribbon=Supply(ribbon_type.upper(), left, None),
-            hopper_card_type=self.cfg.card_type, hopper_count=None, hopper_empty=hopper_empty,
-            counters=Counters(fed=fed, printed=self._book.printed_known,
-                              since_cleaning=self._book.since_cleaning(fed)),
-            raw=dict(self._last_raw))
+        return interpret(replies, name=self.name, book=self._book, held=self._held, supervised=self._supervised,
+                         ribbon_set=self.cfg.ribbon, card_type=self.cfg.card_type, raw=self._last_raw)
 
     def print_card(self, card: Card) -> PrintOutcome:
         """Print one card: encode its panels, send the sequence, return when it is out."""
@@ -260,6 +249,10 @@ class EvolisDriver:
         self._ensure_open()
         # the printer's time starts now: encoding the images is the host's business
         deadline = time.monotonic() + self.cfg.timeout_s
+        if self._supervised:
+            raise PrinterFault(f"{self.name}: the printer is supervised by the Evolis supervision service (Rem "
+                               f"{SUPERVISED_MODE}); stop it to print from printd", reasons=[Reason.OTHER],
+                               card_fed=False, vendor_code=f"Rem {SUPERVISED_MODE}")
         try:
             before = self._snapshot()
             # settings before the sequence: nothing can have been fed yet
@@ -288,6 +281,8 @@ class EvolisDriver:
             if reply.is_error:
                 raise self._fault(reply, payload, before)
         self._book.finish(printed=True)
+        self._held.clear()        # a card came out: nothing held is in the way any more
+        self._forget_ribbon()     # ribbon reads are cached per card
         after = self._snapshot_or_none()
         return PrintOutcome(
             counters_before=counters_before,
@@ -296,7 +291,7 @@ class EvolisDriver:
             duration_s=time.monotonic() - started, detail=detail)
 
     def _snapshot(self) -> _Snapshot:
-        return _Snapshot(fed=_int(self._query("Rco;c")), panels=_int(self._query("Rco;p")))
+        return _Snapshot(fed=answer_int(self._query("Rco;c")), panels=answer_int(self._query("Rco;p")))
 
     def _snapshot_or_none(self) -> _Snapshot:
         try:
@@ -304,11 +299,16 @@ class EvolisDriver:
         except (TransportError, ReplyTimeout):
             return _Snapshot(None, None)
 
-    def _card_fed(self, before: _Snapshot) -> bool | None:
-        now = self._snapshot_or_none()
-        if now.fed is None or before.fed is None:
+    def _card_fed(self, before: _Snapshot, now: _Snapshot | None = None) -> bool | None:
+        """Whether a blank left the feeder since `before`: the card counter, else `Rlr;p` (a card inside)."""
+        now = self._snapshot_or_none() if now is None else now
+        if now.fed is not None and before.fed is not None:
+            return now.fed > before.fed
+        try:
+            inside = self._query("Rlr;p")
+        except (TransportError, ReplyTimeout):
             return None
-        return now.fed > before.fed
+        return True if card_inside(inside.text) and not ambiguous_card(inside.text) else None
 
     def _reject(self) -> None:
         """Send a spoiled card to the reject box (best effort: a jammed card stays put)."""
@@ -317,28 +317,54 @@ class EvolisDriver:
         except (TransportError, ReplyTimeout):
             pass
 
+    def _sensor(self, query: str) -> str | None:
+        """One sensor answer for a held fault's baseline, or None."""
+        if query in self._unsupported:
+            return None
+        try:
+            reply = self._query(query)
+        except (TransportError, ReplyTimeout):
+            return None
+        return reply.text.strip() if volts(reply.text) is not None else None
+
     def _fault(self, reply: Reply, payload: bytes, before: _Snapshot, *,
                fed_known: bool | None = None) -> PrinterFault:
         reason = classify(reply)
         command = _label(payload)
-        card_fed = fed_known if fed_known is not None else self._card_fed(before)
-        if card_fed is None:
+        now = self._snapshot_or_none() if fed_known is None else _Snapshot(None, None)
+        card_fed = fed_known if fed_known is not None else self._card_fed(before, now)
+        if card_fed is None and "ERROR FEEDER" not in reply.text.upper():
+            # no counter: a refused feed takes nothing, a jam holds a card; a feeder error may be either
             card_fed = _FED_BY_REASON.get(reason.keyword)
         if card_fed:
             self._reject()
-        self._clear_status_quietly()
+        if reason.keyword == Reason.MARKER_SUPPLY_EMPTY:
+            self._forget_ribbon()
+        sensor = HELD_SENSOR.get(reason.keyword) if reason.keyword != Reason.MEDIA_JAM else None
+        self._held.hold(reason, self._sensor(sensor) if sensor else None)
+        extra = self._clear_status_quietly(now.fed)
         if card_fed is not None and self._book.in_flight is not None:
             self._book.finish(printed=False)
         self._note(reason.keyword, f"{command}: {reason.message}", reply.vendor_code, card_fed=card_fed)
+        if extra:
+            self._note("count_mismatch", f"{extra} blank(s) fed after Scs with no card asked for: booked spoiled",
+                       "Rco;c", unexplained_feeds=extra)
         return PrinterFault(f"{self.name}: {reply.vendor_code} on {command}: {reason.message}",
-                            reasons=[reason.keyword], card_fed=card_fed, vendor_code=reply.vendor_code)
+                            reasons=[reason.keyword], card_fed=card_fed, vendor_code=reply.vendor_code,
+                            unexplained_feeds=extra)
 
-    def _clear_status_quietly(self) -> None:
-        # the fault has been reported through the exception; `Scs` keeps it from lingering in `Rlr`
+    def _clear_status_quietly(self, fed_before: int | None) -> int:
+        """`Scs`, so the reported fault does not linger in `Rlr`; returns blanks it fed unasked.
+
+        esup-sgc-client saw a Primacy 2 reject the card and feed another after a clear status, so
+        the card counter is read again: a rise is a blank nobody asked for.
+        """
         try:
             self._ask(frame("Scs"))
+            after = answer_int(self._query("Rco;c")) if fed_before is not None else None
         except (TransportError, ReplyTimeout):
-            pass
+            return 0
+        return max(0, after - fed_before) if after is not None and fed_before is not None else 0
 
     def _abort(self, before: _Snapshot) -> PrinterFault:
         self._reject()
@@ -361,10 +387,21 @@ class EvolisDriver:
                 "panels": {"front": self.front_panels, "back": self.back_panels},
                 "timeouts": {"card_s": self.cfg.timeout_s, "command_s": self.cfg.command_timeout_s},
                 "last_status": dict(self._last_raw), "recent_errors": list(self._errors),
-                "card_book": self._book.snapshot(), "channel_stale": self._channel.stale}
+                "card_book": self._book.snapshot(), "channel_stale": self._channel.stale,
+                "held_faults": self._held.snapshot(), "unsupported_commands": sorted(self._unsupported),
+                "error_management": {"found": self._pem_found, "supervised": self._supervised},
+                "ribbon_read_age_s": (round(time.monotonic() - self._ribbon_read_at, 1)
+                                      if self._ribbon else None)}
 
     def close(self) -> None:
+        """Give the printer back in the error-management mode it had (unless supervised), then let go."""
         with self._lock:
+            if (self._identity is not None and self.transport.is_open and not self._supervised
+                    and self._pem_found is not None and self._pem_found != 2):
+                try:
+                    self._ask(frame("Pem", self._pem_found))
+                except (TransportError, ReplyTimeout):
+                    pass   # the printer went away: it returns to its own mode at power on
             self.transport.close()
             self._identity = None
 
@@ -393,15 +430,17 @@ class EvolisDriver:
                                   {"test_card": True})
 
     def clear_status(self) -> str:
-        """`Scs`: clear the printer's error status; returns its answer."""
-        return self.raw_command("Scs")
+        """`Scs`: clear the printer's error status (and the faults printd holds); returns its answer."""
+        answer = self.raw_command("Scs")
+        self._held.clear()
+        return answer
 
     def run_cleaning(self) -> str:
         """`Scp`: run a cleaning cycle (insert the cleaning card when the printer asks)."""
         answer = self.raw_command("Scp")
         with self._lock:
             try:
-                fed, cleanings = _int(self._query("Rco;c")), _int(self._query("Rco;n"))
+                fed, cleanings = answer_int(self._query("Rco;c")), answer_int(self._query("Rco;n"))
             except (TransportError, ReplyTimeout):
                 return answer
             if answer == "OK" and fed is not None:
@@ -483,7 +522,7 @@ def create_evolis_driver(name: str, cfg: EvolisPrinterConfig, printer_dir: Path,
 
     emulator = EvolisEmulator(printer_dir, serial=cfg.serial_number or emulator_serial(name),
                               time_scale=cfg.time_scale, seconds_single=cfg.seconds_single,
-                              seconds_dual=cfg.seconds_dual, ribbon=cfg.ribbon)
+                              seconds_dual=cfg.seconds_dual, ribbon=cfg.ribbon, dialect=cfg.dialect)
     backend = EmulatorUsbBackend(emulator)
     usb_link = UsbTransport(emulator.serial, backend=backend, write_timeout_s=cfg.command_timeout_s)
     return EmulatedEvolisDriver(name, cfg, usb_link, printer_dir, emulator=emulator, link=backend,

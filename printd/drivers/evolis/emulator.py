@@ -10,8 +10,16 @@ or armed to strike after N panels of the next card, for deterministic tests.
 
 The emulator is link-agnostic: bytes come in through `receive()` and replies leave through the
 sink set with `set_sink()`. `emulator_links` plugs it in as a pyusb backend or behind a
-pty. Which reply strings a real printer uses for each error is not fully documented; the ones
-used here are listed in `ERRORS` and in docs/drivers-evolis.md.
+pty.
+
+It speaks one of two dialects. `guide` (the default) answers as the 2003 programming guide
+reads: `ERR ...` errors, `NO CARD`/`ERR CARD` for `Rlr;p`, `OPEN`/`CLOSE` for `Rse;o`, `Sk`
+feeder sensors, the blank fed at `Se`. `primacy` answers as Evolis's sample SDK, libevolis and
+production clients say current printers do (docs/drivers-evolis.md, "Answers"): unprefixed
+errors (`CARD JAM`, `FEEDER EMPTY`, `COVER OPEN`), `ERROR CDE` for a command the model lacks (`Sk`
+among them), `ERROR PARAMETRES`, voltages for `Rse`, `OK`/`CARD` for `Rlr;p`, the blank fed at
+`Ss`, zero-length USB packets (see `emulator_links`), a supervised mode (`Rem` 38) and, when armed,
+the `Scs` side effect (an extra blank fed and rejected).
 """
 from __future__ import annotations
 
@@ -48,6 +56,23 @@ ERRORS: dict[str, str] = {
     "ERR HEAD TEMP": "T",
     "ERR CARD": "T",
 }
+DIALECTS = ("guide", "primacy")
+#: the guide dialect's answer -> the primacy dialect's (sources in docs/drivers-evolis.md, "Answers")
+PRIMACY_ANSWERS: dict[str, str] = {
+    "ERR CMD": "ERROR CDE",
+    "ERR PARAMETRES": "ERROR PARAMETRES",
+    "ERR SEQUENCE": "ERROR CDE",
+    "ERR DATA": "ERROR PARAMETRES",
+    "ERR FEEDER EMPTY": "FEEDER EMPTY",
+    "ERR COVER OPEN": "COVER OPEN",
+    "ERR MECHANICAL": "CARD JAM",
+    "ERR CARD": "ERROR CARD",
+    "ERR NEED CLEANING": "NEED CLEANING",
+}
+#: `Rem` of a printer owned by the Evolis supervision service (evolis.h, EVOLIS_EM_SUPERVISED)
+SUPERVISED_MODE = 38
+#: the primacy dialect's sensor voltages (the level meaning open/empty is unverified on hardware)
+VOLTS_HIGH, VOLTS_LOW = "5,00 Volts", "0,00 Volts"
 #: ribbon types `Pr` accepts (guide, `Pr`) -> prints per new ribbon
 RIBBON_TYPES: dict[str, int] = {
     "ymcko": 200, "ymckos": 400, "ymckok": 200, "ko": 600, "h": 500, "ho": 500,
@@ -84,7 +109,10 @@ class EvolisEmulator:
 
     def __init__(self, state_dir: Path, *, serial: str, time_scale: float = 1.0, seconds_single: float = 35.0,
                  seconds_dual: float = 50.0, ribbon: str = "ymcko", ack_nack: bool = False,
-                 data_timeout_s: float = DATA_TIMEOUT_S) -> None:
+                 data_timeout_s: float = DATA_TIMEOUT_S, dialect: str = "guide") -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown emulator dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+        self.dialect = dialect
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.state_path = self.dir / STATE_FILE
@@ -103,6 +131,10 @@ class EvolisEmulator:
         self._armed: list[tuple[str, int, float | None]] = []
         self._seq: _Sequence | None = None
         self._pem = 0          # the guide: error management returns to "printer" at power on
+        self.supervised = False   # primacy: the Evolis supervision service owns the printer
+        self._scs_feeds = 0       # primacy: armed `Scs` side effects (an extra blank fed and rejected)
+        #: what `Rco;p` counts: "panels" (the guide) or "cards" (what some sources say of some models)
+        self.rco_p_counts = "panels"
         self._last = "OK"
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -146,8 +178,8 @@ class EvolisEmulator:
         card = self.state.get("card")
         if not card:
             return
-        if card.get("error"):
-            self.state["cards_rejected"] += 1
+        if card.get("error") or not card.get("started", True):
+            self.state["cards_rejected"] += 1   # stopped on an error, or fed at Ss and never printed
         else:
             self.state["panels_printed"] += card["total"] - card["done"]
             self.state["cards_ejected"] += 1
@@ -179,7 +211,7 @@ class EvolisEmulator:
                 return
             self._recover_card()
             self._stop = False
-            self._pem = 0
+            self._pem = SUPERVISED_MODE if self.supervised else 0
             self._seq = None
             self._thread = threading.Thread(target=self._run, name=f"evolis-emulator-{self.serial}",
                                             daemon=True)
@@ -221,7 +253,13 @@ class EvolisEmulator:
             self._last_rx = now
             self._cond.notify_all()
 
+    @property
+    def primacy(self) -> bool:
+        return self.dialect == "primacy"
+
     def _send(self, text: str, *, query: bool) -> None:
+        if self.primacy and not (self.ack_nack and text in ERRORS and not query):
+            text = PRIMACY_ANSWERS.get(text, text)
         if self.ack_nack:
             if text in ERRORS and not query:
                 payload = NACK + ERRORS[text].encode()
@@ -292,6 +330,17 @@ class EvolisEmulator:
             st["hopper_card_type"] = card_type
             st["hopper"] = min(10_000, st["hopper"] + count)
             self._save()
+
+    def supervise(self, on: bool) -> None:
+        """Primacy: the supervision service takes the printer (`Rem` answers 38) or lets it go."""
+        with self._cond:
+            self.supervised = on
+            self._pem = SUPERVISED_MODE if on else 0
+
+    def arm_scs_feed(self) -> None:
+        """Primacy: make the next `Scs` feed a blank and reject it (seen on Primacy 2 after a fault)."""
+        with self._cond:
+            self._scs_feeds += 1
 
     def unload_cards(self, count: int) -> None:
         """Take blanks out of the feeder."""
@@ -433,12 +482,13 @@ class EvolisEmulator:
         return str(self.state["ribbon_set"])
 
     def _cmd_Rem(self, p: list[str]) -> str:
-        return f"{self._pem};0"
+        return str(self._pem) if self.primacy else f"{self._pem};0"
 
     def _cmd_Rco(self, p: list[str]) -> str:
         st = self.state
         ribbon_left = 0 if "marker-supply-empty" in self._active() else st["ribbon_left"]
-        values = {"c": st["cards_inserted"], "p": st["panels_printed"], "l": ribbon_left,
+        printed = st["panels_printed"] if self.rco_p_counts == "panels" else st["cards_ejected"]
+        values = {"c": st["cards_inserted"], "p": printed, "l": ribbon_left,
                   "n": st["cleanings"], "a": CLEANING_EVERY, "m": CLEANING_EVERY}
         key = p[0] if p else ""
         return str(values[key]) if key in values else "ERR PARAMETRES"
@@ -450,6 +500,8 @@ class EvolisEmulator:
     def _cmd_Rlr(self, p: list[str]) -> str:
         option = p[0] if p else ""
         if option == "p":
+            if self.primacy:
+                return "CARD" if self.state["card"] else "OK"
             return "ERR CARD" if self.state["card"] else "NO CARD"
         if option == "r":
             faults = self._active()
@@ -462,8 +514,17 @@ class EvolisEmulator:
         return self._last
 
     def _cmd_Rse(self, p: list[str]) -> str:
+        faults = self._active()
+        if self.primacy:
+            # a sensor's voltage; the emulator's choice: low = cover open / no card under the sensor
+            if p[:1] == ["o"]:
+                return VOLTS_LOW if "cover-open" in faults else VOLTS_HIGH
+            if p[:1] == ["f"]:
+                empty = self.state["hopper"] <= 0 or "media-empty" in faults
+                return VOLTS_LOW if empty else VOLTS_HIGH
+            return VOLTS_HIGH if p else "ERR PARAMETRES"
         if p[:1] == ["o"]:
-            return "OPEN" if "cover-open" in self._active() else "CLOSE"
+            return "OPEN" if "cover-open" in faults else "CLOSE"
         return "ERR PARAMETRES"
 
     # ------------------------------------------------------------------ parameter commands
@@ -471,6 +532,8 @@ class EvolisEmulator:
     def _cmd_Pem(self, p: list[str]) -> str:
         if not p or p[0] not in ("0", "1", "2", "3", "4", "5", "16", "18"):
             return "ERR PARAMETRES"
+        if self.supervised:
+            self.protocol_errors.append(f"Pem;{p[0]} sent to a supervised printer")
         self._pem = int(p[0])
         return "OK"
 
@@ -497,6 +560,8 @@ class EvolisEmulator:
     # ------------------------------------------------------------------ sequence commands
 
     def _cmd_Sk(self, p: list[str]) -> str:
+        if self.primacy:
+            return "ERR CMD"   # Quantum/Kiosk only; ERROR CDE on the other models
         option = p[0] if p else ""
         empty = self.state["hopper"] <= 0 or "media-empty" in self._active()
         if option == "f":
@@ -516,7 +581,17 @@ class EvolisEmulator:
         return "ERR SEQUENCE"
 
     def _cmd_Ss(self, p: list[str]) -> str:
-        self._seq = _Sequence()   # a new Ss abandons an unfinished sequence (nothing was fed yet)
+        if self.primacy:
+            # these printers take the blank at Ss: a refusal here leaves the feeder untouched
+            if self._seq is not None and self.state["card"]:
+                self._reject_card()   # an unfinished sequence's blank goes to the reject box
+            refused = self._before_feed()
+            if refused:
+                self._seq = None
+                return refused
+            self._feed(started=False)
+            self._sleep(self.seconds_single / self.time_scale * 0.15)
+        self._seq = _Sequence()   # guide: a new Ss abandons an unfinished sequence (nothing was fed yet)
         return "OK"
 
     def _cmd_Sr(self, p: list[str]) -> str:
@@ -560,6 +635,8 @@ class EvolisEmulator:
         return self._print_card([("front", seq.panels["front"]), ("back", seq.panels["back"])])
 
     def _cmd_St(self, p: list[str]) -> str:
+        if self.primacy and self.state["card"] and not self.state["card"].get("started", True):
+            return "ERR CARD"
         """The printer's own test card: a blank from the feeder, every panel of the ribbon."""
         front, _ = self._plan()
         panels = [{"panel": x, "levels": 2 if x in "ko" else 128, "data": b"", "sha256": "test"}
@@ -579,10 +656,17 @@ class EvolisEmulator:
 
     def _cmd_Scs(self, p: list[str]) -> str:
         self._last = "OK"
+        if self.primacy and self._scs_feeds > 0 and self.state["hopper"] > 0 and not self.state["card"]:
+            # esup-sgc-client: a clear status after a fault rejects the card and feeds another
+            self._scs_feeds -= 1
+            self._feed(started=True)
+            self._reject_card()
         return "OK"
 
     def _cmd_Srs(self, p: list[str]) -> str:
         self._seq = None
+        if self.primacy and self.state["card"] and not self.state["card"].get("started", True):
+            self._reject_card()
         return "OK"
 
     def _cmd_Scp(self, p: list[str]) -> str:
@@ -595,6 +679,20 @@ class EvolisEmulator:
         return "OK"
 
     # ------------------------------------------------------------------ the mechanism
+
+    def _feed(self, *, started: bool) -> None:
+        """A blank leaves the feeder: the printer's card counter moves now, before anything else."""
+        st = self.state
+        st["hopper"] -= 1
+        st["cards_inserted"] += 1
+        st["since_cleaning"] += 1
+        st["card"] = {"total": 0, "done": 0, "error": None, "test": False, "started": started}
+        self._save()
+
+    def _reject_card(self) -> None:
+        self.state["card"] = None
+        self.state["cards_rejected"] += 1
+        self._save()
 
     def _before_feed(self) -> str | None:
         st, faults = self.state, self._active()
@@ -632,22 +730,25 @@ class EvolisEmulator:
         return None
 
     def _print_card(self, sides: list[tuple[str, list[dict[str, Any]]]], test: bool = False) -> str:
-        refused = self._before_feed()
-        if refused:
-            return refused
         st = self.state
+        fed_at_ss = self.primacy and not test and bool(st["card"]) and not st["card"].get("started", True)
+        if not fed_at_ss:
+            refused = self._before_feed()
+            if refused:
+                return refused
         total = sum(len(panels) for _, panels in sides)
         dual = bool(sides[1][1])
         seconds = (self.seconds_dual if dual else self.seconds_single) / self.time_scale
         feed_s, eject_s, flip_s = seconds * 0.15, seconds * 0.10, (seconds * 0.10 if dual else 0.0)
         panel_s = (seconds - feed_s - eject_s - flip_s) / max(1, total)
-        # the blank leaves the feeder: the printer's card counter moves now, before anything else
-        st["hopper"] -= 1
-        st["cards_inserted"] += 1
-        st["since_cleaning"] += 1
-        st["card"] = {"total": total, "done": 0, "error": None, "test": test}
-        self._save()
-        self._sleep(feed_s)
+        if fed_at_ss:
+            st["card"].update(total=total, started=True)
+            self._save()
+        else:
+            self._feed(started=True)
+            st["card"].update(total=total, test=test)
+            self._save()
+            self._sleep(feed_s)
         printed: list[tuple[str, str, int, bytes]] = []
         for index, (side, panels) in enumerate(sides):
             if not panels:
@@ -690,5 +791,6 @@ class EvolisEmulator:
         with self._cond:
             faults = {k: f.until for k, f in self._active_locked().items()}
             return {"state": json.loads(json.dumps(self.state)), "faults": faults, "armed": list(self._armed),
-                    "ack_nack": self.ack_nack, "pem": self._pem,
+                    "ack_nack": self.ack_nack, "pem": self._pem, "dialect": self.dialect,
+                    "supervised": self.supervised,
                     "protocol_errors": list(self.protocol_errors[-20:])}

@@ -4,7 +4,9 @@
 enumerates it, reads its descriptors (one configuration, one printer-class interface 7/1/2 with
 a bulk OUT and a bulk IN endpoint), its string descriptors (the serial number) and moves bulk
 transfers to and from the emulator. `unplug()` / `replug()` (and the emulator's `offline`
-fault) make the device vanish and come back at a new bus address, as a real replug does.
+fault) make the device vanish and come back at a new bus address, as a real replug does. In the
+`primacy` dialect every reply is preceded by a zero-length bulk transfer, as libevolis expects
+("unexpected read of 0 bytes, retrying"), so the host must not take an empty read for silence.
 
 `PtyServer` puts the emulator behind a real tty (os.openpty, raw mode) that pyserial opens by
 path.
@@ -105,6 +107,8 @@ class EmulatorUsbBackend(usb.backend.IBackend):
     def _deliver(self, reply: bytes) -> None:
         with self._lock:
             if self.present:
+                if self.emulator.dialect == "primacy":
+                    self._outbox.append(b"")   # a zero-length packet first
                 self._outbox.append(reply)
                 self._lock.notify_all()
 
@@ -225,6 +229,8 @@ class EmulatorUsbBackend(usb.backend.IBackend):
                 self._lock.wait(min(remaining, 0.05))
             self._check(dev_handle)
             reply = self._outbox.popleft()
+            if not reply:
+                return 0
             if len(reply) > len(buff):
                 self._outbox.appendleft(reply[len(buff):])
                 reply = reply[:len(buff)]

@@ -2,8 +2,13 @@
 
 A command is `ESC name;p1;...;pn CR` (Programming Guide A5013, "Communication Protocol"); `Db`
 carries its panel bytes after the last separator. The printer answers in ASCII: `OK`, a value,
-or an error text starting with `ERR`. On a serial port set to the ACK/NACK protocol (`Pcom`) an
-accepted command answers ACK (after the value, for a query) and a refused one NACK plus a code.
+or an error text. Error texts come in three shapes (docs/drivers-evolis.md, "Answers"): the
+guide's `ERR ...`, the current firmware's `ERROR ...` (`ERROR CDE`, `ERROR MECA`, ...) and an
+unprefixed table (`CARD JAM`, `FEEDER EMPTY`, `COVER OPEN`, ...). So an action command (`P`,
+`S`, `D`, `M`, `W`) succeeded only when its answer starts with `OK`; a query (`R`, and `Sk`,
+which reads the feeder) answers a value unless the answer is one of the known error words. On a
+serial port set to the ACK/NACK protocol (`Pcom`) an accepted command answers ACK (after the
+value, for a query) and a refused one NACK plus a code.
 
 `CommandChannel` keeps one command in flight on a `Transport` and frames the replies: a USB bulk
 transfer is one reply; on a serial line a reply ends at an ACK, a NACK code, a CR/NUL terminator,
@@ -68,18 +73,49 @@ def frame_text(text: str) -> bytes:
     return frame(name, *params)
 
 
+#: error answers that carry no `ERR` prefix (Evolis sample SDK answer table; libevolis; esup-sgc-client)
+UNPREFIXED_ERRORS = ("NEED CLEANING", "HOPPER FULL", "HOPPER DOOR", "COVER OPEN", "FEEDER EMPTY", "CARD JAM",
+                     "OPT NOT AVAILABLE")
+#: first letters of commands that act (parameters, sequence, downloads, magnetic, writes): `OK` or an error
+ACTION_PREFIXES = ("P", "S", "D", "M", "W")
+#: `S` commands that read rather than act (the feeder sensors of Quantum/Kiosk models)
+QUERY_COMMANDS = frozenset({"Sk"})
+
+
+def command_name(payload: bytes) -> str:
+    """The command of a framed payload: `Rco` for `ESC Rco;c CR`, `Db` for a download."""
+    body = payload[1:] if payload.startswith(ESC) else payload
+    return body[:16].split(SEP, 1)[0].split(CR, 1)[0].decode("ascii", "replace")
+
+
+def is_action(command: str | None) -> bool:
+    """True when `command`'s only success answer is `OK` (see the module docstring)."""
+    return command is not None and command[:1] in ACTION_PREFIXES and command not in QUERY_COMMANDS
+
+
+def is_error_word(text: str) -> bool:
+    """True for an answer that is one of the printer's error texts, whatever the command."""
+    upper = text.strip().upper()
+    return upper.startswith("ERR") or any(upper.startswith(word) for word in UNPREFIXED_ERRORS)
+
+
 @dataclass(frozen=True)
 class Reply:
-    """One answer from the printer."""
+    """One answer from the printer, to `command` when known."""
 
     raw: bytes
     text: str                 # the answer without framing bytes ("OK" for a bare ACK)
     nack: str | None = None   # the NACK code, on the ACK/NACK protocol
+    command: str | None = None
 
     @property
     def is_error(self) -> bool:
-        """True for a NACK or an `ERR ...` answer."""
-        return self.nack is not None or self.text.upper().startswith("ERR")
+        """A NACK; for an action anything not starting with `OK`; for a query a known error word."""
+        if self.nack is not None:
+            return True
+        if is_action(self.command):
+            return not self.text.strip().upper().startswith("OK")
+        return is_error_word(self.text)
 
     @property
     def ok(self) -> bool:
@@ -92,16 +128,16 @@ class Reply:
         return f"NACK {self.nack}" if self.nack is not None else self.text
 
 
-def parse_reply(raw: bytes) -> Reply:
-    """Turn reply bytes into a `Reply`; framing bytes (ACK, CR, LF, NUL) are stripped."""
+def parse_reply(raw: bytes, command: str | None = None) -> Reply:
+    """Turn reply bytes into a `Reply` to `command`; framing bytes (ACK, CR, LF, NUL) are stripped."""
     body = raw.strip(b"\x00\r\n")
     if body.startswith(NACK):
         code = body[1:2].decode("ascii", "replace") or "?"
-        return Reply(raw, f"NACK {code}", nack=code)
+        return Reply(raw, f"NACK {code}", nack=code, command=command)
     if body.endswith(ACK):
         body = body[:-1].strip(b"\x00\r\n")
-        return Reply(raw, body.decode("ascii", "replace") or "OK")
-    return Reply(raw, body.decode("ascii", "replace"))
+        return Reply(raw, body.decode("ascii", "replace") or "OK", command=command)
+    return Reply(raw, body.decode("ascii", "replace"), command=command)
 
 
 def reply_complete(buf: bytes) -> bool:
@@ -128,9 +164,21 @@ _NACK_MEANING: dict[str, _Meaning] = {
     "T": _Meaning(Reason.MEDIA_JAM, "open the printer and remove the jammed card"),
 }
 
-#: (keyword in an ERR text, meaning), first match wins; keywords from public Evolis answers
+_JAM = _Meaning(Reason.MEDIA_JAM, "open the printer and remove the jammed card")
+#: (keyword in an error text, meaning), first match wins; docs/drivers-evolis.md cites each word's source
 _TEXT_MEANING: tuple[tuple[str, _Meaning], ...] = (
     ("NEED CLEANING", _Meaning(Reason.OTHER, "run a cleaning card (Scp) soon", Severity.WARNING)),
+    ("ERROR CDE", _Meaning(Reason.OTHER, "this printer model does not support the command")),
+    ("ERR CMD", _Meaning(Reason.OTHER, "this printer model does not support the command")),
+    ("OPT NOT AVAILABLE", _Meaning(Reason.OTHER, "the printer lacks the option this command needs")),
+    ("PARAMETRES", _Meaning(Reason.OTHER, "the printer refused a parameter: see `printd diag`")),
+    ("ERROR MECA", _JAM),
+    ("ERROR CARD", _JAM),
+    ("CARD JAM", _JAM),
+    ("ERROR FEEDER", _Meaning(Reason.MEDIA_JAM, "the feeder failed to pick a card: check the feeder and "
+                              "the card path for a stuck blank")),
+    ("HOPPER FULL", _Meaning(Reason.OTHER, "the output hopper is full: take the printed cards out")),
+    ("HOPPER DOOR", _Meaning(Reason.COVER_OPEN, "close the feeder (hopper) door")),
     ("RIBBON TYPE", _Meaning(Reason.OTHER, "install the ribbon type configured for this printer")),
     ("FEEDER", _Meaning(Reason.MEDIA_EMPTY, "load blank cards into the feeder")),
     ("NO CARD", _Meaning(Reason.MEDIA_EMPTY, "load blank cards into the feeder")),
@@ -138,8 +186,8 @@ _TEXT_MEANING: tuple[tuple[str, _Meaning], ...] = (
     ("COVER", _Meaning(Reason.COVER_OPEN, "close the printer cover")),
     ("TEMP", _Meaning(Reason.OVERHEAT, "wait for the print head to cool down")),
     ("HEAT", _Meaning(Reason.OVERHEAT, "wait for the print head to cool down")),
-    ("MECHANICAL", _Meaning(Reason.MEDIA_JAM, "open the printer and remove the jammed card")),
-    ("JAM", _Meaning(Reason.MEDIA_JAM, "open the printer and remove the jammed card")),
+    ("MECHANICAL", _JAM),
+    ("JAM", _JAM),
     ("ERR CARD", _Meaning(Reason.MEDIA_JAM, "a card is stuck inside the printer: remove it")),
     ("TIME", _Meaning(Reason.MEDIA_JAM, "check the card path for a jam")),
 )
@@ -256,4 +304,4 @@ class CommandChannel:
             if not buf:
                 self._stale = True
                 raise ReplyTimeout(f"no answer within {timeout:.1f} s")
-            return parse_reply(buf)
+            return parse_reply(buf, command_name(payload))

@@ -8,6 +8,7 @@ hard-coded, and a kernel `usblp` driver holding the interface is detached first.
 from __future__ import annotations
 
 import errno
+import time
 from typing import Any
 
 import usb.core
@@ -49,6 +50,8 @@ class UsbTransport:
         self._intf: Any = None
         self._ep_out: Any = None
         self._ep_in: Any = None
+        #: zero-length transfers read so far (for diagnostics)
+        self.zero_length_reads = 0
 
     @property
     def is_open(self) -> bool:
@@ -120,8 +123,10 @@ class UsbTransport:
                 intf, custom_match=lambda e: _bulk(e, usb.util.ENDPOINT_IN))
         except usb.core.USBError as exc:
             usb.util.dispose_resources(dev)
+            busy = (" (busy: another program holds it, e.g. the Evolis Print Center service or a CUPS "
+                    "usb backend; stop it)" if exc.errno == errno.EBUSY else "")
             raise DeviceNotFound(
-                f"USB printer {self.serial_number!r} found but cannot be opened: {exc}") from exc
+                f"USB printer {self.serial_number!r} found but cannot be opened{busy}: {exc}") from exc
         self._dev, self._intf = dev, intf
 
     # ------------------------------------------------------------------ I/O
@@ -147,15 +152,28 @@ class UsbTransport:
             view = view[sent:]
 
     def read(self, timeout: float) -> bytes:
-        """One bulk IN transfer: one reply, or b"" when the printer said nothing in `timeout` s."""
+        """One bulk IN transfer: one reply, or b"" when the printer said nothing in `timeout` s.
+
+        A zero-length transfer is not silence: some Evolis firmware sends one before a reply
+        (libevolis logs "unexpected read of 0 bytes, retrying"), so reading goes on until the deadline.
+        """
         if self._dev is None:
             raise LinkLost("USB link is not open")
-        try:
-            return bytes(self._ep_in.read(_READ_SIZE, timeout=_timeout_ms(timeout)))
-        except usb.core.USBTimeoutError:
-            return b""
-        except usb.core.USBError as exc:
-            raise self._lost(exc) from exc
+        deadline = time.monotonic() + timeout
+        remaining = timeout
+        while True:
+            try:
+                data = bytes(self._ep_in.read(_READ_SIZE, timeout=_timeout_ms(remaining)))
+            except usb.core.USBTimeoutError:
+                return b""
+            except usb.core.USBError as exc:
+                raise self._lost(exc) from exc
+            if data:
+                return data
+            self.zero_length_reads += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b""
 
     def close(self) -> None:
         dev, self._dev = self._dev, None
@@ -172,7 +190,8 @@ class UsbTransport:
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"transport": "usb", "serial_number": self.serial_number,
-                                "vendor_id": f"0x{self.vendor_id:04x}", "open": self.is_open}
+                                "vendor_id": f"0x{self.vendor_id:04x}", "open": self.is_open,
+                                "zero_length_reads": self.zero_length_reads}
         if self._dev is not None:
             info.update(product_id=f"0x{self._dev.idProduct:04x}", bus=self._dev.bus,
                         address=self._dev.address, port_numbers=getattr(self._dev, "port_numbers", None),

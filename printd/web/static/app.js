@@ -1,23 +1,27 @@
 // The operator page: views (Antrian, Printer, Stok blangko, Laporan), live updates and alerts.
 import { renderAlerts, setupAlerts } from './alerts.js';
+import { loadDocuments, setupCustody } from './custody.js';
 import { fmtClock, config, t } from './i18n.js';
 import { startLive } from './live.js';
+import { loadReader, onReader, setupDestroyTap } from './chips.js';
+import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
-import { reportShown, setupReport, showReport } from './report.js';
+import { reportShown, selectedDay, setupReport, showReport } from './report.js';
+import { setupRowFocus } from './rowfocus.js';
+import { setupSearch } from './search.js';
 import {
   changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
 
-// 'users' (Pengguna) exists only in an admin's page; users.js draws it
-const VIEWS = ['queue', 'printers', 'stock', 'reports', 'users'];
+// the views this role has a tab for (no Laporan for a technician: the reports API is not theirs)
+const VIEWS = [...document.querySelectorAll('nav.tabs a[data-view]')].map((a) => a.dataset.view);
 const ACTS = new Set(['operator', 'admin']);
 
 function currentView() {
   const name = window.location.hash.slice(1);
-  // a view without its tab (Laporan for a technician, Pengguna for all but an admin) is not shown
-  return VIEWS.includes(name) && document.getElementById(`tab-${name}`) ? name : 'queue';
+  return VIEWS.includes(name) ? name : 'queue';
 }
 
 function route() {
@@ -30,11 +34,12 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
-  document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));
+  document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));   // users.js loads on its tab
+  if (view === 'reports' && !reportShown()) showReport(selectedDay());
   // the language switch comes back to this tab
   const lang = document.getElementById('lang-switch');
-  lang.href = `${lang.pathname}?next=${encodeURIComponent(`/#${view}`)}`;
-  if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+  lang.href = `${lang.getAttribute('href').split('?')[0]}?next=${encodeURIComponent(`/#${view}`)}`;
+  if (view === 'stock' && ACTS.has(config.role)) loadDocuments().catch(() => {});   // berita acara to print
 }
 
 // Several events in a row (a card finishing changes the job and the printer) give one reload.
@@ -57,8 +62,15 @@ function main() {
   }
   setupAlerts();
   setupQueue(changed);
+  setupSearch(changed);
+  setupRowFocus();
   setupStock();
-  setupReport();
+  setupCustody();
+  if (VIEWS.includes('reports')) {
+    setupReport();
+    setupMonthly();
+  }
+  setupDestroyTap();
   onChange(() => {
     renderQueue();
     renderPrinters();
@@ -74,7 +86,7 @@ function main() {
   // (and a printed card took a blank from a hopper: the stock view follows)
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
-  const reloadAll = () => loadAll().catch(() => {});
+  const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
@@ -82,6 +94,7 @@ function main() {
     printer: (printer) => setPrinter(printer),
     stock: () => refreshStock(),
     alert: () => refreshStock(),
+    reader: (data) => onReader(data),
   });
   // the session ends after [server] session_hours: leave the page then, it shows personal data
   const left = config.session_expires_at * 1000 - Date.now();

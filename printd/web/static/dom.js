@@ -41,8 +41,6 @@ export function announce(text) {
 }
 
 export function focusByKey(key) {
-  const find = (k) => (k ? document.querySelector(`[data-key="${CSS.escape(k)}"]`) : null);
-  // a button that went away with its action ("job:ID:cancel") leaves the focus on its row ("job:ID")
-  const el = find(key) || (key ? find(key.split(':').slice(0, 2).join(':')) : null);
+  const el = key ? document.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
   (el || document.getElementById('main')).focus();
 }

@@ -5,7 +5,7 @@
 import { api } from './api.js';
 import { t } from './i18n.js';
 
-const TYPES = ['job', 'printer', 'stock', 'alert', 'resync'];
+const TYPES = ['job', 'printer', 'stock', 'alert', 'resync', 'reader'];
 
 export function startLive(handlers) {
   const indicator = document.getElementById('conn');
@@ -23,8 +23,10 @@ export function startLive(handlers) {
       show('live');
       handlers.open();
     });
+    // the daemon is stopping (a restart, an upgrade): the stream ends and EventSource reconnects by itself
+    source.addEventListener('stopping', () => show('stopping'));
     source.addEventListener('error', () => {
-      show('down');
+      if (indicator.dataset.state !== 'stopping') show('down');
       if (source.readyState === EventSource.CLOSED) {
         setTimeout(reopen, 3000);
       }
@@ -33,7 +35,7 @@ export function startLive(handlers) {
       source.addEventListener(type, (ev) => {
         let data = {};
         try { data = ev.data ? JSON.parse(ev.data) : {}; } catch (e) { return; }
-        handlers[type](data);
+        if (handlers[type]) handlers[type](data);
       });
     }
   }

@@ -1,9 +1,12 @@
 // Antrian: today's jobs with their state, printer, attempts and estimate; the day's progress toward
 // capacity; filters; and the operator's actions (cancel, hold, release, resolve, reprint).
+import { handoverAction } from './chips.js';
 import { api, errorText } from './api.js';
 import { confirmDialog, openDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { config, fmtNum, fmtTime, has, t } from './i18n.js';
+import { restoreRowFocus } from './rowfocus.js';
+import { matchesSearch, searchActive } from './search.js';
 import { offChange, onChange, state, upsertJob } from './state.js';
 
 const ORDER = { in_doubt: 0, printing: 1, queued: 2, held: 3, failed: 4, printed: 5, canceled: 6 };
@@ -56,18 +59,7 @@ function act(job, action, body) {
   return api('POST', `/api/v1/jobs/${encodeURIComponent(job.id)}/${action}`, body).then((updated) => {
     upsertJob(updated);
     announce(t(`queue.done.${action}`, { name: job.name || job.nik_masked }));
-    keepFocusOnRow(job.id);
     return updated;
-  });
-}
-
-// After Tahan/Batalkan/Lepas the pressed button is gone (the row now offers other actions): keep the
-// keyboard on the same row, on its first action, or on the row itself when it has none left.
-function keepFocusOnRow(jobId) {
-  requestAnimationFrame(() => {
-    const tr = document.querySelector(`#jobs-body tr[data-job-id="${CSS.escape(jobId)}"]`);
-    if (!tr || (document.activeElement && tr.contains(document.activeElement))) return;
-    (tr.querySelector('button') || tr).focus();
   });
 }
 
@@ -123,16 +115,28 @@ function actions(job) {
           refresh();
           onChange(refresh);
           d.addEventListener('close', () => offChange(refresh), { once: true });
+          // a spoiled blank is booked under the ministry's category: ask for it only then
+          const wrap = d.querySelector('#resolve-category-wrap');
+          wrap.hidden = true;
+          d.querySelector('form').onchange = (ev) => {
+            if (ev.target.name === 'outcome') wrap.hidden = ev.target.value !== 'spoiled';
+          };
         },
-        submit: (form) => act(job, 'resolve', { outcome: form.get('outcome'), note: form.get('note') || null }),
+        submit: (form) => act(job, 'resolve', {
+          outcome: form.get('outcome'), note: form.get('note') || null,
+          ...(form.get('outcome') === 'spoiled' ? { category: form.get('category') } : {}),
+        }),
       }), true));
       break;
-    case 'printed':
+    case 'printed': {
+      const handover = handoverAction(job, actionButton, jobLabel);
+      if (handover) out.push(handover);
       out.push(actionButton(job, 'reprint', () => openDialog('dlg-reprint', {
         setup: (d) => { d.querySelector('.dlg-job').textContent = jobLabel(job); },
-        submit: (form) => act(job, 'reprint', { reason: form.get('reason') }),
+        submit: (form) => act(job, 'reprint', { reason: form.get('reason'), category: form.get('category') }),
       })));
       break;
+    }
     default:
       break;
   }
@@ -144,8 +148,12 @@ function attemptsCell(job) {
   const last = job.attempts[n - 1];
   const bad = job.attempts.filter((a) => a.outcome === 'spoiled' || a.outcome === 'not_fed' || a.outcome === 'in_doubt');
   const title = job.attempts.map((a) => `#${a.n} ${a.printer}: ${t(`outcome.${a.outcome}`)}${a.reason ? ` (${stateReasonText(a.reason)})` : ''}`).join('\n');
+  // a spoiled blank is what the operator must know about (it goes to the rusak ledger), even when a later
+  // attempt was only "not fed" while the printer was still jammed
+  const spoiled = job.attempts.filter((a) => a.outcome === 'spoiled').length;
+  const shown = spoiled ? `${t('outcome.spoiled')}${spoiled > 1 ? ` ×${spoiled}` : ''}` : (last ? t(`outcome.${last.outcome}`) : '');
   return h('td', { class: 'num col-optional', title: title || null },
-    fmtNum(n), bad.length && last ? h('span', { class: 'sub' }, ` ${t(`outcome.${last.outcome}`)}`) : null);
+    fmtNum(n), bad.length && last ? h('span', { class: 'sub', dataset: { attempts: 'outcome' } }, ` ${shown}`) : null);
 }
 
 function estimateCell(job) {
@@ -159,7 +167,7 @@ function estimateCell(job) {
 
 function row(job) {
   const reason = stateReasonText(job.state_reason);
-  return h('tr', { dataset: { jobId: job.id, state: job.state, key: `job:${job.id}` }, tabindex: '-1', class: `job state-${job.state}` },
+  return h('tr', { dataset: { jobId: job.id, state: job.state }, class: `job state-${job.state}` },
     h('td', { class: 'col-optional' }, fmtTime(job.created_at)),
     h('td', { class: 'name' }, job.name || '—',
       job.priority === 'urgent' ? h('span', { class: 'badge urgent' }, t('priority.urgent')) : null),
@@ -199,9 +207,12 @@ export function renderQueue() {
       queued: counts.queued || 0, printing: counts.printing || 0, printed: counts.printed || 0,
     });
   }
-  const shown = sorted(all.filter((j) => !filter || j.state === filter));
+  const shown = sorted(all.filter((j) => (!filter || j.state === filter) && matchesSearch(j)));
   replaceChildren(document.getElementById('jobs-body'), shown.map(row));
-  document.getElementById('jobs-empty').hidden = shown.length > 0;
+  restoreRowFocus();
+  const empty = document.getElementById('jobs-empty');
+  empty.hidden = shown.length > 0;
+  empty.textContent = t(searchActive() ? 'queue.search_none' : 'queue.empty');
 }
 
 export function setupQueue(redraw) {

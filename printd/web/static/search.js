@@ -1,39 +1,27 @@
-// The search box on Antrian: narrows the drawn rows to those whose name, masked NIK (its visible last
-// digits) or job id contain what was typed. It works on the rows queue.js draws (after every redraw),
-// so the queue's own rendering, sorting and filters stay as they are.
-import { t } from './i18n.js';
+// Antrian's search box: narrows the loaded jobs to those whose name, masked NIK (its visible last
+// digits) or job id contains what the operator typed. Client-side: the page already holds today's jobs.
 
-const input = document.getElementById('queue-search');
-const body = document.getElementById('jobs-body');
-const empty = document.getElementById('jobs-empty');
+let query = '';
 
-function matches(tr, q) {
-  if (tr.dataset.jobId.toLowerCase().includes(q)) return true;
-  const name = (tr.querySelector('td.name') || {}).textContent || '';
-  if (name.toLowerCase().includes(q)) return true;
-  // the masked NIK shows its last digits only: digits typed are looked for there
-  const nik = ((tr.querySelector('td.mono') || {}).textContent || '').replace(/\D/g, '');
-  const digits = q.replace(/\D/g, '');
-  return digits.length > 0 && digits === q.replace(/\s/g, '') && nik.endsWith(digits);
+function norm(text) {
+  return String(text || '').toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').trim();
 }
 
-function apply() {
-  const q = input.value.trim().toLowerCase();
-  let shown = 0;
-  const rows = body.querySelectorAll('tr[data-job-id]');
-  for (const tr of rows) {
-    tr.hidden = q !== '' && !matches(tr, q);
-    if (!tr.hidden) shown += 1;
-  }
-  if (q !== '' && rows.length > 0 && shown === 0) {
-    empty.hidden = false;
-    empty.textContent = t('queue.search_none', { q: input.value.trim() });
-  } else if (q !== '' || empty.dataset.searched) {
-    empty.hidden = rows.length > 0;
-    empty.textContent = t('queue.empty');
-  }
-  empty.dataset.searched = q ? '1' : '';
+// true when `job` matches the current search (or there is none)
+export function matchesSearch(job) {
+  if (!query) return true;
+  if (norm(job.name).includes(query) || norm(job.id).includes(query)) return true;
+  // digits only (spaces and the mask's stars ignored): the NIK's visible digits, e.g. "0001" for 3171********0001
+  const digits = query.replace(/[\s*]/g, '');
+  return /^\d+$/.test(digits) && String(job.nik_masked || '').replace(/\D+/g, ' ').split(' ').some((part) => part.includes(digits));
 }
 
-input.addEventListener('input', apply);
-new MutationObserver(apply).observe(body, { childList: true });
+export function searchActive() {
+  return query !== '';
+}
+
+export function setupSearch(redraw) {
+  const input = document.getElementById('queue-search');
+  if (!input) return;
+  input.addEventListener('input', () => { query = norm(input.value); redraw(); });
+}

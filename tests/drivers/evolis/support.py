@@ -14,11 +14,26 @@ from PIL import Image, ImageDraw
 from printd.config import EvolisPrinterConfig
 from printd.drivers.base import Card
 from printd.drivers.evolis.driver import EmulatedEvolisDriver, EvolisDriver, create_evolis_driver
-from printd.drivers.evolis.emulator import EvolisEmulator
+from printd.drivers.evolis.emulator import PRIMACY_ANSWERS, EvolisEmulator
 from printd.drivers.evolis.emulator_links import PtyServer
 from printd.drivers.transport.serial import SerialTransport
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: the emulator dialect the current test runs against (conftest.py parametrizes every test over both)
+DIALECT = {"name": "guide"}
+
+
+def dialect() -> str:
+    return DIALECT["name"]
+
+
+def primacy() -> bool:
+    return dialect() == "primacy"
+
+
+def said(guide_answer: str) -> str:
+    """What the emulator answers in the current dialect where the guide dialect says `guide_answer`."""
+    return PRIMACY_ANSWERS.get(guide_answer, guide_answer) if primacy() else guide_answer
 
 
 def card_png(colour: tuple[int, int, int] = (200, 40, 40), text: str = "3274 0000 0000 0001",
@@ -46,7 +61,7 @@ def card(job_id: str = "job-1", attempt: int = 1, back: bool = True) -> Card:
 def evolis_config(**overrides: Any) -> EvolisPrinterConfig:
     """Fast settings: a card in ~0.05 s of emulated mechanics, short timeouts."""
     values: dict[str, Any] = {"driver": "evolis", "transport": "emulator", "time_scale": 1000.0,
-                              "timeout_s": 1.0, "command_timeout_s": 0.5}
+                              "timeout_s": 1.0, "command_timeout_s": 0.5, "dialect": dialect()}
     values.update(overrides)
     return EvolisPrinterConfig(**values)
 
@@ -69,7 +84,8 @@ class SerialRig:
 
 @contextmanager
 def serial_rig(printer_dir: Path, *, ack_nack: bool = False, **overrides: Any) -> Iterator[SerialRig]:
-    emulator = EvolisEmulator(printer_dir, serial="EMUSERIAL1", time_scale=1000.0, ack_nack=ack_nack)
+    emulator = EvolisEmulator(printer_dir, serial="EMUSERIAL1", time_scale=1000.0, ack_nack=ack_nack,
+                              dialect=dialect())
     emulator.start()
     pty = PtyServer(emulator)
     cfg = evolis_config(transport="serial", port=pty.port, **overrides)

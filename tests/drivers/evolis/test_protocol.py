@@ -10,7 +10,7 @@ import pytest
 
 from printd.drivers.base import PrinterState, Reason, Severity
 from printd.drivers.evolis.cardbook import CardBook, InFlight
-from printd.drivers.evolis.driver import STATUS_QUERIES, EvolisDriver
+from printd.drivers.evolis.driver import RIBBON_QUERIES, STATUS_QUERIES, EvolisDriver
 from printd.drivers.evolis.protocol import (
     CommandChannel,
     ProtocolError,
@@ -131,7 +131,8 @@ class ScriptedTransport:
     def write(self, data: bytes) -> None:
         self.written.append(data)
         if self.answers is not None:
-            self.pending.append(self.answers[data[1:-1].decode()])
+            # a command the script does not know is one this model lacks
+            self.pending.append(self.answers.get(data[1:-1].decode(), b"ERR CMD"))
         elif self.script:
             self.pending.extend(self.script.popleft())
 
@@ -195,6 +196,11 @@ VARIANT_REASONS = {
     "stale-feeder-error": set(),       # the feeder sensor says it is fine: a stale last answer is ignored
     "no-external-feeder": set(),
     "ack-nack-framing": set(),
+    "primacy-idle": set(),                       # voltages are not read as open/empty; no Sk on this model
+    "primacy-card-inside": {Reason.MEDIA_JAM},   # CARD with no card in flight: a card stuck inside
+    "primacy-card-jam": {Reason.MEDIA_JAM},
+    "primacy-need-cleaning": {Reason.OTHER},
+    "primacy-ribbon-counter-zero": {Reason.MARKER_SUPPLY_EMPTY},   # a warning only
 }
 
 
@@ -205,8 +211,12 @@ def test_status_interprets_recorded_answer_shapes(variant: str, tmp_path: Path) 
     assert st.counters.fed == 1234
     if variant == "no-external-feeder":
         assert st.hopper_empty is None
-    if variant == "needs-cleaning":
+    if variant in ("needs-cleaning", "primacy-need-cleaning", "primacy-ribbon-counter-zero"):
         assert st.can_print and st.reasons[0].severity == Severity.WARNING
+    if variant in ("primacy-card-inside", "primacy-card-jam"):
+        assert not st.can_print
+    if variant == "primacy-idle":
+        assert st.hopper_empty is None and st.can_print
     if variant == "jammed-card":
         assert st.state == PrinterState.STOPPED
 
@@ -219,8 +229,12 @@ def test_status_asks_every_query_once(tmp_path: Path) -> None:
     driver.open()
     t.written.clear()
     st = driver.status()
-    assert [w[1:-1].decode() for w in t.written] == list(STATUS_QUERIES)
+    assert [w[1:-1].decode() for w in t.written] == [*STATUS_QUERIES, *RIBBON_QUERIES]
     assert st.ribbon is not None and st.ribbon.remaining == 150 and st.raw["Rco;p"] == "6170"
+    # the ribbon's tag is read once per card or hour, and a query the model lacks is not asked again
+    t.written.clear()
+    driver.status()
+    assert [w[1:-1].decode() for w in t.written] == [q for q in STATUS_QUERIES if q != "Rse;f"]
 
 
 # ---------------------------------------------------------------------------------------- the card book
@@ -251,3 +265,116 @@ def test_another_printer_gets_a_fresh_book_and_cleanings_are_followed(tmp_path: 
     assert book.since_cleaning(120) is None       # not seen a cleaning happen yet
     book.note_cleanings(4, fed=130)
     assert book.since_cleaning(140) == 10
+
+
+# ---------------------------------------------------------------------------------------- vendor vocabulary
+
+#: (command, answer, is error, IPP reason or None), each row from a public Evolis source
+VENDOR_REPLIES = [
+    # success rule: an action succeeded only if its answer starts with OK (Evolis sample SDK CPrinter/CIomem,
+    # as the issue reports them; esup-sgc-client compares Scp's answer with "OK")
+    ("Ss", "OK", False, None),
+    ("Se", "OK", False, None),
+    ("Pem", "OK", False, None),
+    ("Ss", "FEEDER EMPTY", True, Reason.MEDIA_EMPTY),         # esup-sgc-client: Scp -> "FEEDER EMPTY"
+    ("Scp", "FEEDER EMPTY", True, Reason.MEDIA_EMPTY),        # esup-sgc-client EvolisSdkPrinterService
+    ("Se", "CARD JAM", True, Reason.MEDIA_JAM),               # sample SDK answer table
+    ("Se", "COVER OPEN", True, Reason.COVER_OPEN),            # sample SDK answer table
+    ("Ss", "HOPPER DOOR", True, Reason.COVER_OPEN),           # sample SDK answer table
+    ("Se", "HOPPER FULL", True, Reason.OTHER),                # sample SDK answer table
+    ("Ss", "OPT NOT AVAILABLE", True, Reason.OTHER),          # sample SDK answer table
+    ("Se", "ERROR MECA", True, Reason.MEDIA_JAM),             # libevolis strings (PyPI evolis-sdk 9.4.1)
+    ("Se", "ERROR CARD", True, Reason.MEDIA_JAM),             # libevolis strings
+    ("Ss", "ERROR FEEDER", True, Reason.MEDIA_JAM),           # libevolis strings: a pick failure
+    ("Sk", "ERROR CDE", True, Reason.OTHER),                  # libevolis strings: command not supported
+    ("Pem", "ERROR PARAMETRES", True, Reason.OTHER),          # libevolis strings
+    ("Se", "ERR RIBBON", True, Reason.MARKER_SUPPLY_EMPTY),   # programming guide A5013 (dpavlin/Printer-EVOLIS)
+    ("Se", "something else", True, Reason.OTHER),             # the OK rule: any other answer to an action fails
+    ("Db", "", True, Reason.OTHER),                           # the OK rule: an empty answer is not OK
+    # queries answer values; the known error words are errors
+    ("Rlr", "NEED CLEANING", True, Reason.OTHER),             # sample SDK answer table (a warning, below)
+    ("Rlr", "CARD", False, None),                             # newer firmware's Rlr;p: a card inside
+    ("Rlr", "SMART CARD", False, None),                       # newer firmware's Rlr;p
+    ("Rlr", "OK", False, None),                               # newer firmware's Rlr;p: no card
+    ("Rlr", "CARD JAM", True, Reason.MEDIA_JAM),              # Rlr;r repeats the last answer
+    ("Rse", "5,00 Volts", False, None),                       # programming guide: Rse answers a voltage
+    ("Rco", "1234", False, None),                             # guide: counters
+    ("Rsn", "ERRATIC", True, Reason.OTHER),                   # guide: anything starting ERR is an error
+]
+
+
+@pytest.mark.parametrize("command, answer, error, reason", VENDOR_REPLIES)
+def test_replies_are_classified_as_the_vendor_sources_say(command: str, answer: str, error: bool,
+                                                          reason: str | None) -> None:
+    reply = parse_reply(answer.encode(), command)
+    assert reply.is_error is error
+    if reason is not None:
+        meaning = classify(reply)
+        assert meaning.keyword == reason and meaning.vendor_code == answer
+    if answer == "NEED CLEANING":
+        assert classify(reply).severity == Severity.WARNING
+
+
+def test_the_book_leaves_a_panel_count_it_cannot_explain_in_doubt(tmp_path: Path) -> None:
+    # sources disagree whether Rco;p counts panels or cards: a mismatch must not become "spoiled"
+    book = CardBook(tmp_path / "book.json")
+    book.bind("SN1")
+    book.begin(InFlight("j", 1, fed_before=10, panels_before=60, panels_expected=6))
+    assert book.settle(fed=11, panels=61, card_inside=False, stopped=False) == "in_doubt"
+    assert book.printed == 0 and book.doubt is not None and book.in_flight is None
+    assert CardBook(tmp_path / "book.json").doubt == InFlight("j", 1, 10, 60, 6)   # durable
+    book.begin(InFlight("k", 1, 11, 61, 6))
+    assert book.doubt is None
+
+
+def test_a_card_the_book_leaves_in_doubt_is_left_to_the_operator(tmp_path: Path) -> None:
+    t = ScriptedTransport()
+    answers = {q: a.encode() for q, a in ANSWERS["idle"].items()}
+    t.answers = {"Rsn": b"SN1", "Rtp": b"M", "Rfv": b"F", "Pem;2": b"OK", **answers}
+    book = CardBook(tmp_path / "evolis-driver.json")
+    book.bind("SN1")
+    book.begin(InFlight("j", 1, fed_before=1233, panels_before=6169, panels_expected=6))   # 1 panel moved
+    driver = EvolisDriver("card1", evolis_config(transport="serial", port="/dev/null"), t, tmp_path)
+    driver.open()
+    st = driver.status()
+    # printed did not move and fed is withheld: the station's settle_in_doubt leaves it to the operator
+    assert st.counters.printed == 0 and st.counters.fed is None
+
+
+def test_a_ribbon_counter_at_zero_alone_is_a_warning(tmp_path: Path) -> None:
+    st = status_from({**ANSWERS["idle"], "Rco;l": "0"}, tmp_path)
+    ribbon = next(r for r in st.reasons if r.keyword == Reason.MARKER_SUPPLY_EMPTY)
+    assert ribbon.severity == Severity.WARNING and st.can_print
+
+
+def test_an_old_firmware_err_card_alone_does_not_stop_the_printer(tmp_path: Path) -> None:
+    # the guide: ERR CARD to Rlr;p may be a card waiting in the feeder on old firmware
+    st = status_from({**ANSWERS["idle"], "Rlr;p": "ERR CARD"}, tmp_path)
+    assert st.can_print and all(r.severity != Severity.ERROR for r in st.reasons)
+    st = status_from({**ANSWERS["idle"], "Rlr;p": "CARD"}, tmp_path / "new")
+    assert Reason.MEDIA_JAM in {r.keyword for r in st.errors}
+
+
+def test_a_supervised_printer_is_not_taken_over(tmp_path: Path) -> None:
+    t = ScriptedTransport()
+    t.answers = {"Rsn": b"SN1", "Rtp": b"M", "Rfv": b"F", "Rem": b"38",
+                 **{q: a.encode() for q, a in ANSWERS["idle"].items()}}
+    driver = EvolisDriver("card1", evolis_config(transport="serial", port="/dev/null"), t, tmp_path)
+    driver.open()
+    assert b"\x1bPem;2\r" not in t.written
+    st = driver.status()
+    assert not st.can_print and any(r.vendor_code == "Rem 38" for r in st.reasons)
+    diag = driver.diagnostics()
+    assert diag["error_management"]["supervised"] is True
+    assert any(e["kind"] == "supervised" and "Evolis Print Center" in e["message"] for e in diag["recent_errors"])
+    driver.close()
+    assert not any(w.startswith(b"\x1bPem") for w in t.written)
+
+
+def test_the_error_management_mode_found_is_restored_on_close(tmp_path: Path) -> None:
+    t = ScriptedTransport()
+    t.answers = {"Rsn": b"SN1", "Rtp": b"M", "Rfv": b"F", "Rem": b"0;0", "Pem;2": b"OK", "Pem;0": b"OK"}
+    driver = EvolisDriver("card1", evolis_config(transport="serial", port="/dev/null"), t, tmp_path)
+    driver.open()
+    driver.close()
+    assert [w for w in t.written if w.startswith(b"\x1bPem")] == [b"\x1bPem;2\r", b"\x1bPem;0\r"]

@@ -110,3 +110,32 @@ def test_the_printer_interface_is_chosen_by_class_and_protocol() -> None:
     assert UsbTransport._printer_interface([vendor]) is vendor
     with pytest.raises(DeviceNotFound, match="bulk"):
         UsbTransport._printer_interface([interrupt_only])
+
+
+def test_a_zero_length_transfer_is_not_silence(tmp_path: Path) -> None:
+    # libevolis: "unexpected read of 0 bytes, retrying"; the primacy emulator sends one before each reply
+    emulator = EvolisEmulator(tmp_path, serial="EMUUSB02", time_scale=1000.0, dialect="primacy")
+    emulator.start()
+    try:
+        backend = EmulatorUsbBackend(emulator)
+        t = UsbTransport("EMUUSB02", backend=backend)
+        t.open()
+        t.write(b"\x1bRsn\r")
+        assert t.read(2.0) == b"EMUUSB02" and t.describe()["zero_length_reads"] == 1
+        backend._deliver(b"x")     # a zero-length packet, then a reply
+        assert t.read(2.0) == b"x"
+        emulator.dialect = "guide"
+        backend._deliver(b"")      # only a zero-length packet: read on until the deadline, then nothing
+        assert t.read(0.1) == b"" and t.describe()["zero_length_reads"] == 3
+        t.close()
+    finally:
+        emulator.stop()
+
+
+def test_a_busy_interface_names_what_holds_it(backend: EmulatorUsbBackend) -> None:
+    def busy(*args: Any) -> None:
+        raise usb.core.USBError("Resource busy", -6, errno.EBUSY)
+
+    backend.claim_interface = busy  # type: ignore[method-assign]
+    with pytest.raises(DeviceNotFound, match="Evolis Print Center"):
+        UsbTransport("EMUUSB01", backend=backend).open()
