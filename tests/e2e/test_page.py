@@ -157,11 +157,11 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
-def new_context(browser: Browser) -> BrowserContext:
+def new_context(browser: Browser, bypass_csp: bool = False) -> BrowserContext:
     """A browser profile like the print PC's, except that its clock is on UTC: the page must still show
-    the station's day and time (WIB)."""
+    the station's day and time (WIB). `bypass_csp` lets a test inject a checker (axe-core)."""
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, timezone_id="UTC", locale="id-ID",
-                              accept_downloads=True)
+                              accept_downloads=True, bypass_csp=bypass_csp)
     ctx.add_init_script(COUNT_BEEPS)
     ctx.set_default_timeout(10_000)
     return ctx

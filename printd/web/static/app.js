@@ -34,6 +34,7 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
+  document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));   // users.js loads on its tab
   if (view === 'reports' && !reportShown()) showReport(selectedDay());
   // the language switch comes back to this tab
   const lang = document.getElementById('lang-switch');
