@@ -7,8 +7,8 @@ libcups2-dev, so pycups (which builds from source) must not be needed to try pri
 """
 from __future__ import annotations
 
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
