@@ -18,10 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from printd.cards.technology import check_config
 from printd.errors import ConfigError
 
 CARD_TYPES = ("ktp-el", "kia")
 CardType = Literal["ktp-el", "kia"]
+#: how a printer puts the picture on the card (printd/cards/technology.py)
+Technology = Literal["retransfer", "direct"]
 PRINTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_CONFIG_NAME = "default.toml"
 
@@ -139,9 +142,17 @@ class WebhookConfig(_Section):
     backoff_max_s: float = Field(300.0, gt=0)
 
 
+class CardTypeConfig(_Section):
+    """`[card_types.NAME]`: what a card type needs of a printer."""
+
+    technology: Technology
+
+
 class _PrinterBase(_Section):
     #: the card type in this printer's hopper
     card_type: CardType = "ktp-el"
+    #: "retransfer" or "direct"; unset: CUPS retransfer, Evolis direct, mock what its card_type needs
+    technology: Technology | None = None
     #: start with the printer enabled (dispatching) and accepting
     enabled: bool = True
 
@@ -244,6 +255,8 @@ class Settings(_Section):
     stock: StockConfig = StockConfig()
     logging: LoggingConfig = LoggingConfig()
     webhooks: WebhookConfig = WebhookConfig()
+    #: what each card type needs; unset ones keep their defaults (ktp-el retransfer, kia direct)
+    card_types: dict[CardType, CardTypeConfig] = Field(default_factory=dict)
     printers: dict[str, PrinterConfig] = Field(default_factory=dict, validate_default=True)
     #: where the config came from (for messages); not a TOML key
     source: str = Field("<embedded default>", exclude=True)
@@ -260,7 +273,8 @@ class Settings(_Section):
 
 
 def _format_error(err: ErrorDetails) -> str:
-    loc = [str(p) for p in err["loc"]]
+    # pydantic marks a bad dict key with a "[key]" step: the key itself is the place to name
+    loc = [str(p) for p in err["loc"] if p != "[key]"]
     # drop the discriminator tag pydantic inserts into union locations (printers.card1.mock.x)
     if len(loc) >= 3 and loc[0] == "printers" and loc[2] in ("mock", "cups", "evolis"):
         del loc[2]
@@ -282,12 +296,14 @@ def parse(text: str, source: str) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=source) from exc
     try:
-        return Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
         # every problem at once, one line each: fixing a file one error per restart is slow on a print PC
         lines = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
         message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
         raise ConfigError(message, file=source) from exc
+    check_config(settings)
+    return settings
 
 
 def embedded_default_text() -> str:

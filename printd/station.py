@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
+from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.drivers import create_driver
@@ -47,6 +48,8 @@ class Station:
         self.stock: Stock = None  # type: ignore[assignment]  # set in open()
         self.images = ImageStore(state_dir / "images")
         self.workers: dict[str, PrinterWorker] = {}
+        #: printer -> the card types its technology may print (a card never goes to an unfit printer)
+        self.fits = fit_by_printer(settings)
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -80,7 +83,7 @@ class Station:
         self.database = Database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
-        self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+        self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -277,7 +280,8 @@ class Station:
             self._day = today
             for w in self.workers.values():
                 w.cards_today = await self.db(self.store.printed_today, w.name)
-        candidates = [Candidate(w.name, w.able, w.sensor_card_types(), w.cards_today) for w in self.workers.values()]
+        candidates = [Candidate(w.name, w.able, w.sensor_card_types() & self.fits[w.name], w.cards_today)
+                      for w in self.workers.values()]
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]
             if not worker.able:
@@ -475,7 +479,7 @@ class Station:
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
-            types = frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()
+            types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
             printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
                          estimates=estimate_jobs(order, printers, time.time(), self._hours,
@@ -502,7 +506,9 @@ class Station:
             position = view.positions.get(job.id)
             est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
-            if est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
+            if not printable(job.card_type, self.fits.values()):
+                reason = NO_FIT_PRINTER
+            elif est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
@@ -535,6 +541,7 @@ class Station:
         counters = st.counters if st else None
         return {
             "name": w.name, "driver": w.driver_kind,
+            "technology": printer_technology(self.settings, w.name),
             "model": w.identity.model if w.identity else None,
             "serial": w.identity.serial if w.identity else None,
             "firmware": w.identity.firmware if w.identity else None,

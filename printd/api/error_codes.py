@@ -70,6 +70,7 @@ class ErrorCode(enum.StrEnum):
     CARD_IN_FLIGHT = "card_in_flight"
     INSUFFICIENT_STOCK = "insufficient_stock"
     HOPPER_CARD_TYPE = "hopper_card_type"
+    UNFIT_PRINTER = "unfit_printer"
     PRINTER_BUSY = "printer_busy"
     PRINTER_OFFLINE = "printer_offline"
     NOT_SIMULATED = "not_simulated"

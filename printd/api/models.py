@@ -125,6 +125,8 @@ class Printer(_Out):
 
     name: str
     driver: str
+    technology: Literal["retransfer", "direct"] | None = Field(
+        None, description="how it prints: a card type is only sent to a printer of the technology it needs")
     model: str | None = None
     serial: str | None = None
     firmware: str | None = None
