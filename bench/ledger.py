@@ -3,8 +3,8 @@ view, the alerts, the estimates and the daily report run.
 
     .venv/bin/python bench/ledger.py [--days 365] [--cards 250]
 
-Builds a throw-away database (one delivery, one load, `--cards` printed and 5 spoiled per day) and
-times each query (mean of 5). Compare the shape (which query grows with history), not the milliseconds.
+Builds a throw-away database (one delivery, one load, `--cards` printed, 5 spoiled, 2 old cards
+surrendered and the day's destruction per day) and times each query (mean of 5). Compare the shape (which query grows with history), not the milliseconds.
 """
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from printd.blangko.alerts import custody_overdue
+from printd.blangko.custody import custody_holdings, custody_lots
 from printd.blangko.forecast import print_rates, used_on
+from printd.blangko.monthly import build_monthly
 from printd.blangko.reports import build_daily, flows_today
 from printd.blangko.stock import BalanceCache
 from printd.config import StationConfig
@@ -44,8 +47,12 @@ def fill(db: Database, days: int, cards: int) -> str:
                 book(kind=EntryKind.CONSUMED, count=1, src="hopper:card1", dst="printed", printer="card1",
                      job_id=f"j{i}-{k}")
             for _ in range(5):
-                book(kind=EntryKind.SPOILED, count=1, src="hopper:card1", dst="spoiled", printer="card1",
-                     reason="media-jam")
+                book(kind=EntryKind.SPOILED, count=1, src="hopper:card1", dst="rusak", printer="card1",
+                     reason="media-jam", category="gagal_cetak")
+            book(kind=EntryKind.SURRENDERED, count=2, src="external", dst="rusak", reason="bench")
+            # the daily destruction, one entry per category taken (one card of each left for tomorrow)
+            book(kind=EntryKind.DESTROYED, count=4, src="rusak", dst="destroyed", category="gagal_cetak")
+            book(kind=EntryKind.DESTROYED, count=1, src="rusak", dst="destroyed", reason="surrendered")
     return day
 
 
@@ -77,6 +84,11 @@ def main() -> None:
             "rate_7_working_days": timed(lambda: print_rates(conn, StationConfig(), date.fromisoformat(last))),
             "used_today": timed(lambda: used_on(conn, last)),
             "hopper_card_types (dispatch, core)": timed(lambda: ledger.hopper_card_types(conn, "card1")),
+            "monthly_report": timed(lambda: build_monthly(conn, last[:7], today=last, printers=["card1", "card2"],
+                                                          station="s", office="o")),
+            "custody_holdings (stock view)": timed(lambda: custody_holdings(conn, "ktp-el")),
+            "custody_lots (a destruction)": timed(lambda: custody_lots(conn, "ktp-el")),
+            "custody_overdue (alerts, every event)": timed(lambda: custody_overdue(db, last)),
         }
         db.close()
     print(json.dumps(out, indent=2))

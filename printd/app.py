@@ -13,13 +13,15 @@ from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
 from printd.api import accounts as accounts_api
-from printd.api import diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import board, custody, diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import chips as chips_api
 from printd.api import docs as api_docs
 from printd.api import metrics as metrics_api
 from printd.api import openapi as api_openapi
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.blangko import alerts
+from printd.chips import service as chips_service
 from printd.config import Settings
 from printd.notify import delivery as webhooks
 from printd.ops import retention, runfile
@@ -66,11 +68,12 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     api_docs.install(app)
     alerts.install(app)
     app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
-    for module in (health, jobs, printers, stock, reports, events, diag, accounts_api):
+    for module in (health, jobs, printers, stock, custody, reports, events, diag, accounts_api, board, chips_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     webhooks.install(app)
+    chips_service.install(app)   # chip identity: job fields, the desk reader
     app.include_router(webhooks_api.router)
     metrics_api.install(app)   # after BodyLimit: its middleware is the outermost, so it times 413s too
     retention.install(app)

@@ -41,6 +41,10 @@ class ServerConfig(_Section):
     #: hosts (besides loopback) that a job's callback_url may name
     callback_hosts: tuple[str, ...] = ()
     session_hours: float = Field(12.0, gt=0)
+    #: open HTTP connections at most (lowered to stay under the descriptor limit; see api/connections.py)
+    max_connections: int = Field(512, ge=16, le=65536)
+    #: seconds a connection may take to send a complete request line and headers
+    header_timeout_s: float = Field(10.0, gt=0, le=300)
     #: reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto printd believes;
     #: empty: nobody's. The login throttle, sessions and the audit log then see the real client's address
     trusted_proxies: tuple[str, ...] = ()
@@ -83,7 +87,9 @@ class StationConfig(_Section):
     """`[station]`: the office and its working day."""
 
     name: str = "printd"
-    office: str = "Dinas Kependudukan dan Pencatatan Sipil"
+    #: the office named on the reports, the berita acara and the public board: one printable line
+    office: str = Field("Dinas Kependudukan dan Pencatatan Sipil", min_length=3, max_length=160,
+                        pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")
     timezone: str = "Asia/Jakarta"
     daily_capacity: int = Field(250, gt=0, le=10000)
     max_attempts: int = Field(3, ge=1, le=10)
@@ -93,6 +99,9 @@ class StationConfig(_Section):
     closes: time = time(16, 0)
     #: days a final job keeps its images, NIK and name before they are deleted (UU 27/2022)
     retention_days: float = Field(7.0, ge=0)
+    #: the desk's PC/SC contactless reader (its name, or the start of it, as pcsc_scan lists it), for chip
+    #: UIDs at hand-over and destruction; none: the page hides those steps
+    reader: str | None = Field(None, min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
     #: seconds between status polls of an idle printer
     poll_interval_s: float = Field(1.0, gt=0, le=60)
 

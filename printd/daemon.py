@@ -5,13 +5,18 @@ import asyncio
 import contextlib
 import faulthandler
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from printd.api.connections import ACCEPT_BACKLOG, ConnectionGuard, connection_cap, quiet_uvicorn
 from printd.app import build_app
 from printd.config import Settings
+from printd.ops.statelock import StateLock
 from printd.ops.systemd import Notifier, watchdog_loop
+from printd.queue.integrity import check_database
 from printd.station import Station
 
 log = logging.getLogger("printd")
@@ -40,7 +45,35 @@ class StatusLine:
             await asyncio.sleep(every_s)
 
 
+class AcceptErrors:
+    """The loop's exception handler: "out of system resource" on accept logged once per interval.
+
+    CPython's accept loop reports EMFILE once per pending connection and per retry, with a traceback
+    each: 119 MB of log in 35 s under a connection flood (issue 14). The first is logged, then one
+    line per `every_s` with how many were left out; anything else goes to the default handler.
+    """
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self.suppressed = 0
+        self._last = -every_s
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if not str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            self.suppressed += 1
+            return
+        log.error("cannot accept HTTP connections: %s (%d more such errors in the last %.0f s)",
+                  context.get("exception"), self.suppressed, self.every_s)
+        self._last = now
+        self.suppressed = 0
+
+
 async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -> None:
+    asyncio.get_running_loop().set_exception_handler(AcceptErrors())
     app = build_app(settings, state_dir)
     app.state.on_start.extend(app_hooks)
     notifier = Notifier()
@@ -50,13 +83,17 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
         notifier.stopping("stopping: letting cards in flight finish")
 
     app.state.on_stop.append(stopping)
+    guard = ConnectionGuard(connection_cap(settings.server.max_connections), settings.server.header_timeout_s)
+    app.state.connections = guard
     server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
                                            log_config=None, access_log=False, timeout_graceful_shutdown=10,
-                                           lifespan="on",
+                                           lifespan="on", http=guard.protocol_class(),
+                                           backlog=ACCEPT_BACKLOG,
                                            # X-Forwarded-* only from [server] trusted_proxies; uvicorn's default
                                            # would believe anything from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
                                            proxy_headers=bool(settings.server.trusted_proxies),
                                            forwarded_allow_ips=list(settings.server.trusted_proxies)))
+    quiet_uvicorn()
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     helpers: list[asyncio.Task[None]] = []
     try:
@@ -65,11 +102,15 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
         while not server.started and not serving.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if server.started:
-            status = StatusLine(app.state.station)
-            helpers.append(asyncio.create_task(status.refresh_forever(), name="status-line"))
+            station = app.state.station
+            status = StatusLine(station)
+            helpers.append(station.supervisor.spawn("status-line", status.refresh_forever))
             await asyncio.sleep(0)
             notifier.ready(status() if status.text != "starting" else "ready")
-            helpers.append(asyncio.create_task(watchdog_loop(notifier, status), name="watchdog"))
+            # a task that cannot recover stops the pings: systemd then restarts the daemon
+            helpers.append(asyncio.create_task(watchdog_loop(notifier, status,
+                                                             alive=lambda: not station.supervisor.stuck()),
+                                               name="watchdog"))
         await serving
     finally:
         for task in helpers:
@@ -84,4 +125,7 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
 def run(settings: Settings, state_dir: Path, app_hooks: list[object] | None = None) -> None:
     """Run the daemon until SIGTERM/SIGINT. A watchdog kill (SIGABRT) dumps every thread's stack."""
     faulthandler.enable()
-    asyncio.run(_serve(settings, state_dir, list(app_hooks or [])))
+    # before anything in the state directory is opened: a second daemon would print cards twice
+    with StateLock(state_dir):
+        check_database(state_dir / "printd.sqlite3")
+        asyncio.run(_serve(settings, state_dir, list(app_hooks or [])))

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from printd.blangko.custody import Custody
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
 from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
@@ -22,9 +23,11 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.supervisor import Supervisor
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
+from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.worker import PrinterWorker
@@ -67,8 +70,13 @@ class Station:
         self.job_hooks: list[JobHook] = []
         #: each adds fields to the API's job object (additive only, e.g. the webhook summary)
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
+        #: fields added to every job object, the webhook body's too (cheap, safe on the database thread)
+        self.job_view_fields: list[Callable[[Job], dict[str, Any]]] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
+        #: every long-running task (workers, dispatcher, webhook delivery, retention) runs under it
+        self.supervisor = Supervisor()
+        self.supervisor.on_change.append(self._tasks_failing_changed)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -80,10 +88,11 @@ class Station:
     def open_store(self) -> None:
         """Open the database (synchronously; used at start-up and by CLI commands)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database(self.db_path)
+        self.database = open_database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
+        self.custody = Custody(self.stock)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -104,11 +113,11 @@ class Station:
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
         for worker in self.workers.values():
-            worker.start()
+            worker.start(self.supervisor.spawn)
         await self._first_poll()
         await self._seed_stock()
         await self.refresh_views()
-        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="dispatcher")
+        self._dispatcher = self.supervisor.spawn("dispatcher", self._dispatch_loop)
         self.ready.set()
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
@@ -240,8 +249,13 @@ class Station:
             outcome = AttemptOutcome.SPOILED
         else:
             return True
-        updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
-                                counters=now)
+        try:
+            updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
+                                    counters=now)
+        except Conflict:
+            # an operator resolved it between the read above and now: settled either way
+            log.info("%s: job %s was resolved by the operator while its counter was read", worker.name, job.id)
+            return True
         if outcome == AttemptOutcome.PRINTED:
             worker.cards_today = await self.db(self.store.printed_today, worker.name)
         log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
@@ -343,19 +357,21 @@ class Station:
         self.wake_dispatcher()
         return job
 
-    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None) -> Job:
-        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note)
+    async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None,
+                      category: str | None = None) -> Job:
+        job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note, category=category)
         if resolution == Resolution.PRINTED and job.printer in self.workers:
             # the card was printed after all: it counts for the printer's day (even wear, counters.today)
             self.workers[job.printer].cards_today = await self.db(self.store.printed_today, job.printer)
-        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note})
+        await self.audit(actor, "job.resolve", job_id, {"outcome": resolution.value, "note": note,
+                                                         "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
 
-    async def reprint(self, job_id: str, reason: str, actor: str) -> Job:
-        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor)
-        await self.audit(actor, "job.reprint", job_id, {"reason": reason})
+    async def reprint(self, job_id: str, reason: str, actor: str, category: str | None = None) -> Job:
+        job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor, category=category)
+        await self.audit(actor, "job.reprint", job_id, {"reason": reason, "category": category})
         self.job_changed(job)
         self.wake_dispatcher()
         return job
@@ -452,10 +468,11 @@ class Station:
             w.poll_soon()
         return ids
 
-    async def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
-        ids = await self.db(self.stock.receive, card_type, count, reference, actor)
+    async def receive(self, card_type: str, count: int, reference: str, actor: str,
+                      sender: str | None = None) -> list[int]:
+        ids = await self.db(self.stock.receive, card_type, count, reference, actor, sender)
         await self.audit(actor, "stock.receive", None, {"card_type": card_type, "count": count,
-                                                        "reference": reference})
+                                                        "reference": reference, "sender": sender})
         self._stock_changed()
         return ids
 
@@ -464,6 +481,13 @@ class Station:
         await self.audit(actor, "stock.adjust", location, {"card_type": card_type, "delta": delta, "reason": reason})
         self._stock_changed()
         return ids
+
+    async def custody_action(self, action: str, actor: str, fn: Callable[..., int], **kwargs: Any) -> int:
+        """A custody action (printd/blangko/custody.py) on the database thread, audited; returns the document id."""
+        doc_id = await self.db(fn, actor=actor, **kwargs)
+        await self.audit(actor, f"stock.{action}", str(doc_id), kwargs)
+        self._stock_changed()
+        return doc_id
 
     def _stock_changed(self) -> None:
         self._estimates_dirty = True
@@ -521,6 +545,8 @@ class Station:
             "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
             "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
         }
+        for fields in self.job_view_fields:
+            out.update(fields(job))
         if extras:
             for extra in self.job_view_extras:
                 out.update(extra(job))
@@ -564,6 +590,27 @@ class Station:
 
     def health(self) -> dict[str, Any]:
         ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and
-                    (w.status.can_print or w.busy))
-        return {"status": "ok" if ready == len(self.workers) and self.ready.is_set() else "degraded",
-                "printers_ready": ready}
+                    (w.status.can_print or w.busy) and w.images_fault is None)
+        failing = self.supervisor.report()
+        ok = ready == len(self.workers) and self.ready.is_set() and not failing
+        out: dict[str, Any] = {"status": "ok" if ok else "degraded", "printers_ready": ready}
+        if failing:   # only then: the contract's minimum object stays as it was
+            out["tasks_failing"] = failing
+        return out
+
+    def task_health(self) -> dict[str, bool]:
+        """Supervised task -> running normally (`printd_task_up`; read from memory on the event loop)."""
+        return self.supervisor.health()
+
+    def task_alerts(self) -> list[dict[str, Any]]:
+        """The page's alerts for tasks that keep failing (shown with the stock alerts)."""
+        return [{"code": "task_failing", "card_type": None,
+                 "printer": t["task"].removeprefix("printer-") if t["task"].startswith("printer-") else None,
+                 "message": f"printd's task {t['task']} keeps failing ({t['last_error']}); it is restarted "
+                            "by itself, and printd restarts when it cannot recover: see the log"}
+                for t in self.supervisor.report()]
+
+    def _tasks_failing_changed(self, names: list[str]) -> None:
+        if names:
+            log.error("task(s) failing: %s", ", ".join(names))
+        self.events.publish("alert", {"alerts": self.task_alerts()})

@@ -10,7 +10,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -40,6 +40,9 @@ from printd.queue.store import IMAGES_MISSING, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
+#: the attempt's reason when the images exist but cannot be read now (I/O error, out of descriptors):
+#: the job goes back to the queue, unlike IMAGES_MISSING, and the printer waits until reading works
+IMAGES_UNREADABLE = "images-unreadable"
 
 
 class Host(Protocol):
@@ -114,6 +117,9 @@ class PrinterWorker:
         #: vendor code of the offline reason (e.g. "wrong-printer" when another printer answered)
         self.offline_code: str | None = None
         self._foreign_serial: str | None = None
+        #: why card images cannot be read now, and the job to read again to know it works (None: fine)
+        self.images_fault: str | None = None
+        self._images_probe: Job | None = None
 
     # ------------------------------------------------------------------ derived state
 
@@ -136,7 +142,7 @@ class PrinterWorker:
             return PrinterState.OFFLINE
         if self.current_job is not None or self.exclusive == "test-print":
             return PrinterState.PRINTING
-        if self.status.errors:
+        if self.status.errors or self.images_fault is not None:
             return PrinterState.STOPPED
         if not self.enabled:
             return PrinterState.PAUSED
@@ -147,6 +153,9 @@ class PrinterWorker:
         out = list(self.status.reasons) if self.status and self.online else []
         if not self.online:
             out = [StateReason.of("offline", vendor_code=self.offline_code)]
+        if self.images_fault is not None:
+            out.append(StateReason.of("other", vendor_code=IMAGES_UNREADABLE,
+                                      message=f"card images cannot be read: {self.images_fault}"))
         if not self.enabled or self.pause_after_current:
             out.append(StateReason.of("paused"))
         return out
@@ -162,7 +171,7 @@ class PrinterWorker:
         """Can take a new card now."""
         return (self.online and not self.busy and not self.hung and self.enabled and self.accepting
                 and not self.pause_after_current and not self.doubt_pending and self.status is not None
-                and self.status.can_print)
+                and self.status.can_print and self.images_fault is None)
 
     @property
     def counters(self) -> Counters:
@@ -218,8 +227,12 @@ class PrinterWorker:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
+    def start(self, spawn: Callable[[str, Callable[[], Awaitable[None]]], asyncio.Task[None]] | None = None) -> None:
+        """Start polling; `spawn` (the station's supervisor) restarts the loop if it ever raises."""
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name=f"printer-{self.name}")
+        else:
+            self._task = spawn(f"printer-{self.name}", self._run)
 
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop polling; let a card in the mechanism finish (cancelling it would waste a blank)."""
@@ -290,6 +303,8 @@ class PrinterWorker:
             self.online = True
             log.info("%s: printer online (%s, serial %s)", self.name,
                      self.identity.model if self.identity else "?", self.identity.serial if self.identity else "?")
+        if self.images_fault is not None and not self.busy:
+            await self._probe_images()
         if self.doubt_pending and not self.busy:
             # `able` is False while doubt_pending, so no card is claimed for this printer meanwhile
             # False: the printer is still settling its last card; ask again at the next poll
@@ -369,9 +384,12 @@ class PrinterWorker:
         try:
             try:
                 front, back = await self.host.read_card_images(job)
-            except Exception as exc:  # noqa: BLE001 - whatever the cause: not fed, logged
-                log.error("%s: images of job %s unreadable: %s", self.name, job.id, exc)
+            except FileNotFoundError as exc:   # gone for good: no printer can print it
+                log.error("%s: images of job %s missing: %s", self.name, job.id, exc)
                 outcome, reason = AttemptOutcome.NOT_FED, IMAGES_MISSING
+            except Exception as exc:  # noqa: BLE001 - the disk or the process, not the job: it waits
+                self._images_unreadable(job, exc)
+                outcome, reason = AttemptOutcome.NOT_FED, IMAGES_UNREADABLE
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
@@ -395,6 +413,29 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    def _images_unreadable(self, job: Job, exc: BaseException) -> None:
+        if self.images_fault is None:
+            log.error("%s: cannot read the card images of job %s (%s: %s); the job goes back to the queue and "
+                      "this printer takes no card until they can be read again", self.name, job.id,
+                      type(exc).__name__, exc)
+        self.images_fault = f"{type(exc).__name__}: {exc}"
+        self._images_probe = job
+
+    async def _probe_images(self) -> None:
+        """Read the images that failed again; the printer is fit again once that works."""
+        job = self._images_probe
+        try:
+            if job is not None:
+                await self.host.read_card_images(job)
+        except FileNotFoundError:
+            pass   # deleted meanwhile (canceled, retention): reading itself works
+        except Exception as exc:  # noqa: BLE001 - still failing: stay unfit, say so once
+            self.images_fault = f"{type(exc).__name__}: {exc}"
+            return
+        log.info("%s: card images can be read again; printing resumes", self.name)
+        self.images_fault = None
+        self._images_probe = None
 
     async def _record(self, job: Job, attempt: int, outcome: AttemptOutcome, reason: str | None,
                       counters: Counters | None) -> Job:

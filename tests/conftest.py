@@ -12,6 +12,7 @@ from printd.queue.db import Database
 from printd.queue.store import Store
 from printd.station import Station
 from tests.conftest_cups import cups_harness, cups_station  # noqa: F401  (one private CUPS per session)
+from tests.conftest_pcsc import pcscd  # noqa: F401  (one private pcscd per session)
 from tests.support import Daemon, config_text, daemon_thread
 
 

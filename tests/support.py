@@ -121,6 +121,9 @@ def daemon_thread(config: str, state_dir: Path) -> Iterator[Daemon]:
 
     port = free_port()
     settings = parse(config, "<test>")
+    # the daemon records where it listens (<state>/daemon.json) for the CLI: make that the real address
+    settings = settings.model_copy(update={"server": settings.server.model_copy(
+        update={"listen": f"127.0.0.1:{port}"})})
     state_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings, state_dir)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,

@@ -44,6 +44,9 @@ def test_example_config_is_valid_and_complete() -> None:
     ('[server]\nlisten = "8740"\n[printers.a]\ndriver = "mock"', "[server.listen] must be HOST:PORT"),
     ('[station]\ndaily_capacity = 0\n[printers.a]\ndriver = "mock"', "[station.daily_capacity]"),
     ('[station]\ntimezone = "WIB"\n[printers.a]\ndriver = "mock"', "unknown time zone"),
+    # the office is printed on the berita acara and the board: one printable line
+    ('[station]\noffice = ""\n[printers.a]\ndriver = "mock"', "[station.office]"),
+    ('[station]\noffice = "Dinas\\nDukcapil"\n[printers.a]\ndriver = "mock"', "[station.office]"),
     ('[printers.a\ndriver = "mock"', "not valid TOML"),
     ("[station]\nname = 'x'", "at least one [printers.NAME]"),
 ])

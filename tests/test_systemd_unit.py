@@ -123,3 +123,19 @@ def test_unit_keeps_the_fixed_interface_and_ops_settings() -> None:
     assert svc.get("PrivateNetwork", ["no"]) == ["no"]
     assert not any("/run" in p for key in ("InaccessiblePaths", "TemporaryFileSystem") for p in svc.get(key, []))
     assert install["WantedBy"] == ["multi-user.target"]
+
+
+def test_descriptor_limit_fits_the_connection_cap_and_the_reserve() -> None:
+    """Issue 14: under systemd's default 1,024 descriptors, ~1,100 idle connections stopped the station.
+
+    The unit raises the limit so the default [server] max_connections keeps its FD_RESERVE free.
+    """
+    from printd.api.connections import FD_RESERVE, connection_cap
+    from printd.config import ServerConfig
+
+    limit = int(_parse(UNIT.read_text())["Service"]["LimitNOFILE"][0])
+    default_cap = ServerConfig().max_connections
+    assert limit >= default_cap + FD_RESERVE
+    assert connection_cap(default_cap, limit) == default_cap
+    # a smaller limit (e.g. an old drop-in) lowers the cap instead of running out of descriptors
+    assert connection_cap(default_cap, 600) == 600 - FD_RESERVE

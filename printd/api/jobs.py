@@ -147,11 +147,11 @@ async def release(job_id: str, request: Request, principal: Operator) -> dict[st
 @router.post("/{job_id}/resolve", summary="Settle an in_doubt job: printed, spoiled or not_fed")
 async def resolve(job_id: str, body: ResolveIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note)
+    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note, body.category)
     return station.job_view(job)
 
 
 @router.post("/{job_id}/reprint", summary="A printed card was found bad: book it spoiled and print again")
 async def reprint(job_id: str, body: ReprintIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    return station.job_view(await station.reprint(job_id, body.reason, principal.actor))
+    return station.job_view(await station.reprint(job_id, body.reason, principal.actor, body.category))

@@ -56,6 +56,21 @@ class NotificationSummary(_Out):
     failed: int = 0
 
 
+class Chip(_Out):
+    """One blank's chip: which job it went to and what became of it (see docs/chips.md)."""
+
+    uid: str
+    job_id: str | None = None
+    attempt: int | None = None
+    state: Literal["encoded", "encode_failed", "handed_over", "destroyed"]
+    detail: str | None = None
+    ledger_entry_id: int | None = None
+    encoded_at: str | None = None
+    handed_over_at: str | None = None
+    handed_over_by: str | None = None
+    destruction_id: int | None = None
+
+
 class Job(_Out):
     """A card to print. `name` is null once the job's personal data was purged (retention)."""
 
@@ -79,6 +94,9 @@ class Job(_Out):
     printed_at: str | None = None
     purged: bool | None = None
     notifications: NotificationSummary | None = Field(None, description="webhook deliveries for this job")
+    chip_uid: str | None = Field(None, description="the chip of the card the citizen holds or will hold")
+    handed_over_at: str | None = Field(None, description="when the card was handed to the citizen")
+    chips: list[Chip] = Field([], description="every chip this job's blanks had, with its state")
 
 
 class JobPage(_Out):
@@ -161,6 +179,10 @@ class CardTypeStock(_Out):
     hoppers: dict[str, int]
     total: int
     days_left: float | None = None
+    spoiled_today_by_category: dict[str, int] = Field(default_factory=dict,
+                                                      description="today's spoilage by the ministry's category")
+    rusak: int = Field(0, description="spoiled and surrendered cards in custody (not usable stock)")
+    rusak_by_category: dict[str, int] = Field(default_factory=dict)
 
 
 class Stock(_Out):
@@ -172,6 +194,40 @@ class StockChange(Stock):
     """The stock after a booking, with the ledger entries it made."""
 
     entry_ids: list[int]
+    document_id: int | None = Field(None, description="a delivery's hand-over document (BAST)")
+    berita_acara: str | None = Field(None, description="URL of the document's printable A4 page")
+
+
+class StockDocument(_Out):
+    """A destruction, return, delivery (BAST) or surrendered-cards record, with the cards by category."""
+
+    id: int
+    kind: Literal["destruction", "return", "receipt", "surrendered"]
+    day: str
+    card_type: str
+    count: int
+    from_: str | None = Field(None, alias="from", description="brankas, rusak or external")
+    method: Literal["potong", "bakar"] | None = None
+    witnesses: list[str]
+    reference: str | None = None
+    reason: str | None = None
+    party: str | None = Field(None, description="sender of a delivery, recipient of a return")
+    job_id: str | None = None
+    actor: str
+    by_category: dict[str, int] = Field(description="cards taken out of custody by category "
+                                        "(`surrendered` for old cards taken in)")
+    chip_uids: list[str]
+    berita_acara: str | None = Field(None, description="URL of the printable berita acara (A4 HTML)")
+
+
+class StockDocumentPage(_Out):
+    items: list[StockDocument]
+
+
+class StockDocumentCreated(StockDocument):
+    """A new document, with the stock after it."""
+
+    stock: Stock
 
 
 class LedgerEntry(_Out):
@@ -189,6 +245,8 @@ class LedgerEntry(_Out):
     reason: str | None = None
     reference: str | None = None
     actor: str | None = None
+    category: str | None = Field(None, description="the ministry's spoilage category (spoiled entries)")
+    document_id: int | None = None
 
 
 class LedgerPage(_Out):
@@ -203,9 +261,17 @@ class CardTypeDayReport(_Out):
     consumed: int = Field(description="blank cards that became printed ID cards")
     spoiled: int
     spoiled_by_reason: dict[str, int]
+    spoiled_by_category: dict[str, int]
     test: int
     adjusted: int
+    returned: int = Field(description="unused blanks sent back from the brankas")
+    returned_by_source: dict[str, int]
     closing: int
+    custody_opening: int
+    custody_in: int
+    surrendered: int
+    destroyed: int
+    custody_closing: int
 
 
 class PrinterDayReport(_Out):
@@ -223,6 +289,56 @@ class DailyReport(_Out):
     card_types: list[CardTypeDayReport]
     printers: list[PrinterDayReport]
     in_doubt: list[Job]
+
+
+class CardTypeMonthReport(_Out):
+    """One card type over a month: closing = opening + received - consumed - spoiled - test + adjusted - returned."""
+
+    card_type: str
+    opening: int
+    received: int
+    printed: int
+    consumed: int
+    spoiled: int
+    spoiled_by_category: dict[str, int]
+    test: int
+    surrendered: int
+    destroyed: int
+    destroyed_by_method: dict[str, int]
+    returned: int = Field(description="unused blanks sent back from the brankas")
+    returned_by_source: dict[str, int]
+    adjusted: int
+    closing: int = Field(description="usable stock (brankas and hoppers)")
+    custody_opening: int
+    spoiled_to_custody: int
+    custody_closing: int = Field(description="cards in custody (rusak)")
+
+
+class PrinterMonthReport(_Out):
+    name: str
+    printed: int
+    spoiled: int
+    test: int
+
+
+class DayMonthReport(_Out):
+    date: str
+    printed: int
+    spoiled: int
+    test: int
+
+
+class MonthlyReport(_Out):
+    """The blangko report of one month, for the chain above."""
+
+    month: str
+    station: str
+    office: str
+    final: bool
+    card_types: list[CardTypeMonthReport]
+    printers: list[PrinterMonthReport]
+    days: list[DayMonthReport]
+    days_printed: int
 
 
 # ------------------------------------------------------------------------------------------------ webhooks
@@ -352,3 +468,31 @@ class AccessChange(_Out):
     active: bool | None = None
     sessions_ended: int | None = None
     streams_ended: int | None = None
+
+
+# ------------------------------------------------------------------------------------------------ chips
+class Reader(_Out):
+    """The desk reader: `configured` false when the station has none."""
+
+    configured: bool
+    name: str | None = None
+    present: bool | None = None
+    reader: str | None = None
+    card_uid: str | None = None
+    problem: str | None = None
+    message: str | None = None
+    last_uid: str | None = None
+    last_uid_at: str | None = None
+
+
+class ReadUid(_Out):
+    """The UID of the card on the reader, and what printd knows of that chip."""
+
+    uid: str
+    chip: Chip | None = None
+
+
+class DestructionCards(StockDocument):
+    """A destruction with the chip UIDs of its cards; `added` says how many were new."""
+
+    added: int

@@ -48,6 +48,17 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("post", "/api/v1/stock/adjustments"): ("201", m.StockChange),
     ("get", "/api/v1/stock/ledger"): ("200", m.LedgerPage),
     ("get", "/api/v1/reports/daily"): ("200", m.DailyReport),
+    ("get", "/api/v1/reports/monthly"): ("200", m.MonthlyReport),
+    ("post", "/api/v1/stock/destructions"): ("201", m.StockDocumentCreated),
+    ("get", "/api/v1/stock/destructions"): ("200", m.StockDocumentPage),
+    ("get", "/api/v1/stock/destructions/{id}/berita-acara"): ("200", None),
+    ("post", "/api/v1/stock/returns"): ("201", m.StockDocumentCreated),
+    ("get", "/api/v1/stock/returns"): ("200", m.StockDocumentPage),
+    ("get", "/api/v1/stock/returns/{id}/berita-acara"): ("200", None),
+    ("get", "/api/v1/stock/receipts"): ("200", m.StockDocumentPage),
+    ("get", "/api/v1/stock/receipts/{id}/berita-acara"): ("200", None),
+    ("post", "/api/v1/stock/surrendered"): ("201", m.StockDocumentCreated),
+    ("get", "/board"): ("200", None),
     ("get", "/api/v1/events"): ("200", None),
     ("get", "/api/v1/webhooks/deliveries"): ("200", m.DeliveryPage),
     ("get", "/api/v1/webhooks/deliveries/{event_id}"): ("200", m.Delivery),
@@ -62,11 +73,17 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("post", "/api/v1/tokens"): ("201", m.NewToken),
     ("post", "/api/v1/tokens/{name}/rotate"): ("200", m.NewToken),
     ("post", "/api/v1/tokens/{name}/revoke"): ("200", m.AccessChange),
+    ("post", "/api/v1/jobs/{job_id}/encoding"): ("200", m.Job),
+    ("post", "/api/v1/jobs/{job_id}/handover"): ("200", m.Job),
+    ("get", "/api/v1/reader"): ("200", m.Reader),
+    ("post", "/api/v1/reader/read"): ("200", m.ReadUid),
+    ("get", "/api/v1/chips/{uid}"): ("200", m.Chip),
+    ("post", "/api/v1/stock/destructions/{doc_id}/cards"): ("200", m.DestructionCards),
 }
 #: operations whose success answer is a JSON array of the model
 LISTS = frozenset({("get", "/api/v1/printers")})
 #: operations that need no credential
-PUBLIC = frozenset({("get", "/healthz"), ("get", "/metrics")})
+PUBLIC = frozenset({("get", "/healthz"), ("get", "/metrics"), ("get", "/board")})
 
 #: errors any API operation may answer, all with the contract's error body
 COMMON_ERRORS = {

@@ -1,4 +1,4 @@
-"""`/api/v1/reports/daily`: the daily blangko report as JSON, CSV or a printable A4 page.
+"""`/api/v1/reports/daily` and `/monthly`: the blangko reports as JSON, CSV or a printable A4 page.
 
 The format follows the Accept header (`application/json`, `text/csv`, `text/html`, with q-values);
 `?format=json|csv|html` overrides it, so a plain link on the page can download the CSV.
@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from printd.access.accounts import Principal
 from printd.api.auth import require
-from printd.blangko.report_formats import as_json, to_csv, to_html
+from printd.blangko.monthly import build_monthly, parse_month
+from printd.blangko.report_formats import as_json, monthly_csv, monthly_html, to_csv, to_html
 from printd.blangko.reports import DailyReport, build_daily
+from printd.chips.registry import ChipRegistry, chip_view
 from printd.errors import Invalid, RequestError
 from printd.queue.models import Role
 
@@ -98,8 +100,16 @@ async def daily_report(station: Any, day: str) -> dict[str, Any]:
         return report, [station.store.get(job_id) for job_id in report.in_doubt]
 
     report, jobs = await station.db(build)
-    return as_json(report, [station.job_view(j) for j in jobs], station.clock.iso,
-                   station.clock.iso(station.clock.now()))
+    doc = as_json(report, [station.job_view(j) for j in jobs], station.clock.iso,
+                  station.clock.iso(station.clock.now()))
+    doc["chips"] = await chips_detail(station, *station.clock.day_bounds(day))
+    return doc
+
+
+async def chips_detail(station: Any, t0: float, t1: float) -> list[dict[str, Any]]:
+    """Each blank's chip whose fate was recorded in [t0, t1): encoded, failed, handed over or destroyed."""
+    chips = await station.db(ChipRegistry(station.store).between, t0, t1)
+    return [chip_view(c, station.clock.iso) for c in chips]
 
 
 @router.get("/daily", summary="The daily blangko report (JSON, CSV or printable HTML by Accept)",
@@ -121,4 +131,49 @@ async def get_daily(request: Request, _: Operator,
                                  "Cache-Control": "no-store"})
     if fmt == "html":
         return HTMLResponse(to_html(doc), headers={"Cache-Control": "no-store"})
+    return JSONResponse(doc, headers={"Cache-Control": "no-store"})
+
+
+async def monthly_report(station: Any, month: str) -> dict[str, Any]:
+    """The JSON document of a month's report."""
+    cfg = station.settings.station
+    today = station.clock.day()
+
+    def build() -> dict[str, Any]:
+        assert station.database is not None
+        with station.database._lock:
+            return build_monthly(station.database.conn, month, today=today, printers=list(station.settings.printers),
+                                 station=cfg.name, office=cfg.office).as_dict()
+
+    doc = await station.db(build)
+    doc["generated_at"] = station.clock.iso(station.clock.now())
+    year, mon = (int(x) for x in month.split("-"))
+    following = f"{year + mon // 12:04d}-{mon % 12 + 1:02d}-01"
+    chips = await chips_detail(station, station.clock.day_bounds(f"{month}-01")[0],
+                               station.clock.day_bounds(following)[0])
+    doc["chips"] = chips
+    doc["chips_by_state"] = {state: sum(1 for c in chips if c["state"] == state)
+                             for state in ("encoded", "encode_failed", "handed_over", "destroyed")}
+    return doc
+
+
+@router.get("/monthly", summary="The monthly blangko report (JSON, CSV or printable HTML by Accept)",
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}},
+                       406: {"description": "none of JSON, CSV, HTML is acceptable"},
+                       422: {"description": "bad or future month"}})
+async def get_monthly(request: Request, _: Operator,
+                      month: Annotated[str | None, Query(description="YYYY-MM (station time); default this month")]
+                      = None,
+                      format_: Annotated[str | None, Query(alias="format", pattern="^(json|csv|html)$")] = None,
+                      ) -> Response:
+    station = request.app.state.station
+    fmt = format_ or negotiate(request.headers.get("accept"))
+    which = parse_month(month, station.clock.day())
+    doc = await monthly_report(station, which)
+    if fmt == "csv":
+        return Response(monthly_csv(doc), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="laporan-blangko-{which}.csv"',
+                                 "Cache-Control": "no-store"})
+    if fmt == "html":
+        return HTMLResponse(monthly_html(doc), headers={"Cache-Control": "no-store"})
     return JSONResponse(doc, headers={"Cache-Control": "no-store"})

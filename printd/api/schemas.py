@@ -30,13 +30,21 @@ class JobIn(_In):
                                              "type is still open (otherwise 409 duplicate_open_job)")
 
 
+#: the ministry's spoilage categories (printd.queue.ledger.SpoilCategory)
+SpoilCategoryIn = Literal["gagal_cetak", "gagal_encode", "rusak_fisik", "cacat_pabrik", "perubahan_data"]
+
+
 class ResolveIn(_In):
     outcome: Literal["printed", "spoiled", "not_fed"]
     note: str | None = Field(None, max_length=500)
+    category: SpoilCategoryIn | None = Field(None, description="for `spoiled`: the ministry category; "
+                                             "default gagal_cetak (the card was in the printer)")
 
 
 class ReprintIn(_In):
     reason: str = Field(min_length=1, max_length=200)
+    category: SpoilCategoryIn | None = Field(None, description="why the printed card is spoiled; perubahan_data "
+                                             "when the data changed after printing; default gagal_cetak")
 
 
 class PauseIn(_In):
@@ -52,6 +60,33 @@ class ReceiptIn(_In):
     card_type: Literal["ktp-el", "kia"]
     count: int = Field(gt=0, le=100000)
     reference: str = Field(min_length=1, max_length=200)
+    sender: str | None = Field(None, max_length=200, description="who handed the blanks over (for the BAST), "
+                               "e.g. 'Ditjen Dukcapil Kemendagri'")
+
+
+class DestructionIn(_In):
+    card_type: Literal["ktp-el", "kia"]
+    count: int = Field(gt=0, le=100000)
+    method: Literal["potong", "bakar"]
+    witnesses: list[str] = Field(min_length=1, max_length=6, description="names of the witnesses "
+                                 "(e.g. Satpol PP, Inspektorat); at least one")
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class ReturnIn(_In):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    card_type: Literal["ktp-el", "kia"]
+    count: int = Field(gt=0, le=100000)
+    from_: Literal["brankas", "rusak"] = Field(alias="from")
+    reference: str = Field(min_length=1, max_length=200)
+    recipient: str | None = Field(None, max_length=200, description="who receives them (for the berita acara)")
+
+
+class SurrenderedIn(_In):
+    card_type: Literal["ktp-el", "kia"]
+    count: int = Field(gt=0, le=1000)
+    reason: str = Field(min_length=1, max_length=200)
+    job_id: str | None = Field(None, max_length=64)
 
 
 class LoadIn(_In):

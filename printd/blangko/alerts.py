@@ -9,6 +9,9 @@ Codes:
   the hopper and the sensor says it is empty, or the other way round). Dispatch trusts the sensor
   (`PrinterWorker.sensor_card_types()` gives nothing while it says empty); the alert asks for a count
   and an adjustment.
+- `custody_overdue`: custody (`rusak`) still holds cards that came in before today. Spoiled and surrendered
+  cards are destroyed daily, before witnesses (SE Mendagri 470.13/11176/SJ; see docs/stock.md), or
+  returned to the ministry.
 
 Only card types the station uses are checked: those with blanks, in a printer's config, or with jobs.
 """
@@ -59,9 +62,10 @@ class PrinterSnapshot:
 
 
 def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[str, int],
-                   printers: Sequence[PrinterSnapshot], cfg: StockConfig) -> list[Alert]:
+                   printers: Sequence[PrinterSnapshot], cfg: StockConfig,
+                   custody_overdue: Mapping[str, int] | None = None) -> list[Alert]:
     """The alerts for these balances ({card_type: {"safe", "hoppers", "total"}}), pending jobs per card
-    type and printers. Pure: no I/O."""
+    type, printers, and the cards per card type custody holds from before today. Pure: no I/O."""
     in_use = {ct for ct, b in balances.items() if b["total"] != 0 or b["safe"] != 0
               or any(b["hoppers"].values())}
     in_use |= {p.card_type for p in printers} | {ct for ct, n in pending.items() if n > 0}
@@ -77,6 +81,11 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
             out.append(Alert("queue_exceeds_stock", ct, None,
                              f"{waiting} {ct} jobs wait but the station holds only {b['total']} {ct} blanks; "
                              f"{waiting - b['total']} cannot be printed until a delivery"))
+    for ct, n in sorted((custody_overdue or {}).items()):
+        if n > 0:
+            out.append(Alert("custody_overdue", ct, None,
+                             f"custody (rusak) still holds {n} {ct} cards from before today; destroy them with "
+                             "witnesses (daily) or return them, each under a berita acara"))
     for p in printers:
         held = {ct: balances[ct]["hoppers"].get(p.name, 0) for ct in balances
                 if balances[ct]["hoppers"].get(p.name, 0) != 0}
@@ -127,7 +136,23 @@ async def evaluate(station: Any, balances: Mapping[str, Mapping[str, Any]] | Non
     if balances is None:
         balances = await station.db(station.stock.balances)
     pending = await station.db(_pending, station.store)
-    return compute_alerts(balances, pending, snapshots(station), station.settings.stock)
+    overdue = await station.db(custody_overdue, station.store.db, station.clock.day())
+    return compute_alerts(balances, pending, snapshots(station), station.settings.stock, overdue)
+
+
+def custody_overdue(db: Any, today: str) -> dict[str, int]:
+    """Cards per card type in custody that came in before `today`: all that came in, less today's, less
+    all that left (cards leave oldest first). Three queries on the `rusak` and day indexes, not a scan of
+    the whole ledger: this runs after every job event."""
+    out: dict[str, int] = {}
+    for sql, args, sign in (
+            ("SELECT card_type, SUM(count) FROM ledger WHERE dst = 'rusak' GROUP BY card_type", (), 1),
+            ("SELECT card_type, SUM(count) FROM ledger WHERE src = 'rusak' GROUP BY card_type", (), -1),
+            ("SELECT card_type, SUM(count) FROM ledger WHERE day = ? AND dst = 'rusak' GROUP BY card_type",
+             (today,), -1)):
+        for ct, n in db.query(sql, args):
+            out[ct] = out.get(ct, 0) + sign * int(n)
+    return {ct: n for ct, n in out.items() if n > 0}
 
 
 class AlertMonitor:

@@ -7,7 +7,8 @@ did not exist; with no complete working day yet, days left is unknown (None).
 
 Job estimates replay dispatch over the printers' speeds (as `queue.dispatch` does) inside the
 station's working hours (`[station] working_days`, `opens`, `closes`) and its `daily_capacity`: a card
-that would end after closing, or beyond the day's capacity, moves to the next working day's opening.
+that would start after closing, or beyond the day's capacity, moves to the next working day's opening;
+one that starts before closing (or before midnight on overtime) ends when it ends, as it will.
 Cards already used today count against today's capacity. Outside working hours, printers that are able
 work overtime (the dispatcher does not look at the clock): cards start at once until the next opening
 or the end of the day.
@@ -134,15 +135,20 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
     overtime_end = hours.overtime_end(now)
 
     def slot(t: float, seconds: float) -> float:
-        """When a card of `seconds` can start at or after `t`."""
-        if t + seconds <= overtime_end and used[today] < capacity:
+        """When a card of `seconds` can start at or after `t`.
+
+        A card that starts before closing time (or before the end of overtime) runs past it: the
+        dispatcher hands a printer its card whenever the printer is able, without looking at the
+        clock, and a card is never stopped half-way. Estimating such a card for the next morning
+        showed a card printing now as due tomorrow.
+        """
+        if t < overtime_end and used[today] < capacity:
             return t
         t = hours.earliest(t)
         for _ in range(_MAX_DAYS_AHEAD):
             d = hours.day_of(t)
             start, end = hours.bounds(d)
-            # a card longer than the whole working day still starts at the opening
-            if used[d] < capacity and (t + seconds <= end or t <= start):
+            if used[d] < capacity and t < max(end, start + 1e-9):
                 return t
             t = hours.bounds(hours.next_working_day(d))[0]
         raise ValueError("no working day configured")
@@ -166,7 +172,7 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
 def used_on(conn: sqlite3.Connection, day: str) -> int:
     """Blanks used at the station on `day` (printed, spoiled in a printer, test): its load on capacity."""
     row = conn.execute("SELECT COALESCE(SUM(count), 0) FROM ledger WHERE day = ? AND src LIKE 'hopper:%'"
-                       " AND dst IN ('printed', 'spoiled', 'test')", (day,)).fetchone()
+                       " AND kind IN ('consumed', 'spoiled', 'test')", (day,)).fetchone()
     return int(row[0])
 
 
@@ -192,7 +198,7 @@ def print_rates(conn: sqlite3.Connection, cfg: StationConfig, today: date) -> tu
     totals: dict[str, int] = defaultdict(int)
     for day, card_type, n in conn.execute(
             "SELECT day, card_type, SUM(count) FROM ledger WHERE day BETWEEN ? AND ? AND src LIKE 'hopper:%'"
-            " AND dst IN ('printed', 'spoiled', 'test') GROUP BY day, card_type",
+            " AND kind IN ('consumed', 'spoiled', 'test') GROUP BY day, card_type",
             (min(wanted), max(wanted))):
         if day in wanted:  # overtime on a non-working day inside the range does not count
             totals[card_type] += int(n)

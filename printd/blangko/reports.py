@@ -20,6 +20,18 @@ cards and still count as such"; `printed` keeps the gross count of cards that le
     opening + received - consumed - spoiled - test + adjusted - returned = closing
 
 holds for the card type too. `consumed` can be negative on a day with more reprints than prints.
+
+Custody (`rusak`, issue 16): spoiled cards and old cards surrendered for a replacement are kept until
+destroyed or returned to the ministry. `returned` stays what left usable stock for the ministry (the
+brankas: it is the `returned` of the equations above, so they hold with the report's own fields);
+`returned_by_source` shows both places, `brankas` and `rusak` (damaged cards out of custody). Then
+
+    custody_opening + custody_in - destroyed - returned_by_source["rusak"] = custody_closing
+
+with `custody_in` the spoiled cards kept in custody plus the `surrendered` ones (spoilage booked
+before custody existed went to the `spoiled` sink and is not in it). `spoiled_by_category` counts the
+spoiled cards by the ministry's categories (all five, zeros included) beside the printer's
+`spoiled_by_reason`.
 """
 from __future__ import annotations
 
@@ -30,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from printd.config import CARD_TYPES
-from printd.queue.ledger import SAFE, EntryKind
+from printd.queue.ledger import RUSAK, SAFE, SPOIL_CATEGORIES, EntryKind
 
 #: Attempt reasons written when a card in doubt is settled later (store.resolve, the station's
 #: counter check, the worker's late answer). An attempt that ended after the day closed with one of
@@ -39,6 +51,9 @@ SETTLED_REASONS = ("operator", "counter", "late-answer")
 
 #: Spoilage reasons are free text for reprints ("reprint:<why>"); the report groups them.
 REPRINT_PREFIX = "reprint:"
+
+#: spoilage booked before categories existed (schema 5) has none
+UNCATEGORIZED = "tanpa_kategori"
 
 
 @dataclass
@@ -81,16 +96,26 @@ class CardTypeDay:
     spoiled: int = 0
     spoiled_after_print: int = 0
     spoiled_by_reason: dict[str, int] = field(default_factory=dict)
+    spoiled_by_category: dict[str, int] = field(default_factory=dict)
     test: int = 0
     adjusted: int = 0
     returned: int = 0
+    returned_by_source: dict[str, int] = field(default_factory=lambda: {"brankas": 0, "rusak": 0})
     closing: int = 0
+    custody_opening: int = 0
+    custody_in: int = 0
+    surrendered: int = 0
+    destroyed: int = 0
+    custody_closing: int = 0
     locations: list[LocationDay] = field(default_factory=list)
     adjustments: list[dict[str, Any]] = field(default_factory=list)
 
     def expected_closing(self) -> int:
         return (self.opening + self.received - self.consumed - self.spoiled - self.test + self.adjusted
                 - self.returned)
+
+    def expected_custody_closing(self) -> int:
+        return self.custody_opening + self.custody_in - self.destroyed - self.returned_by_source["rusak"]
 
 
 @dataclass
@@ -141,6 +166,18 @@ def _balances(conn: sqlite3.Connection, day: str) -> tuple[dict[tuple[str, str],
     return opening, closing
 
 
+def custody_balances(conn: sqlite3.Connection, day_from: str, day_to: str) -> dict[str, tuple[int, int]]:
+    """card_type -> (custody before `day_from`, custody through `day_to`)."""
+    out: dict[str, tuple[int, int]] = {}
+    for card_type, before, through in conn.execute(
+            "SELECT card_type, SUM(CASE WHEN day < ? THEN d ELSE 0 END), SUM(d) FROM ("
+            " SELECT card_type, day, count AS d FROM ledger WHERE dst = ? AND day <= ?"
+            " UNION ALL SELECT card_type, day, -count AS d FROM ledger WHERE src = ? AND day <= ?)"
+            " GROUP BY card_type", (day_from, RUSAK, day_to, RUSAK, day_to)):
+        out[card_type] = (int(before), int(through))
+    return out
+
+
 def _reason_key(reason: str | None) -> str:
     if not reason:
         return "other"
@@ -160,8 +197,8 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
     """
     opening, closing = _balances(conn, day)
     rows = conn.execute(
-        "SELECT kind, card_type, src, dst, printer, reason, SUM(count) FROM ledger WHERE day = ?"
-        " GROUP BY kind, card_type, src, dst, printer, reason", (day,)).fetchall()
+        "SELECT kind, card_type, src, dst, printer, reason, category, SUM(count) AS n FROM ledger WHERE day = ?"
+        " GROUP BY kind, card_type, src, dst, printer, reason, category", (day,)).fetchall()
 
     types = list(dict.fromkeys([*card_types, *(k[1] for k in opening), *(k[1] for k in closing),
                                 *(r["card_type"] for r in rows)]))
@@ -181,7 +218,9 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
 
     printer_rows: dict[str, PrinterDay] = {p: PrinterDay(p) for p in printers}
     reasons: dict[str, dict[str, int]] = {ct: defaultdict(int) for ct in types}
+    categories: dict[str, dict[str, int]] = {ct: defaultdict(int) for ct in types}
     after_print: dict[str, int] = defaultdict(int)
+    custody: dict[str, dict[str, int]] = {ct: defaultdict(int) for ct in types}
 
     def printer_row(name: str | None) -> PrinterDay | None:
         if not name:
@@ -189,7 +228,16 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
         return printer_rows.setdefault(name, PrinterDay(name))
 
     for r in rows:
-        kind, ct, src, dst, n = r["kind"], r["card_type"], r["src"], r["dst"], int(r[6])
+        kind, ct, src, dst, n = r["kind"], r["card_type"], r["src"], r["dst"], int(r["n"])
+        if kind == EntryKind.SPOILED:
+            categories[ct][r["category"] or UNCATEGORIZED] += n
+        if dst == RUSAK:
+            custody[ct]["in"] += n
+            if kind == EntryKind.SURRENDERED:
+                custody[ct]["surrendered"] += n
+        if src == RUSAK:
+            custody[ct]["destroyed" if kind == EntryKind.DESTROYED else "returned"] += n
+            continue
         src_loc, dst_loc = _is_location(src), _is_location(dst)
         hopper_printer = src.split(":", 1)[1] if src.startswith("hopper:") else None
         if kind == EntryKind.ADJUSTED:
@@ -205,8 +253,8 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
         if dst_loc:                      # from outside: a delivery (anything else from outside is an adjustment)
             loc(ct, dst).received += n
             continue
-        if not src_loc:                  # sink to sink: a printed card found bad (reprint)
-            if dst == "spoiled":
+        if not src_loc:                  # sink to sink: a printed card found bad (reprint), a surrendered card
+            if kind == EntryKind.SPOILED:
                 after_print[ct] += n
                 reasons[ct][_reason_key(r["reason"])] += n
                 row = printer_row(r["printer"])
@@ -220,7 +268,7 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
             place.consumed += n
             if row:
                 row.printed += n
-        elif dst == "spoiled":
+        elif kind == EntryKind.SPOILED:
             place.spoiled += n
             reasons[ct][_reason_key(r["reason"])] += n
             if row:
@@ -240,6 +288,7 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
             "location": a["dst"] if inward else a["src"], "delta": a["count"] if inward else -a["count"],
             "reason": a["reason"], "actor": a["actor"], "at": a["at"]})
 
+    custody_at = custody_balances(conn, day, day)
     card_rows: list[CardTypeDay] = []
     for ct in types:
         places = sorted((p for p in locs[ct].values()), key=lambda p: _location_order(p.location))
@@ -260,6 +309,12 @@ def build_daily(conn: sqlite3.Connection, day: str, *, printers: Sequence[str], 
         c.consumed = c.printed - c.spoiled_after_print
         c.spoiled += c.spoiled_after_print
         c.spoiled_by_reason = dict(sorted(reasons[ct].items()))
+        # every ministry category, zeros included (as the monthly report and the ministry's forms list them)
+        c.spoiled_by_category = {**dict.fromkeys(SPOIL_CATEGORIES, 0), **dict(sorted(categories[ct].items()))}
+        c.returned_by_source = {"brankas": c.returned, "rusak": custody[ct]["returned"]}
+        c.custody_opening, c.custody_closing = custody_at.get(ct, (0, 0))
+        c.custody_in, c.surrendered = custody[ct]["in"], custody[ct]["surrendered"]
+        c.destroyed = custody[ct]["destroyed"]
         c.adjustments = adjustments[ct]
         card_rows.append(c)
 
@@ -287,15 +342,19 @@ def in_doubt_at_close(conn: sqlite3.Connection, day_end: float) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _flows_row() -> dict[str, Any]:
+    return {"printed_today": 0, "spoiled_today": 0, "spoiled_today_by_reason": {}, "spoiled_today_by_category": {},
+            "test_today": 0}
+
+
 def flows_today(conn: sqlite3.Connection, day: str) -> dict[str, dict[str, Any]]:
-    """Today's printed, spoiled (by reason) and test counts per card type, for the stock view (cheap)."""
-    out: dict[str, dict[str, Any]] = {ct: {"printed_today": 0, "spoiled_today": 0, "spoiled_today_by_reason": {},
-                                           "test_today": 0} for ct in CARD_TYPES}
-    for r in conn.execute("SELECT card_type, kind, reason, SUM(count) FROM ledger WHERE day = ?"
-                          " AND kind IN ('consumed', 'spoiled', 'test') GROUP BY card_type, kind, reason", (day,)):
-        ct, kind, n = r[0], r[1], int(r[3])
-        row = out.setdefault(ct, {"printed_today": 0, "spoiled_today": 0, "spoiled_today_by_reason": {},
-                                  "test_today": 0})
+    """Today's printed, spoiled (by reason and category) and test counts per card type, for the stock view."""
+    out: dict[str, dict[str, Any]] = {ct: _flows_row() for ct in CARD_TYPES}
+    for r in conn.execute("SELECT card_type, kind, reason, category, SUM(count) FROM ledger WHERE day = ?"
+                          " AND kind IN ('consumed', 'spoiled', 'test') GROUP BY card_type, kind, reason, category",
+                          (day,)):
+        ct, kind, n = r[0], r[1], int(r[4])
+        row = out.setdefault(ct, _flows_row())
         if kind == EntryKind.CONSUMED:
             row["printed_today"] += n
         elif kind == EntryKind.TEST:
@@ -304,4 +363,6 @@ def flows_today(conn: sqlite3.Connection, day: str) -> dict[str, dict[str, Any]]
             row["spoiled_today"] += n
             key = _reason_key(r[2])
             row["spoiled_today_by_reason"][key] = row["spoiled_today_by_reason"].get(key, 0) + n
+            cat = r[3] or UNCATEGORIZED
+            row["spoiled_today_by_category"][cat] = row["spoiled_today_by_category"].get(cat, 0) + n
     return out

@@ -107,9 +107,10 @@ class Stock:
     # --------------------------------------------------------------- actions
 
     def _tx_book(self, checks: list[tuple[str, str, int]], entries: list[dict[str, Any]],
-                 settled: tuple[str, str] | None = None) -> list[int]:
+                 settled: tuple[str, str] | None = None, document: dict[str, Any] | None = None) -> list[int]:
         """Check balances and book in one transaction: (location, card_type, needed) must be available,
-        and the `settled` (location, card_type) must have no card in flight or in doubt.
+        and the `settled` (location, card_type) must have no card in flight or in doubt. A `document`
+        (see ledger.insert_document) is written first and the entries name it.
 
         Every entry gets the same instant, and the station day of that instant: a day's entries are
         booked on that day only, so a past day's report never changes.
@@ -131,18 +132,24 @@ class Stock:
                 raise Conflict(f"printer {printer} has a {settled[1]} card in flight or in doubt; wait for it or "
                                "resolve it before lowering its hopper's count (it would be counted twice)",
                                code="card_in_flight", field="location")
-            return [ledger.book(c, **{"day": self.clock.day(now), "at": now, **e}) for e in entries]
+            stamp: dict[str, Any] = {"day": self.clock.day(now), "at": now}
+            if document is not None:
+                stamp["document_id"] = ledger.insert_document(c, **stamp, **document)
+            return [ledger.book(c, **{**stamp, **e}) for e in entries]
 
-    def receive(self, card_type: str, count: int, reference: str, actor: str) -> list[int]:
-        """A delivery into the safe, with the hand-over document's reference."""
+    def receive(self, card_type: str, count: int, reference: str, actor: str, sender: str | None = None) -> list[int]:
+        """A delivery into the safe, with the hand-over document (BAST) its entry names."""
         self._card_type(card_type)
         self._count(count)
         if not reference or not reference.strip():
             raise Invalid("reference (the hand-over document number) is required", code="missing_reference",
                           field="reference")
+        ref = reference.strip()[:200]
+        party = sender.strip()[:200] if sender and sender.strip() else None
         return self._tx_book([], [dict(kind=EntryKind.RECEIVED, card_type=card_type,
-                                       count=count, src=EXTERNAL, dst=SAFE, reference=reference.strip()[:200],
-                                       actor=actor)])
+                                       count=count, src=EXTERNAL, dst=SAFE, reference=ref, actor=actor)],
+                             document=dict(kind="receipt", card_type=card_type, count=count, source="external",
+                                           reference=ref, party=party, actor=actor))
 
     def hopper_type_conflict(self, c: sqlite3.Connection, printer: str, card_type: str) -> str | None:
         held = ledger.hopper_card_types(c, printer)

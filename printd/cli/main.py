@@ -35,7 +35,9 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     """Run the daemon."""
     from printd import daemon
     from printd.ops.logs import setup_logging
+    from printd.ops.statelock import StateDirBusy
     from printd.queue.db import SchemaTooNew
+    from printd.queue.integrity import DatabaseDamaged
 
     setup_logging(settings.logging.level)
     if listen:
@@ -64,7 +66,7 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
     try:
         daemon.run(settings, state_dir, [announce])
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, StateDirBusy, DatabaseDamaged) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -72,11 +74,12 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
 def _accounts(settings: Any, state_dir: Path) -> Any:
     from printd.access.accounts import Accounts
-    from printd.queue.db import Database, SchemaTooNew
+    from printd.queue.db import SchemaTooNew
+    from printd.queue.integrity import DatabaseDamaged, open_database
 
     try:
-        return Accounts(Database(state_dir / "printd.sqlite3"))
-    except SchemaTooNew as exc:
+        return Accounts(open_database(state_dir / "printd.sqlite3"))
+    except (SchemaTooNew, DatabaseDamaged) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -41,14 +41,16 @@ def register(main: click.Group) -> None:
         """Delete names, NIKs and card images of jobs final for longer than [station] retention_days."""
         from printd.ops.retention import Retention
         from printd.queue.db import Database, SchemaTooNew
+        from printd.queue.integrity import DatabaseDamaged, check_database
 
         db_path = state_dir / DB_NAME
         if not db_path.exists():
             raise click.ClickException(f"no database at {db_path}; is --state-dir right?")
         days = settings.station.retention_days
         try:
+            check_database(db_path)
             database = Database(db_path)
-        except SchemaTooNew as exc:
+        except (SchemaTooNew, DatabaseDamaged) as exc:
             raise click.ClickException(str(exc)) from None
         try:
             report = Retention(database, state_dir, days * 86400).run_all(dry_run=dry_run)

@@ -78,7 +78,7 @@ class WebhookDelivery:
             trust_env=False, headers={"User-Agent": f"printd/{__version__}"},
             limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT))
         self.station.events.listen(self._on_event)
-        self._task = asyncio.create_task(self._run(), name="webhook-delivery")
+        self._task = self.station.supervisor.spawn("webhook-delivery", self._run)
 
     async def stop(self) -> None:
         """Stop sending. A POST cut short here is sent again at the next start, with the same event id."""

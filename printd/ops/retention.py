@@ -300,7 +300,7 @@ class RetentionTask:
         assert self.station.database is not None
         self.retention = Retention(self.station.database, self.station.state_dir, self.window_s,
                                    clock=self.station.clock.now)
-        self._task = asyncio.create_task(self._loop(), name="retention")
+        self._task = self.station.supervisor.spawn("retention", self._loop)
 
     async def stop(self, _app: object = None) -> None:
         if self._task is not None:

@@ -148,6 +148,7 @@ async def watchdog_loop(
     *,
     interval_s: float | None = None,
     status_refresh_s: float = STATUS_REFRESH_S,
+    alive: Callable[[], bool] | None = None,
 ) -> None:
     """Ping WATCHDOG=1 and keep STATUS= current, from the event loop, until cancelled.
 
@@ -155,6 +156,7 @@ async def watchdog_loop(
     that hangs, a runaway computation), the pings stop and systemd restarts the daemon after
     `WatchdogSec`. STATUS= is sent only when `status_fn()`'s text changes. Returns at once when not
     under systemd. `interval_s` overrides the interval derived from `$WATCHDOG_USEC` (tests).
+    `alive()` False (a supervised task that cannot recover) withholds the pings, so systemd restarts us.
     """
     if not notifier.enabled:
         return
@@ -162,9 +164,14 @@ async def watchdog_loop(
     tick = status_refresh_s if ping_every is None else min(ping_every, status_refresh_s)
     last_status: str | None = None
     status_failed = False
+    withheld = False
     while True:
         fields: dict[str, str | int] = {}
-        if ping_every is not None:
+        healthy = alive is None or alive()
+        if not healthy and not withheld:
+            log.error("a task cannot recover: no more watchdog pings, systemd will restart printd")
+        withheld = not healthy
+        if ping_every is not None and healthy:
             fields["WATCHDOG"] = 1
         try:
             text = _one_line(status_fn())

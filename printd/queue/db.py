@@ -195,6 +195,62 @@ MIGRATIONS: list[str] = [
     CREATE INDEX tokens_prev_hash ON tokens (prev_hash) WHERE prev_hash IS NOT NULL;
     CREATE INDEX jobs_nik_open ON jobs (nik, card_type) WHERE nik IS NOT NULL AND final_at IS NULL;
     """,
+    # 5 -> 6: blangko accountability (issue 16): the ministry's spoilage category on ledger entries, the
+    # documents (destruction, return, receipt hand-over) entries belong to, and a child table where the
+    # chip UIDs of destroyed cards can be listed once a reader records them (one row per card).
+    """
+    ALTER TABLE ledger ADD COLUMN category TEXT;
+    ALTER TABLE ledger ADD COLUMN document_id INTEGER;
+    CREATE INDEX ledger_document ON ledger (document_id) WHERE document_id IS NOT NULL;
+    CREATE INDEX ledger_into_rusak ON ledger (card_type, id, kind, category, count) WHERE dst = 'rusak';
+    CREATE INDEX ledger_out_of_rusak ON ledger (card_type, category, count) WHERE src = 'rusak';
+    CREATE TABLE stock_documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('destruction', 'return', 'receipt', 'surrendered')),
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        card_type TEXT NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0),
+        source TEXT,
+        method TEXT,
+        witnesses TEXT NOT NULL DEFAULT '[]',
+        reference TEXT,
+        reason TEXT,
+        party TEXT,
+        job_id TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX stock_documents_day ON stock_documents (kind, day);
+    CREATE TRIGGER stock_documents_no_update BEFORE UPDATE ON stock_documents
+        BEGIN SELECT RAISE(ABORT, 'stock documents are append-only'); END;
+    CREATE TRIGGER stock_documents_no_delete BEFORE DELETE ON stock_documents
+        BEGIN SELECT RAISE(ABORT, 'stock documents are append-only'); END;
+    CREATE TABLE destruction_cards (
+        document_id INTEGER NOT NULL REFERENCES stock_documents (id),
+        chip_uid TEXT NOT NULL,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        PRIMARY KEY (document_id, chip_uid)
+    );
+    """,
+    # every blank's chip: which job (citizen) it went to, when it was encoded, handed over or destroyed.
+    # One chip, one citizen: the UID is the key. The ledger stays append-only; entries link here by id.
+    """
+    CREATE TABLE chips (
+        uid TEXT PRIMARY KEY,
+        job_id TEXT,
+        attempt_n INTEGER,
+        state TEXT NOT NULL,
+        detail TEXT,
+        ledger_entry_id INTEGER,
+        encoded_at REAL,
+        handed_over_at REAL,
+        handed_over_by TEXT,
+        destruction_id INTEGER,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX chips_job ON chips (job_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

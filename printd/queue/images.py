@@ -1,10 +1,16 @@
 """Card images beside the database: content-addressed files, written durably, deleted at retention."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
 from pathlib import Path
+
+from printd.errors import StoreUnavailable
+
+#: write errors that mean "the disk cannot take it now" (-> 503 with Retry-After), not a bug (-> 500)
+_CANNOT_PERSIST = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE, errno.ENFILE})
 
 
 class ImageStore:
@@ -28,8 +34,16 @@ class ImageStore:
 
         Safe to call from several threads at once (submissions write in parallel, off the database
         thread): each writer has its own temporary file, and identical content renames onto the
-        same name with the same bytes.
+        same name with the same bytes. A read-only or full disk raises StoreUnavailable.
         """
+        try:
+            return self._put_all(images)
+        except OSError as exc:
+            if exc.errno in _CANNOT_PERSIST:
+                raise StoreUnavailable(f"card images cannot be written to {self.dir}: {exc.strerror}") from exc
+            raise
+
+    def _put_all(self, images: tuple[bytes, ...]) -> list[str]:
         shas = []
         written = False
         for data in images:
@@ -50,8 +64,11 @@ class ImageStore:
                 while view:   # os.write may write less than asked
                     view = view[os.write(fd, view):]
                 os.fsync(fd)
-            finally:
+            except BaseException:
                 os.close(fd)
+                tmp.unlink(missing_ok=True)   # a full disk must not keep half an image
+                raise
+            os.close(fd)
             os.replace(tmp, target)
             written = True
         if written:

@@ -1,20 +1,43 @@
 """The blangko ledger table: append-only movements of blank cards between locations.
 
-Every entry moves `count` cards of one card type from `src` to `dst`. Locations: `safe`,
-`hopper:NAME`; sources and sinks outside the station: `external` (deliveries, returns, adjustments),
-`printed`, `spoiled`, `test`. A balance is derived: cards in minus cards out. No entry is ever
-updated or deleted (triggers refuse it).
+Every entry moves `count` cards of one card type from `src` to `dst`. Usable locations: `safe`
+(the brankas), `hopper:NAME`. Custody: `rusak` holds spoiled and surrendered cards until they are
+destroyed or returned (not usable stock). Sources and sinks outside the station: `external`
+(deliveries, returns, adjustments, surrendered old cards), `printed`, `test`, `destroyed`, and
+`spoiled` (where spoilage went before custody existed; new spoilage goes to `rusak`). A balance is
+derived: cards in minus cards out. No entry is ever updated or deleted (triggers refuse it).
+
+A `spoiled` entry carries its ministry category (`SpoilCategory`); an entry that belongs to a
+document (a destruction, a return, a receipt's hand-over) carries that document's id.
 """
 from __future__ import annotations
 
 import enum
+import json
 import sqlite3
 import time
 from dataclasses import dataclass
 
+from printd.errors import Invalid
+
 SAFE = "safe"
 EXTERNAL = "external"
-SINKS = ("printed", "spoiled", "test")
+RUSAK = "rusak"
+DESTROYED = "destroyed"
+SINKS = ("printed", "spoiled", "test", DESTROYED)
+
+
+class SpoilCategory(enum.StrEnum):
+    """Why a blank was spoiled, in the categories Disdukcapil offices report to the ministry."""
+
+    GAGAL_CETAK = "gagal_cetak"          # printer fault: jam, ribbon/film, overheat
+    GAGAL_ENCODE = "gagal_encode"        # chip write failed
+    RUSAK_FISIK = "rusak_fisik"          # physically damaged
+    CACAT_PABRIK = "cacat_pabrik"        # defective from the factory / no chip
+    PERUBAHAN_DATA = "perubahan_data"    # printed, then the data changed
+
+
+SPOIL_CATEGORIES: tuple[str, ...] = tuple(c.value for c in SpoilCategory)
 
 
 def hopper(printer: str) -> str:
@@ -29,7 +52,9 @@ class EntryKind(enum.StrEnum):
     SPOILED = "spoiled"        # a blank wasted (attempt or printer, reason)
     TEST = "test"              # a test card
     ADJUSTED = "adjusted"      # a count correction (reason and user required)
-    RETURNED = "returned"      # sent back to the directorate
+    RETURNED = "returned"      # sent back to the directorate (from the safe or from custody)
+    SURRENDERED = "surrendered"  # an old card taken in for a replacement, into custody
+    DESTROYED = "destroyed"    # custody -> destroyed, under a Berita Acara Pemusnahan
 
 
 @dataclass(frozen=True)
@@ -48,12 +73,14 @@ class Entry:
     reason: str | None
     reference: str | None
     actor: str
+    category: str | None = None
+    document_id: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Entry:
         return cls(row["id"], row["at"], row["day"], EntryKind(row["kind"]), row["card_type"], row["count"],
                    row["src"], row["dst"], row["printer"], row["job_id"], row["attempt_n"], row["reason"],
-                   row["reference"], row["actor"])
+                   row["reference"], row["actor"], row["category"], row["document_id"])
 
     @property
     def location(self) -> str:
@@ -69,13 +96,21 @@ class Entry:
 def book(conn: sqlite3.Connection, *, day: str, kind: EntryKind, card_type: str, count: int, src: str,
          dst: str, actor: str, printer: str | None = None, job_id: str | None = None,
          attempt_n: int | None = None, reason: str | None = None, reference: str | None = None,
-         at: float | None = None) -> int:
-    """Append one entry inside the caller's transaction; returns its id."""
+         at: float | None = None, category: str | None = None, document_id: int | None = None) -> int:
+    """Append one entry inside the caller's transaction; returns its id.
+
+    A `spoiled` entry must name one of SPOIL_CATEGORIES (an older one without it predates them);
+    no other entry may carry a spoilage category except a destruction or return of spoiled cards,
+    which keeps the category of the cards it takes out of custody.
+    """
+    if kind == EntryKind.SPOILED and category not in SPOIL_CATEGORIES:
+        raise Invalid(f"category must be one of: {', '.join(SPOIL_CATEGORIES)} (not {category!r})",
+                      code="invalid_category", field="category")
     cur = conn.execute(
         "INSERT INTO ledger (at, day, kind, card_type, count, src, dst, printer, job_id, attempt_n, reason,"
-        " reference, actor) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " reference, actor, category, document_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (at if at is not None else time.time(), day, kind.value, card_type, count, src, dst, printer, job_id,
-         attempt_n, reason, reference, actor))
+         attempt_n, reason, reference, actor, category, document_id))
     return int(cur.lastrowid or 0)
 
 
@@ -129,3 +164,17 @@ def entries(conn: sqlite3.Connection, day_from: str | None = None, day_to: str |
     sql += " ORDER BY id LIMIT ?"
     args.append(limit)
     return [Entry.from_row(r) for r in conn.execute(sql, args)]
+
+
+def insert_document(conn: sqlite3.Connection, *, at: float, day: str, kind: str, card_type: str, count: int,
+                    actor: str, witnesses: list[str] | None = None, source: str | None = None,
+                    method: str | None = None, reference: str | None = None, reason: str | None = None,
+                    party: str | None = None, job_id: str | None = None) -> int:
+    """Append a stock document (destruction, return, receipt, surrendered) inside the caller's transaction;
+    its ledger entries name it by `document_id`. Returns its id."""
+    cur = conn.execute(
+        "INSERT INTO stock_documents (at, day, kind, card_type, count, actor, witnesses, source, method, reference,"
+        " reason, party, job_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (at, day, kind, card_type, count, actor, json.dumps(witnesses or [], ensure_ascii=False), source, method,
+         reference, reason, party, job_id))
+    return int(cur.lastrowid or 0)

@@ -34,7 +34,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     # settled by the printer's counter or by the operator
     JobState.IN_DOUBT: frozenset({JobState.PRINTED, JobState.QUEUED, JobState.FAILED, JobState.CANCELED}),
     # a reprint after a bad card is found: the job goes back to the queue with a linked attempt
-    JobState.PRINTED: frozenset({JobState.QUEUED}),
+    JobState.PRINTED: frozenset({JobState.QUEUED, JobState.FAILED}),   # found bad: again, or out of tries
     JobState.FAILED: frozenset({JobState.QUEUED}),
     JobState.CANCELED: frozenset(),
 }

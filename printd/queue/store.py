@@ -299,8 +299,13 @@ class Store:
             return job
 
     def finish_attempt(self, job_id: str, n: int, outcome: AttemptOutcome, *, reason: str | None = None,
-                       counters: Counters | None = None, actor: str = "station", note: str | None = None) -> Job:
-        """End attempt `n` of a job (printing or in doubt) and move the job on, booking the ledger."""
+                       counters: Counters | None = None, actor: str = "station", note: str | None = None,
+                       category: str | None = None) -> Job:
+        """End attempt `n` of a job (printing or in doubt) and move the job on, booking the ledger.
+
+        A spoiled card goes into custody (`rusak`) under its ministry category; a card spoiled in the
+        printer is `gagal_cetak` unless the caller knows better (an operator, a chip-encoding failure).
+        """
         with self.db.tx() as c:
             job = self._load(c, job_id)
             row = c.execute("SELECT * FROM attempts WHERE job_id=? AND n=?", (job_id, n)).fetchone()
@@ -326,8 +331,9 @@ class Store:
                 return self._set_state(c, job, JobState.PRINTED, printed_at=now, printer=att.printer)
             if outcome == AttemptOutcome.SPOILED:
                 ledger.book(c, day=day, kind=EntryKind.SPOILED, card_type=job.card_type, count=1, src=place,
-                            dst="spoiled", printer=att.printer, job_id=job_id, attempt_n=n,
-                            reason=reason or "other", actor=actor, at=now)
+                            dst=ledger.RUSAK, printer=att.printer, job_id=job_id, attempt_n=n,
+                            reason=reason or "other", actor=actor, at=now,
+                            category=category or ledger.SpoilCategory.GAGAL_CETAK)
                 spoiled = c.execute("SELECT COUNT(*) FROM attempts WHERE job_id=? AND outcome='spoiled'",
                                     (job_id,)).fetchone()[0]
                 if cancel:
@@ -346,7 +352,10 @@ class Store:
             if outcome == AttemptOutcome.IN_DOUBT:
                 if job.state == JobState.IN_DOUBT:
                     return self.get(job_id)
-                return self._set_state(c, job, JobState.IN_DOUBT, reason=reason or "lost-contact",
+                # an operator's cancel of the card stays on the job (the attempt keeps why it is in doubt),
+                # so settling it as spoiled or not fed cancels the job instead of queuing it again
+                return self._set_state(c, job, JobState.IN_DOUBT,
+                                       reason=CANCEL_REQUESTED if cancel else reason or "lost-contact",
                                        printer=att.printer)
             raise Invalid(f"cannot end an attempt as {outcome.value}")
 
@@ -394,7 +403,8 @@ class Store:
             return self._set_state(c, job, JobState.QUEUED, reason="released" if job.state == JobState.FAILED
                                    else None)
 
-    def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None) -> Job:
+    def resolve(self, job_id: str, resolution: Resolution, *, actor: str, note: str | None = None,
+                category: str | None = None) -> Job:
         """The operator settles an `in_doubt` job."""
         job = self.get(job_id)
         if job.state != JobState.IN_DOUBT:
@@ -403,10 +413,17 @@ class Store:
                                                                        AttemptOutcome.PRINTING))
         outcome = {Resolution.PRINTED: AttemptOutcome.PRINTED, Resolution.SPOILED: AttemptOutcome.SPOILED,
                    Resolution.NOT_FED: AttemptOutcome.NOT_FED}[resolution]
-        return self.finish_attempt(job_id, att.n, outcome, reason="operator", actor=actor, note=note)
+        return self.finish_attempt(job_id, att.n, outcome, reason="operator", actor=actor, note=note,
+                                   category=category)
 
-    def reprint(self, job_id: str, *, reason: str, actor: str) -> Job:
-        """A printed card found bad: book it spoiled and queue the job again (a new, linked attempt)."""
+    def reprint(self, job_id: str, *, reason: str, actor: str, category: str | None = None,
+                within_max_attempts: bool = False,
+                on_booked: Callable[[sqlite3.Connection, int], None] | None = None) -> Job:
+        """A printed card found bad: book it spoiled (into custody, under its category; `gagal_cetak` when
+        not told) and queue the job again (a new, linked attempt).
+
+        `within_max_attempts`: a job that used its `max_attempts` blanks fails instead of printing again.
+        `on_booked(conn, entry_id)` runs in the same transaction, with the spoiled entry's id."""
         with self.db.tx() as c:
             job = self._load(c, job_id)
             if job.state != JobState.PRINTED:
@@ -419,8 +436,19 @@ class Store:
                              (job_id,)).fetchone()
             now = self.clock.now()
             ledger.book(c, day=self.clock.day(now), kind=EntryKind.SPOILED, card_type=job.card_type, count=1,
-                        src="printed", dst="spoiled", printer=last["printer"] if last else None, job_id=job_id,
-                        attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now)
+                        src="printed", dst=ledger.RUSAK, printer=last["printer"] if last else None, job_id=job_id,
+                        attempt_n=last["n"] if last else None, reason=f"reprint:{reason}", actor=actor, at=now,
+                        category=category or ledger.SpoilCategory.GAGAL_CETAK)
+            if on_booked is not None:
+                entry = c.execute("SELECT MAX(id) FROM ledger WHERE job_id = ? AND kind = ?",
+                                  (job_id, EntryKind.SPOILED.value)).fetchone()[0]
+                on_booked(c, int(entry))
+            if within_max_attempts:
+                # blanks this job has spoiled so far, this one included
+                spoiled = c.execute("SELECT COUNT(*) FROM ledger WHERE job_id = ? AND kind = ?",
+                                    (job_id, EntryKind.SPOILED.value)).fetchone()[0]
+                if spoiled >= self.max_attempts:
+                    return self._set_state(c, job, JobState.FAILED, reason="max-attempts", printer=None)
             return self._set_state(c, job, JobState.QUEUED, reason="reprint", printer=None)
 
     def mark_open_attempts_in_doubt(self, printer: str | None = None,
@@ -477,9 +505,11 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        digits = raw[1:]
+        # SQLite integers are 64-bit: a larger one failed in the query (500) instead of here
+        if not raw.startswith("s") or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
             raise ValueError
-        return int(raw[1:])
+        return int(digits)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid("cursor is not one this server gave out; start again without it", code="invalid_cursor",
                       field="cursor") from exc

@@ -93,6 +93,7 @@ async def index(request: Request) -> Response:
         "printers": [{"name": name, "card_type": cfg.card_type} for name, cfg in settings.printers.items()],
         "session_expires_at": session.expires_at, "version": __version__,
         "simulated": any(w.simulated for w in station.workers.values()),
+        "reader": bool(settings.station.reader),   # chip steps (hand-over, tapping before destruction)
     }
     return _html("app.html", t=Translator(lang), lang=lang, csrf=session.csrf, config=config,
                  strings=strings(lang), user=session.user, role=session.role.value,

@@ -60,6 +60,9 @@ def test_error_body_has_the_code_enum_and_every_raised_code_is_in_it(tmp_path: P
         for a, b in pattern.findall(source.read_text()):
             raised.add(a or b)
     raised -= {"error"}   # the fallback of an unknown HTTP status, never answered by a route
+    from printd.chips.reader import ReaderProblem
+
+    raised |= {p.value for p in ReaderProblem}   # raised as `code=exc.problem.value`
     missing = sorted(raised - enum)
     assert not missing, f"codes raised but not in printd/api/error_codes.py: {missing}"
 

@@ -115,3 +115,27 @@ async def test_the_monitor_publishes_when_the_alerts_change(station: Station) ->
     finally:
         station.events.unsubscribe(q)
         await monitor.stop()
+
+
+def test_custody_from_an_earlier_day_asks_for_the_daily_destruction(tmp_path: Any) -> None:
+    # SE Mendagri 470.13/11176/SJ: spoiled cards are destroyed, daily (docs/stock.md)
+    from printd.blangko.alerts import custody_overdue
+    from printd.blangko.custody import Custody
+    from tests.stock_helpers import make_world, wib
+
+    alerts = compute_alerts(balances(), {}, PRINTERS, CFG, {"ktp-el": 3})
+    assert codes(alerts) == {("custody_overdue", "ktp-el", None)} and "3 ktp-el cards" in alerts[0].message
+    assert compute_alerts(balances(), {}, PRINTERS, CFG, {"ktp-el": 0}) == []
+
+    w = make_world(tmp_path / "c.sqlite3", wib(2026, 12, 3, 9, 0))
+    custody = Custody(w.stock)
+    custody.surrender("ktp-el", 4, "KTP-el lama", "budi")
+    assert custody_overdue(w.db, w.clock.day()) == {}            # today's cards are not overdue yet
+    w.clock.advance(24 * 3600)
+    custody.surrender("ktp-el", 2, "KTP-el lama", "budi")
+    assert custody_overdue(w.db, w.clock.day()) == {"ktp-el": 4}
+    custody.destroy("ktp-el", 3, "potong", ["Satpol PP"], "BA-1", "kepala")
+    assert custody_overdue(w.db, w.clock.day()) == {"ktp-el": 1}  # oldest first: one of yesterday's left
+    custody.destroy("ktp-el", 1, "potong", ["Satpol PP"], "BA-2", "kepala")
+    assert custody_overdue(w.db, w.clock.day()) == {}
+    w.db.close()

@@ -73,10 +73,14 @@ def test_queue_beyond_todays_capacity_moves_to_the_next_working_day() -> None:
     assert [est[j] - monday for j in ("j3", "j4", "j5")] == [35, 35, 70]
 
 
-def test_a_card_that_would_end_after_closing_moves_to_the_next_morning() -> None:
+def test_a_card_started_before_closing_ends_after_it_and_the_next_one_waits_for_the_morning() -> None:
+    """Issue 14: the dispatcher starts a card whenever a printer is able (it never looks at the clock)
+    and never stops one half-way, so a card starting at 15:59:40 is done at 16:00:15, not tomorrow."""
     now = wib(2026, 11, 30, 15, 59, 40).timestamp()
-    est = estimate_jobs([("j1", "ktp-el", False)], printers(now), now, HOURS, capacity=250)
-    assert est["j1"] == wib(2026, 12, 1, 8, 0, 35).timestamp()
+    queue = [("j1", "ktp-el", False), ("j2", "ktp-el", False), ("j3", "ktp-el", False)]
+    est = estimate_jobs(queue, printers(now), now, HOURS, capacity=250)
+    assert est["j1"] == est["j2"] == wib(2026, 11, 30, 16, 0, 15).timestamp()
+    assert est["j3"] == wib(2026, 12, 1, 8, 0, 35).timestamp()   # would start after closing
 
 
 def test_outside_hours_able_printers_work_overtime_until_the_end_of_the_day() -> None:
@@ -89,10 +93,12 @@ def test_outside_hours_able_printers_work_overtime_until_the_end_of_the_day() ->
 
 def test_overtime_stops_at_midnight_and_the_rest_waits_for_the_next_opening() -> None:
     now = wib(2026, 12, 5, 23, 59, 0).timestamp()   # Saturday, a minute before midnight
-    queue = [(f"j{i}", "ktp-el", False) for i in range(4)]
+    queue = [(f"j{i}", "ktp-el", False) for i in range(6)]
     est = estimate_jobs(queue, printers(now), now, HOURS, capacity=250)
     assert est["j0"] == est["j1"] == now + 35
-    assert est["j2"] == est["j3"] == wib(2026, 12, 7, 8, 0, 35).timestamp()   # Monday
+    # started at 23:59:35, before midnight: they end at 00:00:10 as the printers will finish them (issue 14)
+    assert est["j2"] == est["j3"] == now + 70
+    assert est["j4"] == est["j5"] == wib(2026, 12, 7, 8, 0, 35).timestamp()   # Monday
 
 
 def test_overtime_counts_against_the_days_capacity() -> None:
@@ -105,9 +111,10 @@ def test_overtime_counts_against_the_days_capacity() -> None:
 
 def test_before_opening_cards_start_at_once_then_working_hours_apply() -> None:
     now = wib(2026, 11, 30, 7, 59, 0).timestamp()   # Monday, a minute before the opening
-    est = estimate_jobs([(f"j{i}", "ktp-el", False) for i in range(4)], printers(now), now, HOURS, capacity=250)
+    est = estimate_jobs([(f"j{i}", "ktp-el", False) for i in range(6)], printers(now), now, HOURS, capacity=250)
     assert est["j0"] == est["j1"] == now + 35
-    assert est["j2"] == est["j3"] == wib(2026, 11, 30, 8, 0, 35).timestamp()
+    assert est["j2"] == est["j3"] == now + 70            # started 07:59:35, the printers go straight on
+    assert est["j4"] == est["j5"] == now + 105
 
 
 def test_a_full_day_fits_and_the_rest_goes_to_tomorrow() -> None:

@@ -44,6 +44,7 @@ def loc_row(report: DailyReport, location: str, card_type: str = "ktp-el") -> Lo
 def assert_equations(report: DailyReport) -> None:
     for c in report.card_types:
         assert c.expected_closing() == c.closing, (report.date, c)
+        assert c.expected_custody_closing() == c.custody_closing, (report.date, c)
         assert c.consumed + c.spoiled == sum(loc.consumed + loc.spoiled for loc in c.locations)
         for loc in c.locations:
             assert loc.expected_closing() == loc.closing, (report.date, c.card_type, loc)
@@ -91,6 +92,9 @@ def test_two_days_exact_figures(world: World) -> None:
     assert (m.opening, m.received, m.loaded, m.unloaded) == (0, 101, 60, 0)
     assert (m.printed, m.consumed, m.spoiled, m.spoiled_after_print) == (5, 5, 1, 0)
     assert m.spoiled_by_reason == {"media-jam": 1}
+    assert m.spoiled_by_category == {"gagal_cetak": 1, "gagal_encode": 0, "rusak_fisik": 0, "cacat_pabrik": 0,
+                                     "perubahan_data": 0}
+    assert (m.custody_opening, m.custody_in, m.custody_closing) == (0, 1, 1)   # the jammed card, kept for destruction
     assert (m.test, m.adjusted, m.returned, m.closing) == (1, -2, 0, 92)
     assert [a["delta"] for a in m.adjustments] == [-2] and m.adjustments[0]["reason"] == "stock count: 2 missing"
     assert (loc_row(mon, "safe").closing, loc_row(mon, "hopper:card1").closing,
@@ -106,6 +110,10 @@ def test_two_days_exact_figures(world: World) -> None:
     # two cards left card1 today; yesterday's reprinted card comes off consumed and counts as spoiled
     assert (t.printed, t.consumed, t.spoiled, t.spoiled_after_print) == (2, 1, 2, 1)
     assert t.spoiled_by_reason == {"operator": 1, "reprint": 1}
+    # no category given: the printer's (gagal_cetak)
+    assert {k: n for k, n in t.spoiled_by_category.items() if n} == {"gagal_cetak": 2}
+    assert (t.custody_opening, t.custody_in, t.custody_closing) == (1, 2, 3)
+    assert t.returned_by_source == {"brankas": 5, "rusak": 0}
     assert (t.test, t.adjusted, t.returned, t.closing) == (0, 0, 5, 84)
     assert (loc_row(tue, "safe").closing, loc_row(tue, "hopper:card1").closing,
             loc_row(tue, "hopper:card2").closing) == (44, 33, 7)
@@ -178,12 +186,16 @@ def test_csv_has_every_section_and_the_same_figures(world: World) -> None:
     by = {}
     for r in rows:
         by.setdefault(r["section"], []).append(r)
-    assert set(by) == {"card_type", "location", "spoiled_reason", "adjustment", "printer", "in_doubt"}
+    assert set(by) == {"card_type", "location", "spoiled_reason", "spoiled_category", "adjustment", "printer",
+                       "in_doubt"}
     ktp = next(r for r in by["card_type"] if r["card_type"] == "ktp-el")
     c = next(c for c in doc["card_types"] if c["card_type"] == "ktp-el")
     for col in ("opening", "received", "printed", "consumed", "spoiled", "test", "adjusted", "returned", "closing"):
         assert int(ktp[col]) == c[col], col
     assert {(r["reason"], r["spoiled"]) for r in by["spoiled_reason"]} == {("media-jam", "1")}
+    # a jam is a printer fault: the ministry's gagal_cetak
+    assert {(r["category"], r["spoiled"]) for r in by["spoiled_category"] if r["spoiled"] != "0"} == {
+        ("gagal_cetak", "1")}
     assert by["adjustment"][0]["adjusted"] == "-2" and by["adjustment"][0]["location"] == "safe"
     assert [r["printer"] for r in by["printer"]] == ["card1", "card2"]
     assert by["in_doubt"][0]["job_id"] == doc["in_doubt"][0]["id"]

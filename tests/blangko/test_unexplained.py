@@ -23,4 +23,7 @@ def test_an_unexplained_feed_leaves_the_hopper_as_spoiled(world: World) -> None:
     ids = book_unexplained_feeds(world.store, "card1", "kia", 1, "fed after the fault on job J1: CARD JAM")
     assert len(ids) == 1
     assert world.stock.balances()["kia"]["hoppers"]["card1"] == 4
+    # a printer fault wasted it: gagal_cetak, kept in custody until destroyed (issue 16)
+    row = world.db.query("SELECT dst, category FROM ledger WHERE kind = 'spoiled'")[0]
+    assert tuple(row) == ("rusak", "gagal_cetak")
     assert book_unexplained_feeds(world.store, "card1", "kia", 0, "nothing") == []

@@ -60,7 +60,7 @@ def test_a_write_that_hits_the_limit_leaves_nothing_half_written(tmp_path: Path)
     db.conn.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(StoreUnavailable):
         for i in range(200):   # fill until a write fails
-            store.submit(NewJob(client="c", request_id=f"r{i}", nik="3274011203900001", name="X" * 2000,
+            store.submit(NewJob(client="c", request_id=f"r{i}", nik=f"327401120390{i + 1:04d}", name="X" * 2000,
                                 card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha="a" * 64,
                                 back_sha=None, callback_url=None))
     n = db.conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]

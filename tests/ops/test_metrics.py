@@ -223,10 +223,11 @@ def test_blangko_use_rate_and_days_left_come_from_the_last_full_days(tmp_path: P
                     count=1000, src="external", dst="safe", actor="t")]
     # 7 full days before today: 20 blanks a day taken from the safe; today's use does not count yet
     entries.extend(dict(day=(today - timedelta(days=back)).isoformat(), kind=EntryKind.SPOILED,
-                        card_type="kia", count=20, src="safe", dst="spoiled", actor="t")
+                        card_type="kia", count=20, src="safe", dst="spoiled", actor="t",
+                        category="rusak_fisik")
                    for back in range(1, 8))
     entries.append(dict(day=today.isoformat(), kind=EntryKind.SPOILED, card_type="kia", count=500, src="safe",
-                        dst="spoiled", actor="t"))
+                        dst="spoiled", actor="t", category="rusak_fisik"))
     store.book(entries)
     snap = Aggregates(db, clock).snapshot()
     assert snap.use_per_day == {"kia": 20.0}

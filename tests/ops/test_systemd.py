@@ -285,3 +285,28 @@ async def test_watchdog_loop_without_watchdog_only_updates_status(
 
 async def test_watchdog_loop_returns_at_once_when_not_under_systemd() -> None:
     await asyncio.wait_for(watchdog_loop(Notifier({}), lambda: "x"), timeout=1.0)
+
+
+async def test_a_station_that_cannot_recover_stops_feeding_the_watchdog(
+    notify_socket: tuple[str, Collector],
+) -> None:
+    """Issue 14: a supervised task failing for good withholds the pings, so systemd restarts printd."""
+    path, got = notify_socket
+    notifier = Notifier(_loop_env(path))
+    alive = [True]
+    marker = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    task = asyncio.create_task(watchdog_loop(notifier, lambda: "ok", alive=lambda: alive[0]))
+    try:
+        await got.await_for(lambda m: pings(m) >= 3)
+        alive[0] = False
+        await asyncio.sleep(PING_INTERVAL_S * 2)   # a ping already on its way may still arrive
+        marker.sendto(b"MARK=stuck", path)
+        await got.await_for(lambda m: "MARK=stuck" in m)
+        await asyncio.sleep(PING_INTERVAL_S * 5)
+        marker.sendto(b"MARK=end", path)
+        msgs = await got.await_for(lambda m: "MARK=end" in m)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        marker.close()
+    assert pings(msgs[msgs.index("MARK=stuck"):msgs.index("MARK=end")]) == 0

@@ -153,8 +153,9 @@ def test_reprint_books_spoilage_and_requeues(store: Store) -> None:
     store.finish_attempt(job.id, 1, AttemptOutcome.PRINTED)
     again = store.reprint(job.id, reason="faded photo", actor="op")
     assert again.state == JobState.QUEUED
-    row = store.db.query("SELECT src, dst, reason FROM ledger WHERE kind='spoiled'")[0]
-    assert (row[0], row[1], row[2]) == ("printed", "spoiled", "reprint:faded photo")
+    row = store.db.query("SELECT src, dst, reason, category FROM ledger WHERE kind='spoiled'")[0]
+    # the bad card goes into custody (rusak) until destroyed; without a category it is gagal_cetak
+    assert tuple(row) == ("printed", "rusak", "reprint:faded photo", "gagal_cetak")
     claimed = store.claim_next("card1", ["ktp-el"], Counters())
     assert claimed is not None and claimed.attempts[-1].n == 2
 

@@ -51,6 +51,24 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/stock/adjustments"): {O},
     ("GET", "/api/v1/stock/ledger"): {O, T},
     ("GET", "/api/v1/reports/daily"): {O},
+    ("GET", "/api/v1/reports/monthly"): {O},
+    ("POST", "/api/v1/stock/destructions"): {O},
+    ("GET", "/api/v1/stock/destructions"): {O},
+    ("GET", "/api/v1/stock/destructions/{id}/berita-acara"): {O},
+    ("POST", "/api/v1/stock/returns"): {O},
+    ("GET", "/api/v1/stock/returns"): {O},
+    ("GET", "/api/v1/stock/returns/{id}/berita-acara"): {O},
+    ("GET", "/api/v1/stock/receipts"): {O},
+    ("GET", "/api/v1/stock/receipts/{id}/berita-acara"): {O},
+    ("POST", "/api/v1/stock/surrendered"): {O},
+    ("GET", "/board"): {PUBLIC},
+    # chip identity: the enrollment system reports its own encodings; the counter hands over and taps
+    ("POST", "/api/v1/jobs/{job_id}/encoding"): {E},
+    ("POST", "/api/v1/jobs/{job_id}/handover"): {O},
+    ("GET", "/api/v1/reader"): {O, T},
+    ("POST", "/api/v1/reader/read"): {O},
+    ("GET", "/api/v1/chips/{uid}"): {O},
+    ("POST", "/api/v1/stock/destructions/{doc_id}/cards"): {O},   # the waiting-room board: counts only, no personal data
     ("GET", "/api/v1/events"): {O, T},
     ("GET", "/api/v1/webhooks/deliveries"): {E, O, T},
     ("GET", "/api/v1/webhooks/deliveries/{event_id}"): {E, O, T},
@@ -89,7 +107,8 @@ def _login(d: Daemon, user: str, password: str) -> tuple[httpx.Client, str]:
 
 
 def _url(path: str, job_id: str) -> str:
-    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{event_id}", "ev_none"))
+    return (path.replace("{job_id}", job_id).replace("{name}", "card1").replace("{event_id}", "ev_none")
+            .replace("{id}", "1").replace("{doc_id}", "1").replace("{uid}", "04A1B2C3D4E5F6"))
 
 
 @pytest.fixture(scope="module")

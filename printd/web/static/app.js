@@ -1,7 +1,10 @@
 // The operator page: views (Antrian, Printer, Stok blangko, Laporan), live updates and alerts.
 import { renderAlerts, setupAlerts } from './alerts.js';
+import { loadDocuments, setupCustody } from './custody.js';
 import { fmtClock, config, t } from './i18n.js';
 import { startLive } from './live.js';
+import { loadReader, onReader, setupDestroyTap } from './chips.js';
+import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
 import { reportShown, setupReport, showReport } from './report.js';
@@ -29,6 +32,7 @@ function route() {
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
   if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+  if (view === 'stock' && ACTS.has(config.role)) loadDocuments().catch(() => {});   // berita acara to print
 }
 
 // Several events in a row (a card finishing changes the job and the printer) give one reload.
@@ -52,7 +56,10 @@ function main() {
   setupAlerts();
   setupQueue(changed);
   setupStock();
+  setupCustody();
   setupReport();
+  setupMonthly();
+  setupDestroyTap();
   onChange(() => {
     renderQueue();
     renderPrinters();
@@ -68,7 +75,7 @@ function main() {
   // (and a printed card took a blank from a hopper: the stock view follows)
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
-  const reloadAll = () => loadAll().catch(() => {});
+  const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
@@ -76,6 +83,7 @@ function main() {
     printer: (printer) => setPrinter(printer),
     stock: () => refreshStock(),
     alert: () => refreshStock(),
+    reader: (data) => onReader(data),
   });
   // the session ends after [server] session_hours: leave the page then, it shows personal data
   const left = config.session_expires_at * 1000 - Date.now();

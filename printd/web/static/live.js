@@ -5,7 +5,7 @@
 import { api } from './api.js';
 import { t } from './i18n.js';
 
-const TYPES = ['job', 'printer', 'stock', 'alert', 'resync'];
+const TYPES = ['job', 'printer', 'stock', 'alert', 'resync', 'reader'];
 
 export function startLive(handlers) {
   const indicator = document.getElementById('conn');
@@ -33,7 +33,7 @@ export function startLive(handlers) {
       source.addEventListener(type, (ev) => {
         let data = {};
         try { data = ev.data ? JSON.parse(ev.data) : {}; } catch (e) { return; }
-        handlers[type](data);
+        if (handlers[type]) handlers[type](data);
       });
     }
   }

@@ -1,5 +1,6 @@
 // Antrian: today's jobs with their state, printer, attempts and estimate; the day's progress toward
 // capacity; filters; and the operator's actions (cancel, hold, release, resolve, reprint).
+import { handoverAction } from './chips.js';
 import { api, errorText } from './api.js';
 import { confirmDialog, openDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
@@ -112,16 +113,28 @@ function actions(job) {
           refresh();
           onChange(refresh);
           d.addEventListener('close', () => offChange(refresh), { once: true });
+          // a spoiled blank is booked under the ministry's category: ask for it only then
+          const wrap = d.querySelector('#resolve-category-wrap');
+          wrap.hidden = true;
+          d.querySelector('form').onchange = (ev) => {
+            if (ev.target.name === 'outcome') wrap.hidden = ev.target.value !== 'spoiled';
+          };
         },
-        submit: (form) => act(job, 'resolve', { outcome: form.get('outcome'), note: form.get('note') || null }),
+        submit: (form) => act(job, 'resolve', {
+          outcome: form.get('outcome'), note: form.get('note') || null,
+          ...(form.get('outcome') === 'spoiled' ? { category: form.get('category') } : {}),
+        }),
       }), true));
       break;
-    case 'printed':
+    case 'printed': {
+      const handover = handoverAction(job, actionButton, jobLabel);
+      if (handover) out.push(handover);
       out.push(actionButton(job, 'reprint', () => openDialog('dlg-reprint', {
         setup: (d) => { d.querySelector('.dlg-job').textContent = jobLabel(job); },
-        submit: (form) => act(job, 'reprint', { reason: form.get('reason') }),
+        submit: (form) => act(job, 'reprint', { reason: form.get('reason'), category: form.get('category') }),
       })));
       break;
+    }
     default:
       break;
   }

@@ -24,6 +24,13 @@ function spoiledDetail(byReason) {
   return parts.length ? h('div', { class: 'sub' }, parts.join(', ')) : null;
 }
 
+// the ministry's categories, beside the printer's reasons
+function categoryDetail(byCategory) {
+  const parts = Object.entries(byCategory || {}).filter(([, n]) => n).map(([cat, n]) =>
+    `${has(`category.${cat}`) ? t(`category.${cat}`) : cat}: ${fmtNum(n)}`);
+  return parts.length ? h('div', { class: 'sub', dataset: { detail: 'category' } }, parts.join(', ')) : null;
+}
+
 function render(report) {
   const cardTable = h('table', { class: 'report', id: 'report-card-types' },
     h('caption', {}, t('report.card_types')),
@@ -32,7 +39,7 @@ function render(report) {
     h('tbody', {}, (report.card_types || []).map((ct) => h('tr', { dataset: { cardType: ct.card_type } },
       h('th', { scope: 'row' }, t(`card_type.${ct.card_type}`)),
       COLUMNS.map((c) => h('td', { class: 'num', dataset: { col: c } }, fmtNum(ct[c]),
-        c === 'spoiled' ? spoiledDetail(ct.spoiled_by_reason) : null))))));
+        c === 'spoiled' ? [categoryDetail(ct.spoiled_by_category), spoiledDetail(ct.spoiled_by_reason)] : null))))));
   const printerTable = h('table', { class: 'report' },
     h('caption', {}, t('report.printers')),
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('report.col.printer')),

@@ -1,6 +1,7 @@
 // Stok blangko: balances in the safe and each hopper, days of stock left, alerts, today's ledger
 // entries, and the forms to receive a delivery, load or unload a hopper and correct a count.
 import { api, errorText } from './api.js';
+import { wireDocumentForm } from './custody.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { config, fmtDec, fmtNum, fmtTime, has, t } from './i18n.js';
 import { loadStock, setStock, state } from './state.js';
@@ -19,11 +20,13 @@ function balanceRow(ct) {
       fmtNum(ct.hoppers ? ct.hoppers[p.name] : null))),
     h('td', { class: 'num total' }, fmtNum(ct.total)),
     h('td', { class: 'num' }, ct.days_left === null || ct.days_left === undefined ? '—'
-      : t('stock.days_value', { days: fmtDec(ct.days_left) })));
+      : t('stock.days_value', { days: fmtDec(ct.days_left) })),
+    h('td', { class: 'num', dataset: { loc: 'rusak' } }, fmtNum(ct.rusak)));
 }
 
 function ledgerRow(e) {
-  const note = [e.reference, e.reason ? (has(`reason.${e.reason}`) ? t(`reason.${e.reason}`) : e.reason) : null,
+  const note = [e.category && has(`category.${e.category}`) ? t(`category.${e.category}`) : null, e.reference,
+                e.reason ? (has(`reason.${e.reason}`) ? t(`reason.${e.reason}`) : e.reason) : null,
                 e.job_id].filter(Boolean).join(' · ');
   return h('tr', {},
     h('td', {}, fmtTime(e.at)),
@@ -78,9 +81,11 @@ function wire(formId, build) {
 const int = (v) => Number.parseInt(String(v), 10);
 
 export function setupStock() {
-  wire('form-receive', (f) => ({
+  // a delivery answers with its BAST to print (wireDocumentForm offers the link)
+  wireDocumentForm('form-receive', (f) => ({
     path: '/api/v1/stock/receipts',
-    body: { card_type: f.get('card_type'), count: int(f.get('count')), reference: String(f.get('reference')).trim() },
+    body: { card_type: f.get('card_type'), count: int(f.get('count')), reference: String(f.get('reference')).trim(),
+            ...(String(f.get('sender') || '').trim() ? { sender: String(f.get('sender')).trim() } : {}) },
     done: t('stock.receive.done', { count: fmtNum(int(f.get('count'))), card_type: t(`card_type.${f.get('card_type')}`) }),
   }));
   wire('form-hopper', (f) => {
