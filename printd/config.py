@@ -135,6 +135,18 @@ class StockConfig(_Section):
     seed: dict[CardType, int] = Field(default_factory=dict)
 
 
+class SuppliesConfig(_Section):
+    """`[supplies]`: ribbon and film rolls (printd/supplies/)."""
+
+    #: prints a roll gives when the printer does not report its level (a lot may say otherwise)
+    ribbon_yield: int = Field(500, gt=0)
+    film_yield: int = Field(1500, gt=0)
+    #: alert when the roll on a printer has this many prints left or fewer
+    low_prints: int = Field(50, ge=0)
+    #: alert when the store holds this many rolls of a kind in use or fewer
+    store_low: int = Field(1, ge=0)
+
+
 class LoggingConfig(_Section):
     """`[logging]`."""
 
@@ -262,6 +274,7 @@ class Settings(_Section):
     server: ServerConfig = ServerConfig()
     station: StationConfig = StationConfig()
     stock: StockConfig = StockConfig()
+    supplies: SuppliesConfig = SuppliesConfig()
     logging: LoggingConfig = LoggingConfig()
     webhooks: WebhookConfig = WebhookConfig()
     #: what each card type needs; unset ones keep their defaults (ktp-el retransfer, kia direct)

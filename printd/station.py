@@ -30,6 +30,8 @@ from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
+from printd.supplies.service import Supplies
+from printd.supplies.watch import SupplyWatch
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
@@ -53,6 +55,8 @@ class Station:
         self.workers: dict[str, PrinterWorker] = {}
         #: printer -> the card types its technology may print (a card never goes to an unfit printer)
         self.fits = fit_by_printer(settings)
+        self.supplies: Supplies = None  # type: ignore[assignment]  # set in open()
+        self.supply_watch = SupplyWatch(self)
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -93,6 +97,7 @@ class Station:
         self.store.hooks.extend(self.job_hooks)
         self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
         self.custody = Custody(self.stock)
+        self.supplies = Supplies(self.database, self.clock, self.settings)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -177,6 +182,7 @@ class Station:
 
     def printer_changed(self, worker: PrinterWorker) -> None:
         self._views_changed()
+        self.supply_watch.observe(worker)
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:

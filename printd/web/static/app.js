@@ -12,6 +12,7 @@ import {
   changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
+import { loadSupplies, setupSupplies } from './supplies.js';
 
 const VIEWS = ['queue', 'printers', 'stock', 'reports'];
 const ACTS = new Set(['operator', 'admin']);
@@ -57,6 +58,7 @@ function main() {
   setupQueue(changed);
   setupStock();
   setupCustody();
+  setupSupplies();
   setupReport();
   setupMonthly();
   setupDestroyTap();
@@ -75,12 +77,13 @@ function main() {
   // (and a printed card took a blank from a hopper: the stock view follows)
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
+  const refreshSupplies = debounce(loadSupplies, 1500);   // a card printed or a roll changed
   const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
     job: (job) => { upsertJob(job); refreshJobs(); },
-    printer: (printer) => setPrinter(printer),
+    printer: (printer) => { setPrinter(printer); refreshSupplies(); },
     stock: () => refreshStock(),
     alert: () => refreshStock(),
     reader: (data) => onReader(data),
