@@ -1,7 +1,8 @@
 # printd: the two commands a newcomer needs.
 .PHONY: run test venv bench clean
 
-run: venv            ## start the daemon on the embedded default (two simulated printers, state in ./state)
+run:                 ## start the daemon on the embedded default (two simulated printers, state in ./state)
+	scripts/setup-venv run
 	.venv/bin/printd serve --state-dir state
 
 test:                ## install what the tests need (apt + venv) and run the whole suite

@@ -1,17 +1,20 @@
 """A CUPS class against printd over the same two card printers: the same jobs, the same faults.
 
     .venv/bin/python bench/cups_vs_class.py [--jobs 100] [--card-s 0.4] [--down-s 15] [--disable-s 5]
-                                            [--healthy] [--json]
+                                            [--device ipp|socket|both] [--healthy] [--json]
 
 Both runs use one private cupsd with queues `card1` and `card2`, each on its own fake card printer
-(ippeveprinter, `tests/cups_harness.py`) that takes `--card-s` seconds a card and records every card
-it puts out. Run (a) adds a CUPS class `cls` of the two queues and submits every card to the class
+that takes `--card-s` seconds a card and records every card it puts out: with `--device ipp` an
+IPP Everywhere queue on an ippeveprinter (`tests/cups_harness.py`), with `--device socket` a
+`socket://127.0.0.1:PORT` queue through the vendor-style filter and PPD on an AppSocket test printer
+(`tests/appsocket_printer.py`), the way HID's HDP5000 driver is installed; `both` runs the two. Run (a) adds a CUPS class `cls` of the two queues and submits every card to the class
 with pycups; run (b) starts the real printd daemon over the two queues (`driver = "cups"`) and
 submits the cards over its HTTP API. The same fault schedule hits both, triggered by progress so that
 it lands at the same point of the day:
 
 - when 20 % of the cards are out, card1's printer is killed with a card in it and comes back
-  `--down-s` seconds later without it (a power cut);
+  `--down-s` seconds later without it (a power cut); with `--kill-when printing` (socket only) the
+  power goes once the card's whole stream is in the printer, while it prints;
 - when 55 % are out, card2's queue is disabled (`cupsdisable`) with a card in flight and enabled
   again `--disable-s` seconds later (a technician's mistake, or a ribbon change).
 
@@ -47,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from printd.cards.art import sample_card
 from printd.drivers.cups.render import render_card_pdf
+from tests.appsocket_printer import SocketPrinter
 from tests.cups_daemon import TITLE_RE, book_blanks, station_config
 from tests.cups_harness import CupsHarness
 from tests.support import daemon_thread, job_payload
@@ -59,23 +63,27 @@ class Faults(threading.Thread):
     """The fault schedule, run beside a workload; `events` says what happened when."""
 
     def __init__(self, harness: CupsHarness, total: int, out: Callable[[], int], ours: Callable[[str], bool],
-                 *, down_s: float, disable_s: float, t0: float, enabled: bool = True) -> None:
+                 *, down_s: float, disable_s: float, t0: float, enabled: bool = True,
+                 kill_when: str = "started") -> None:
         super().__init__(name="faults", daemon=True)
         self.harness, self.total, self.out, self.ours = harness, total, out, ours
         self.down_s, self.disable_s, self.t0, self.enabled = down_s, disable_s, t0, enabled
+        self.kill_when = kill_when
         self.events: list[dict[str, Any]] = []
         self.stop = threading.Event()
 
     def _note(self, what: str) -> None:
         self.events.append({"at_s": round(time.monotonic() - self.t0, 2), "event": what})
 
-    def _next_card_on(self, printer: str, timeout: float = 30.0) -> str | None:
-        """Wait until a card of this run starts on `printer`; its job name (None: none came)."""
+    def _next_card_on(self, printer: str, timeout: float = 30.0, when: str = "started") -> str | None:
+        """Wait until a card of this run starts on `printer` (or, `when="printing"`, has its whole stream
+        in an AppSocket printer); its job name (None: none came)."""
         p = self.harness.printers[printer]
-        seen = len(p.started())
+        log = p.received if when == "printing" and isinstance(p, SocketPrinter) else p.started
+        seen = len(log())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
-            new = [r["job_name"] for r in p.started()[seen:] if self.ours(r["job_name"])]
+            new = [r["job_name"] for r in log()[seen:] if self.ours(r["job_name"])]
             if new:
                 return new[0]
             time.sleep(0.05)
@@ -93,12 +101,13 @@ class Faults(threading.Thread):
         if not self.enabled:
             return
         if self._wait_out(0.20):
-            name = self._next_card_on("card1")
+            name = self._next_card_on("card1", when=self.kill_when)
             if name is None:
                 self._note("card1 kill skipped: no more cards came to card1")
             else:
                 self.harness.printers["card1"].kill()
-                self._note(f"card1 printer killed with {name!r} in it")
+                self._note(f"card1 printer killed with {name!r} in it"
+                           + (" (whole stream in, printing)" if self.kill_when == "printing" else ""))
                 self.stop.wait(self.down_s)
                 self.harness.printers["card1"].start()
                 self._note("card1 printer back (empty)")
@@ -157,7 +166,8 @@ def run_class(h: CupsHarness, n: int, args: argparse.Namespace, with_faults: boo
     jobs: dict[int, str] = {}
     t0 = time.monotonic()
     faults = Faults(h, n, lambda: len(cards_out(h, key)), lambda name: key(name) is not None,
-                    down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults)
+                    down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults,
+                    kill_when=args.kill_when)
     faults.start()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         for i in range(n):
@@ -184,7 +194,7 @@ def run_class(h: CupsHarness, n: int, args: argparse.Namespace, with_faults: boo
     completed = {k for j, k in jobs.items() if states.get(j) == 9}
     final = {k for j, k in jobs.items() if states.get(j) in CUPS_FINAL}
     res = tally(keys, completed, final, out)
-    res.update(system="CUPS class", faults=with_faults,
+    res.update(system="CUPS class", device=h.device, faults=with_faults,
                makespan_s=round(done_at - t0, 1) if done_at else None,
                canceled_or_aborted=sum(1 for s in states.values() if s in (7, 8)),
                events=faults.events, asked_operator=0)
@@ -214,7 +224,8 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
 
         t0 = time.monotonic()
         faults = Faults(h, n, lambda: len(cards_out(h, key)), lambda name: key(name) is not None,
-                        down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults)
+                        down_s=args.down_s, disable_s=args.disable_s, t0=t0, enabled=with_faults,
+                    kill_when=args.kill_when)
         faults.start()
         for i in range(n):
             r = admin.post("/api/v1/jobs", json=job_payload(i, request_id=f"BENCH-{i:04d}"))
@@ -256,7 +267,7 @@ def run_printd(h: CupsHarness, n: int, args: argparse.Namespace, state_dir: Path
         final = {j["id"] for j in items if j["state"] in PRINTD_FINAL}
         res = tally(sorted(ids), completed, final, out)
         ledger = admin.get("/api/v1/stock/ledger").json()["items"]
-        res.update(system="printd", faults=with_faults,
+        res.update(system="printd", device=h.device, faults=with_faults,
                    makespan_s=round(done_at - t0, 1) if done_at else None,
                    events=sorted(faults.events, key=lambda e: e["at_s"]),
                    asked_operator=len(resolutions), resolutions=resolutions,
@@ -291,7 +302,8 @@ def machine() -> str:
 
 def row(r: dict[str, Any], ideal: float) -> str:
     mk = f"{r['makespan_s']:.1f} s ({r['makespan_s'] / ideal:.2f}x)" if r["makespan_s"] else "not done"
-    cells = [r["system"], "yes" if r["faults"] else "none", r["jobs"], r["completed"], r["printed_twice"],
+    cells = [f"{r['device']}://", r["system"], "yes" if r["faults"] else "none", r["jobs"], r["completed"],
+             r["printed_twice"],
              r["false_completed"], r["stranded"], r["asked_operator"], mk]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -307,6 +319,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--deadline-s", type=float, default=600.0, help="give a run up after this long")
     ap.add_argument("--only", choices=("class", "printd"), help="run one side only")
     ap.add_argument("--healthy", action="store_true", help="also run both sides without faults (baseline)")
+    ap.add_argument("--kill-when", choices=("started", "printing"), default="started",
+                    help="cut card1's power when its card starts (default) or, socket only, once its "
+                         "whole stream is in the printer")
+    ap.add_argument("--device", choices=("ipp", "socket", "both"), default="ipp",
+                    help="the queues' kind: ipp:// on ippeveprinter, socket:// on the AppSocket printer")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -316,26 +333,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "operator_s": args.operator_s, "ideal_s": ideal, "runs": []}
     runs = [(side, f) for f in ((False, True) if args.healthy else (True,)) for side in ("class", "printd")
             if not args.only or side == args.only]
-    with CupsHarness.started(("card1", "card2")) as h, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        for k, (side, with_faults) in enumerate(runs):
-            h.reset()
-            for p in h.printers.values():
-                p.set_default(delay=args.card_s)
-            r = run_class(h, args.jobs, args, with_faults) if side == "class" else \
-                run_printd(h, args.jobs, args, Path(tmp) / f"state-{k}", with_faults)
-            result["runs"].append(r)
+    devices = ("ipp", "socket") if args.device == "both" else (args.device,)
+    for device in devices:
+        with CupsHarness.started(("card1", "card2"), device=device) as h, \
+                tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            for k, (side, with_faults) in enumerate(runs):
+                h.reset()
+                for p in h.printers.values():
+                    p.set_default(delay=args.card_s)
+                r = run_class(h, args.jobs, args, with_faults) if side == "class" else \
+                    run_printd(h, args.jobs, args, Path(tmp) / f"state-{k}", with_faults)
+                result["runs"].append(r)
     if args.json:
         print(json.dumps(result, indent=2))
         return result
     print(f"{result['machine']}; {args.jobs} cards of {args.card_s} s (ideal {ideal:.0f} s); card1 dead "
           f"{args.down_s:.0f} s from 20 %, card2 disabled {args.disable_s:.0f} s from 55 %\n")
-    print("| system | faults | jobs | reported completed | printed twice | false success | stranded "
+    print("| queues | system | faults | jobs | reported completed | printed twice | false success | stranded "
           "| asked operator | makespan (vs ideal) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in result["runs"]:
         print(row(r, ideal))
     for r in (r for r in result["runs"] if r["events"]):
-        print(f"\n{r['system']}: " + "; ".join(f"{e['at_s']} s {e['event']}" for e in r["events"]))
+        print(f"\n{r['device']}:// {r['system']}: " + "; ".join(f"{e['at_s']} s {e['event']}" for e in r["events"]))
     return result
 
 

@@ -26,6 +26,7 @@ from printd.chips import service as chips_service
 from printd.config import Settings
 from printd.notify import delivery as webhooks
 from printd.ops import retention, runfile
+from printd.ops.journal import JournalListener
 from printd.station import Station
 
 log = logging.getLogger("printd")
@@ -34,6 +35,7 @@ log = logging.getLogger("printd")
 def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     """The whole HTTP application around one Station."""
     station = Station(settings, state_dir)
+    station.events.listen(JournalListener())   # faults, spoiled blanks, cards in doubt: one journal line each
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

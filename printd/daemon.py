@@ -5,7 +5,9 @@ import asyncio
 import contextlib
 import faulthandler
 import logging
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,21 @@ from printd.queue.integrity import check_database
 from printd.station import Station
 
 log = logging.getLogger("printd")
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, telling the app when it starts to shut down (before it waits on connections)."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            self._on_shutdown()
+        except Exception:  # the stop must go on whatever the hook does
+            log.exception("shutdown hook failed")
+        await super().shutdown(sockets)
 
 
 class StatusLine:
@@ -85,14 +102,16 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
     app.state.on_stop.append(stopping)
     guard = ConnectionGuard(connection_cap(settings.server.max_connections), settings.server.header_timeout_s)
     app.state.connections = guard
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
-                                           log_config=None, access_log=False, timeout_graceful_shutdown=10,
-                                           lifespan="on", http=guard.protocol_class(),
-                                           backlog=ACCEPT_BACKLOG,
-                                           # X-Forwarded-* only from [server] trusted_proxies; uvicorn's default
-                                           # would believe anything from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
-                                           proxy_headers=bool(settings.server.trusted_proxies),
-                                           forwarded_allow_ips=list(settings.server.trusted_proxies)))
+    # open event streams end at once (a last `stopping` event), so the stop never waits on them
+    server = Server(uvicorn.Config(app, host=settings.server.host, port=settings.server.port,
+                                   log_config=None, access_log=False, timeout_graceful_shutdown=10,
+                                   lifespan="on", http=guard.protocol_class(),
+                                   backlog=ACCEPT_BACKLOG,
+                                   # X-Forwarded-* only from [server] trusted_proxies; uvicorn's default
+                                   # would believe anything from 127.0.0.1 (or $FORWARDED_ALLOW_IPS)
+                                   proxy_headers=bool(settings.server.trusted_proxies),
+                                   forwarded_allow_ips=list(settings.server.trusted_proxies)),
+                    on_shutdown=app.state.station.events.close_streams)
     quiet_uvicorn()
     serving = asyncio.create_task(server.serve(), name="uvicorn")
     helpers: list[asyncio.Task[None]] = []

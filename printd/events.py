@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-EVENT_TYPES = ("job", "printer", "stock", "alert", "resync")
+EVENT_TYPES = ("job", "printer", "stock", "alert", "resync", "stopping")
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,18 @@ class EventBus:
                 self._loop.call_soon_threadsafe(self._deliver, type_, data)
                 return
         self._deliver(type_, data)
+
+    def close_streams(self) -> None:
+        """The daemon is stopping: tell every stream (a last `stopping` event), which then ends.
+
+        Called on the loop's thread when the server starts to shut down, so open event streams end
+        by themselves instead of holding the stop until the server cancels them.
+        """
+        event = Event(next(self._ids), "stopping", {})
+        for q in list(self._subscribers):
+            while q.full():
+                q.get_nowait()
+            q.put_nowait(event)
 
     def _deliver(self, type_: str, data: dict[str, Any]) -> None:
         event = Event(next(self._ids), type_, data)

@@ -23,7 +23,10 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.ops.journal import log_action
+from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
+from printd.queue import switches
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -117,6 +120,7 @@ class Station:
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
+        await self._restore_switches()
         for worker in self.workers.values():
             worker.start(self.supervisor.spawn)
         await self._first_poll()
@@ -124,6 +128,25 @@ class Station:
         await self.refresh_views()
         self._dispatcher = self.supervisor.spawn("dispatcher", self._dispatch_loop)
         self.ready.set()
+
+    async def _restore_switches(self) -> None:
+        """An operator's pause and "reject new jobs" outlive a restart (queue/switches.py)."""
+        assert self.database is not None
+        for name, saved in (await self.db(switches.load, self.database)).items():
+            w = self.workers.get(name)
+            if w is None:
+                continue   # a printer taken out of the config: its row waits in case it comes back
+            if saved.paused:
+                w.enabled = False
+            if saved.rejecting:
+                w.accepting = False
+            log.warning("%s: %s by an operator before the restart; it stays so until changed", name,
+                        " and ".join(t for t, on in (("paused", saved.paused), ("rejecting new jobs", saved.rejecting))
+                                     if on))
+
+    async def _save_switches(self, name: str, actor: str, **changes: bool) -> None:
+        assert self.database is not None
+        await self.db(switches.save, self.database, name, actor, **changes)
 
     async def _first_poll(self, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -160,7 +183,9 @@ class Station:
                 await self._dispatcher
             except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 - stopping: its end is moot
                 pass
-        await asyncio.gather(*(w.stop() for w in self.workers.values()), return_exceptions=True)
+        # a card in the printer gets the longest card time plus a margin to come out (ops/shutdown.py)
+        grace = stop_grace_s(self.settings)
+        await asyncio.gather(*(w.stop(grace_s=grace) for w in self.workers.values()), return_exceptions=True)
         for w in self.workers.values():
             try:
                 w.driver.close()
@@ -384,6 +409,7 @@ class Station:
 
     async def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
         await self.db(self.store.audit, actor, action, target, detail)
+        log_action(actor, action, target, detail)
 
     # ------------------------------------------------------------------ printers
 
@@ -398,6 +424,7 @@ class Station:
         w = self.worker(name)
         if when not in ("now", "after_current"):
             raise Invalid('when must be "now" or "after_current"', code="invalid_when", field="when")
+        await self._save_switches(name, actor, paused=True)   # durable first: a restart keeps the pause
         if when == "after_current" and w.busy:
             w.pause_after_current = True
         else:
@@ -408,6 +435,7 @@ class Station:
 
     async def resume(self, name: str, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, paused=False)
         w.enabled = True
         w.pause_after_current = False
         await self.audit(actor, "printer.resume", name)
@@ -418,6 +446,7 @@ class Station:
 
     async def set_accepting(self, name: str, accepting: bool, actor: str) -> PrinterWorker:
         w = self.worker(name)
+        await self._save_switches(name, actor, rejecting=not accepting)
         w.accepting = accepting
         await self.audit(actor, "printer.accept" if accepting else "printer.reject", name)
         self.printer_changed(w)

@@ -9,6 +9,9 @@ Import them into a conftest to use them (pytest registers imported fixtures)::
 - `cups_harness` (function): the same station, reset before the test: unfinished jobs canceled,
   queues enabled and accepting, printers alive, per-job rules cleared, printers that a rule
   changed restarted. Aim drivers at `cups_harness.server` (or set CUPS_SERVER to it).
+- `cups_socket_station` / `cups_socket` (session / function): the same, but the queues are
+  `socket://127.0.0.1:PORT` queues with the vendor-style filter and PPD, each on an AppSocket test
+  printer (`tests/appsocket_printer.py`): the way HID's HDP5000 driver is installed.
 
 A machine without cupsd/ippeveprinter/dbus makes these fixtures FAIL with the install command:
 a CUPS test that silently skips would let the CUPS driver rot unnoticed.
@@ -34,6 +37,30 @@ def cups_station() -> Iterator[CupsHarness]:
         yield harness
     finally:
         ctx.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def cups_socket_station() -> Iterator[CupsHarness]:
+    """A private cupsd with socket:// queues card1 and card2 on AppSocket test printers, for the session."""
+    try:
+        ctx = CupsHarness.started(("card1", "card2"), device="socket")
+        harness = ctx.__enter__()
+    except HarnessError as exc:
+        pytest.fail(f"CUPS test harness unavailable: {exc}", pytrace=False)
+    try:
+        yield harness
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+@pytest.fixture
+def cups_socket(cups_socket_station: CupsHarness) -> CupsHarness:
+    """The session's socket:// CUPS, reset to clean working queues and printers for this test."""
+    try:
+        cups_socket_station.reset()
+    except HarnessError as exc:
+        pytest.fail(f"CUPS test harness could not be reset: {exc}", pytrace=False)
+    return cups_socket_station
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
+
+from tests.appsocket_printer import SocketPrinter
 
 #: seconds a fake printer takes for a job that has no rule
 DEFAULT_DELAY_S = 0.2
@@ -114,6 +117,104 @@ shutil.copyfile(doc, dest)
 log("printed.jsonl", job_id=job_id, job_name=job_name, content_type=ctype, file=str(dest),
     size=dest.stat().st_size, sides=os.environ.get("IPP_SIDES"), media=os.environ.get("IPP_MEDIA"))
 '''
+
+
+#: the vendor-style raster filter of the socket queues: PDF or PNG in, an opaque card raster out. It
+#: stands in for HID's `rastertofargoHDP5000` (which takes CUPS raster from gstoraster and writes the
+#: printer's own panel stream): what matters to printd is that the bytes on the wire are the vendor's,
+#: not the document, so nothing downstream of CUPS can say which job they were except by their header.
+_FILTER = r'''#!/usr/bin/python3
+"""rastertoprintdcard: the vendor-style filter of printd's CUPS test harness (written by tests/cups_harness.py)."""
+import hashlib, json, os, re, sys, time
+
+job_id, user, title, copies, options = sys.argv[1:6]
+data = open(sys.argv[6], "rb").read() if len(sys.argv) > 6 else sys.stdin.buffer.read()
+opts = dict(o.split("=", 1) for o in options.split() if "=" in o)
+ribbon = opts.get("Ribbon")
+if not ribbon:
+    try:
+        ppd = open(os.environ.get("PPD", ""), encoding="latin-1").read()
+        m = re.search(r"^\*DefaultRibbon:\s*(\S+)", ppd, re.M)
+        ribbon = m.group(1) if m else "unknown"
+    except OSError:
+        ribbon = "unknown"
+name = re.sub(r'["\r\n]', "_", title)
+sys.stderr.write("INFO: Rendering card for the printer\n")
+# what the vendor's status monitor told the driver about the printer's supplies, if anything
+try:
+    with open(os.path.join({monitor!r}, os.environ.get("PRINTER", "") + ".json")) as f:
+        for line in json.load(f).get("attr", []):
+            sys.stderr.write("ATTR: " + line + "\n")
+except (OSError, ValueError):
+    pass
+sys.stderr.flush()
+payload = hashlib.shake_256(data + ribbon.encode()).digest({size})
+out = sys.stdout.buffer
+out.write(('@PJL JOB NAME="%s" BYTES=%d RIBBON=%s\r\n' % (name, len(payload), ribbon)).encode())
+# rendered band by band, as a vendor filter does: slower than the wire, so the stream is never
+# all in the kernel's buffers at once (as with a real raster over a LAN)
+for i in range(0, len(payload), 65536):
+    out.write(payload[i:i + 65536])
+    out.flush()
+    time.sleep({band_s})
+out.write(b"@PJL EOJ\r\n")
+out.flush()
+'''
+#: bytes of raster per card: a YMC panel set of a CR80 card at 300 dpi (1012 x 638 x 3)
+RASTER_BYTES = 1012 * 638 * 3
+#: seconds the filter takes per 64 KiB band (about 0.45 s a card)
+BAND_S = 0.015
+_PPD = """*PPD-Adobe: "4.3"
+*FormatVersion: "4.3"
+*FileVersion: "1.0"
+*LanguageVersion: English
+*LanguageEncoding: ISOLatin1
+*PCFileName: "PRINTDCD.PPD"
+*Manufacturer: "printd-test"
+*Product: "(Card Printer)"
+*ModelName: "printd-test socket card printer"
+*ShortNickName: "printd-test card printer"
+*NickName: "printd-test socket card printer (vendor filter)"
+*PSVersion: "(3010.000) 0"
+*LanguageLevel: "3"
+*ColorDevice: True
+*DefaultColorSpace: RGB
+*FileSystem: False
+*Throughput: "1"
+*LandscapeOrientation: Plus90
+*TTRasterizer: Type42
+*cupsVersion: 2.4
+*cupsModelNumber: 0
+*cupsFilter2: "application/pdf application/vnd.printd-card-raster 0 {filter}"
+*cupsFilter2: "image/png application/vnd.printd-card-raster 0 {filter}"
+*OpenUI *PageSize/Card Size: PickOne
+*OrderDependency: 10 AnySetup *PageSize
+*DefaultPageSize: CR80
+*PageSize CR80/CR80 Card: "<</PageSize[243 153]>>setpagedevice"
+*CloseUI: *PageSize
+*OpenUI *PageRegion/Card Size: PickOne
+*OrderDependency: 10 AnySetup *PageRegion
+*DefaultPageRegion: CR80
+*PageRegion CR80/CR80 Card: "<</PageSize[243 153]>>setpagedevice"
+*CloseUI: *PageRegion
+*DefaultImageableArea: CR80
+*ImageableArea CR80/CR80 Card: "0 0 243 153"
+*DefaultPaperDimension: CR80
+*PaperDimension CR80/CR80 Card: "243 153"
+*OpenUI *Duplex/Print Both Sides: PickOne
+*OrderDependency: 15 AnySetup *Duplex
+*DefaultDuplex: None
+*Duplex None/Front only: ""
+*Duplex DuplexNoTumble/Both sides: ""
+*CloseUI: *Duplex
+*OpenUI *Ribbon/Ribbon Type: PickOne
+*OrderDependency: 20 AnySetup *Ribbon
+*DefaultRibbon: YMCKK
+*Ribbon YMCKK/YMCKK: ""
+*Ribbon YMCK/YMCK: ""
+*Ribbon K/Black only: ""
+*CloseUI: *Ribbon
+"""
 
 
 class HarnessError(RuntimeError):
@@ -381,28 +482,47 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return []
 
 
+Printer: TypeAlias = "FakePrinter | SocketPrinter"
+#: the kinds of test printer a harness can run its queues on
+DEVICES = ("ipp", "socket")
+
+
 class CupsHarness:
     """A private cupsd with one queue per fake printer; clients reach it through `server`."""
 
-    def __init__(self, root: Path, queues: Iterable[str] = ("card1", "card2")) -> None:
+    def __init__(self, root: Path, queues: Iterable[str] = ("card1", "card2"), device: str = "ipp",
+                 error_policy: str = "abort-job") -> None:
+        if device not in DEVICES:
+            raise HarnessError(f"unknown device kind {device!r} (one of {', '.join(DEVICES)})")
+        if device == "socket" and not os.access("/usr/bin/python3", os.X_OK):
+            raise HarnessError("the socket:// queues' filter needs /usr/bin/python3 (cupsd runs it as lp). "
+                               "Install with: apt-get install -y --no-install-recommends python3")
         self.tools = require_tools()
         self.root = root
         self.queue_names = tuple(queues)
+        self.device = device
+        self.error_policy = error_policy
         self.cupsd: subprocess.Popen[bytes] | None = None
-        self.printers: dict[str, FakePrinter] = {}
-        for d in ("etc/ppd", "spool/tmp", "cache", "state", "log", "run", "printers"):
+        self.printers: dict[str, Printer] = {}
+        for d in ("etc/ppd", "spool/tmp", "cache", "state", "log", "run", "printers", "filter", "monitor"):
             (root / d).mkdir(parents=True, exist_ok=True)
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, queues: Iterable[str] = ("card1", "card2")) -> Iterator[CupsHarness]:
-        """A running harness in a fresh temporary directory, torn down (and deleted) on exit."""
+    def started(cls, queues: Iterable[str] = ("card1", "card2"), device: str = "ipp",
+                error_policy: str = "abort-job") -> Iterator[CupsHarness]:
+        """A running harness in a fresh temporary directory, torn down (and deleted) on exit.
+
+        device "ipp": each queue is an IPP Everywhere queue on an ippeveprinter; "socket": each queue
+        is `socket://127.0.0.1:PORT` on an AppSocket test printer, through the vendor-style filter
+        and PPD (`vendor_ppd`). `error_policy`: the queues' printer-error-policy.
+        """
         require_tools()   # fail before creating anything
         # not under pytest's tmp_path: its parents are mode 0700, and cupsd's backends run as `lp`
         root = Path(tempfile.mkdtemp(prefix="printd-cups-"))
         harness: CupsHarness | None = None
         try:
-            harness = cls(root, queues)
+            harness = cls(root, queues, device, error_policy)
             harness.start()
             yield harness
         finally:
@@ -434,8 +554,12 @@ class CupsHarness:
         self._write_config()
         self.start_cupsd()
         for name in self.queue_names:
-            printer = FakePrinter(name, free_port(), self.root / "printers" / name,
-                                  self.tools["ippeveprinter"])
+            printer: Printer
+            if self.device == "socket":
+                printer = SocketPrinter(name, free_port(), self.root / "printers" / name)
+            else:
+                printer = FakePrinter(name, free_port(), self.root / "printers" / name,
+                                      self.tools["ippeveprinter"])
             self.printers[name] = printer
             printer.start()
             self.add_queue(name, printer.uri)
@@ -518,6 +642,11 @@ class CupsHarness:
             Printcap {r}/printcap
             FileDevice No
             """))
+        # the vendor-style filter: cupsd runs filters only from root-owned, not group/world-writable files
+        filt = r / "filter" / "rastertoprintdcard"
+        filt.write_text(_FILTER.format(monitor=str(r / "monitor"), size=RASTER_BYTES, band_s=BAND_S))
+        filt.chmod(0o755)
+        self.vendor_ppd.write_text(_PPD.format(filter=filt))
         # cupsd runs backends and filters as lp: the tree must be reachable by group lp
         lp_gid = _lp_gid()
         for dirpath, dirnames, filenames in os.walk(r):
@@ -538,13 +667,24 @@ class CupsHarness:
             raise HarnessError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
 
+    @property
+    def vendor_ppd(self) -> Path:
+        """The PPD of the socket queues (names the vendor-style filter with *cupsFilter2)."""
+        return self.root / "filter" / "printd-card.ppd"
+
     def add_queue(self, queue: str, uri: str) -> None:
-        """Create an enabled, accepting IPP Everywhere queue for `uri` and wait for its PPD."""
+        """Create an enabled, accepting queue for `uri` and wait for its PPD.
+
+        ipp:// : IPP Everywhere (`-m everywhere`); socket:// : the vendor-style PPD (`-P`), as HID's
+        HDP5000 driver is installed.
+        """
         ppd = self.root / "etc" / "ppd" / f"{queue}.ppd"
         ppd.unlink(missing_ok=True)
+        model = ["-P", str(self.vendor_ppd), "-o", "Ribbon=YMCKK"] if uri.startswith("socket://") \
+            else ["-m", "everywhere"]
         # abort-job, as printd's stations are set up: CUPS must never re-send a card job by itself
-        self.lp("lpadmin", "-p", queue, "-E", "-v", uri, "-m", "everywhere",
-                "-o", "printer-error-policy=abort-job")
+        self.lp("lpadmin", "-p", queue, "-E", "-v", uri, *model,
+                "-o", f"printer-error-policy={self.error_policy}")
         # lpadmin returns before cupsd has written the PPD (about a second later)
         _wait_for(ppd.exists, 30, f"the PPD of queue {queue} ({_tail(self.error_log, 5)})", interval=0.1)
 
@@ -609,8 +749,68 @@ class CupsHarness:
                 printer.start()
             if any(r.startswith("cups-ipp-") for r in self.queue_reasons(name)):
                 self.recreate_queue(name)
+            (self.root / "monitor" / f"{name}.json").unlink(missing_ok=True)
+            if any(not r.startswith(("cups-", "none", "paused")) for r in self.queue_reasons(name)):
+                self.set_status(name, [])
             self.enable(name)
             self.accept(name)
+
+    # ------------------------------------------------------------------ a vendor status monitor
+
+    def set_status(self, queue: str, reasons: Sequence[str], message: str | None = None) -> None:
+        """Report the printer's condition into the queue, as a vendor status monitor does (IPP)."""
+        set_queue_status(self.server, queue, reasons, message)
+
+    def set_markers(self, queue: str, names: Sequence[str], types: Sequence[str], levels: Sequence[int]) -> None:
+        """Supply levels the vendor's filter reports with the queue's next job (`ATTR:` lines).
+
+        CUPS takes marker-* attributes only from a job's filters and backend, never over IPP: a vendor
+        status monitor's levels reach CUPS the same way.
+        """
+        attr = [f"marker-names={','.join(names)}", f"marker-types={','.join(types)}",
+                f"marker-levels={','.join(str(v) for v in levels)}"]
+        path = self.root / "monitor" / f"{queue}.json"
+        path.write_text(json.dumps({"attr": attr}))
+        os.chmod(path, 0o644)
+
+
+def set_queue_status(server: str, queue: str, reasons: Sequence[str], message: str | None = None) -> None:
+    """Set a queue's printer-state-reasons (and message) with CUPS-Add-Modify-Printer over IPP.
+
+    This is what a vendor status monitor does when it reports the printer's condition into CUPS
+    (lpadmin has no option for it). `reasons` empty: `none`.
+    """
+    import http.client
+
+    def attr(tag: int, name: str, value: str) -> bytes:
+        n, v = name.encode(), value.encode()
+        return struct.pack(">BH", tag, len(n)) + n + struct.pack(">H", len(v)) + v
+
+    body = struct.pack(">BBHI", 2, 0, 0x4003, 1) + b"\x01"
+    body += attr(0x47, "attributes-charset", "utf-8") + attr(0x48, "attributes-natural-language", "en")
+    body += attr(0x45, "printer-uri", f"ipp://localhost/printers/{queue}")
+    body += attr(0x42, "requesting-user-name", "root") + b"\x04"
+    for i, r in enumerate(reasons or ["none"]):
+        body += attr(0x44, "printer-state-reasons" if i == 0 else "", r)
+    if message is not None:
+        body += attr(0x41, "printer-state-message", message)
+    body += b"\x03"
+
+    class _Unix(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(10)
+            self.sock.connect(server)
+
+    conn = _Unix("localhost")
+    try:
+        conn.request("POST", "/admin/", body, {"Content-Type": "application/ipp"})
+        reply = conn.getresponse().read()
+    finally:
+        conn.close()
+    status = struct.unpack(">H", reply[2:4])[0] if len(reply) >= 4 else -1
+    if status >= 0x0100 or status < 0:
+        raise HarnessError(f"CUPS-Add-Modify-Printer {queue}: IPP status 0x{status:04x}")
 
 
 def _lp_gid() -> int:

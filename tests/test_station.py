@@ -186,6 +186,9 @@ async def test_restart_settles_cards_in_flight_by_the_printers_counter(tmp_path:
     st2 = Station(cfg, tmp_path / "s")
     await st2.start()
     try:
+        # the pauses above outlive the restart (queue/switches.py): the operator resumes the printers
+        await st2.resume("card1", "t")
+        await st2.resume("card2", "t")
         await until(lambda: _is(st2, j, JobState.PRINTED), what="settled and printed")
         job = await st2.get_job(j)
         assert [a.outcome.value for a in job.attempts] == expected

@@ -1,4 +1,8 @@
-"""First start: create the admin and enrollment tokens, shown once and kept in a 0600 file."""
+"""First start: create the admin and enrollment tokens, kept in a 0600 file (and shown once in a terminal).
+
+Under systemd stderr is the journal, which any member of `adm`/`systemd-journal` reads and which a
+support bundle may carry off: there only the file's path is said, never the tokens.
+"""
 from __future__ import annotations
 
 import os
@@ -48,3 +52,12 @@ def read_local_admin_token(state_dir: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def first_start_message(path: Path, *, show_tokens: bool) -> str:
+    """What `printd serve` says about the tokens it just created: the tokens themselves only in a terminal."""
+    if not show_tokens:
+        return (f"First start: tokens created in {path} (mode 0600, readable by the service's user only); "
+                f"read them with: sudo cat {path}")
+    return (f"First start: tokens created. They are shown once here and kept in {path} (mode 0600):\n"
+            + path.read_text())

@@ -1,4 +1,8 @@
-"""`/api/v1/events`: Server-Sent Events (`job`, `printer`, `stock`, `alert`) for the page and tools."""
+"""`/api/v1/events`: Server-Sent Events (`job`, `printer`, `stock`, `alert`) for the page and tools.
+
+When the daemon stops, each stream gets a last `stopping` event and ends, so the stop does not wait
+on open streams and the page can say it is reconnecting.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -42,6 +46,8 @@ async def events(request: Request,
                     continue
                 data = json.dumps(ev.data, separators=(",", ":"), default=str)
                 yield f"id: {ev.id}\nevent: {ev.type}\ndata: {data}\n\n".encode()
+                if ev.type == "stopping":
+                    return   # the daemon stops: end the stream; the client reconnects after `retry`
         finally:
             bus.unsubscribe(queue)
 

@@ -11,6 +11,7 @@ import click
 from printd.errors import ConfigError, PrintdError
 
 DEFAULT_STATE_DIR = "state"
+DB_NAME = "printd.sqlite3"
 
 
 def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,14 +24,43 @@ def station_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, config_path: str | None, state_dir: str, **kwargs: Any) -> Any:
         from printd import config
+        from printd.cli.identity import act_as_owner, private_umask
 
+        # before the config is read or anything opened: as root, become the data's owner
+        act_as_owner(Path(state_dir))
         try:
             settings = config.load(config_path)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
+        with private_umask():
+            return fn(*args, settings=settings, state_dir=Path(state_dir), **kwargs)
 
     return wrapper
+
+
+def station_database(state_dir: Path) -> Any:
+    """The station's database for a command other than `serve`; never a new one in an unnamed place.
+
+    Without --state-dir or PRINTD_STATE_DIR (the `printd` command an installer puts on PATH sets the
+    latter to /var/lib/printd) a command would write to ./state wherever it runs: it refuses instead of
+    reporting a success nobody will find. A named directory may get its first database, so an installer
+    can create the enrollment system's token before the daemon first starts.
+    """
+    from printd.queue.db import SchemaTooNew
+    from printd.queue.integrity import DatabaseDamaged, open_database
+
+    path = state_dir / DB_NAME
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("state_dir") if ctx is not None else None
+    if not path.exists() and source in (None, click.core.ParameterSource.DEFAULT):
+        raise click.ClickException(
+            f"no printd database in {state_dir}/: name the station's data directory with --state-dir "
+            "(an installed station's is /var/lib/printd, which the `printd` command on PATH uses); "
+            "only `printd serve` starts a new station in ./state")
+    try:
+        return open_database(path)
+    except (SchemaTooNew, DatabaseDamaged) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def fail(exc: PrintdError) -> click.ClickException:

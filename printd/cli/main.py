@@ -16,7 +16,7 @@ from printd import __version__
 from printd.cli.common import call_daemon as _call
 from printd.cli.common import daemon_client as _client
 from printd.cli.common import fail as _fail
-from printd.cli.common import station_options
+from printd.cli.common import station_database, station_options
 from printd.errors import PrintdError
 
 
@@ -34,11 +34,15 @@ def main() -> None:
 def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     """Run the daemon."""
     from printd import daemon
+    from printd.drivers.requirements import missing_for
     from printd.ops.logs import setup_logging
     from printd.ops.statelock import StateDirBusy
     from printd.queue.db import SchemaTooNew
     from printd.queue.integrity import DatabaseDamaged
 
+    problems = missing_for(settings)
+    if problems:   # one line per printer, before anything starts: no traceback at every reconnect
+        raise click.ClickException("; ".join(problems))
     setup_logging(settings.logging.level)
     if listen:
         from pydantic import ValidationError
@@ -56,11 +60,14 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
     async def announce(app_: Any) -> None:
         import asyncio
 
+        from printd.access.bootstrap import first_start_message
+        from printd.ops.logs import under_systemd
+
         path = app_.state.first_tokens_file
         if path is not None:
-            click.echo(f"First start: tokens created. They are shown once here and kept in {path} (mode 0600):",
+            # under systemd stderr is the journal: the tokens stay in their 0600 file
+            click.echo(await asyncio.to_thread(first_start_message, Path(path), show_tokens=not under_systemd()),
                        err=True)
-            click.echo(await asyncio.to_thread(Path(path).read_text), err=True)
         click.echo(f"printd {__version__}: {len(settings.printers)} printer(s), state in {state_path}, "
                    f"http://{settings.server.listen}/ (API docs at /docs)", err=True)
 
@@ -74,13 +81,8 @@ def serve(settings: Any, state_dir: Path, listen: str | None) -> None:
 
 def _accounts(settings: Any, state_dir: Path) -> Any:
     from printd.access.accounts import Accounts
-    from printd.queue.db import SchemaTooNew
-    from printd.queue.integrity import DatabaseDamaged, open_database
 
-    try:
-        return Accounts(open_database(state_dir / "printd.sqlite3"))
-    except (SchemaTooNew, DatabaseDamaged) as exc:
-        raise click.ClickException(str(exc)) from None
+    return Accounts(station_database(state_dir))
 
 
 @main.group()

@@ -1,8 +1,9 @@
 """`printd backup PATH`: a consistent copy of the station's database, safe while the daemon prints.
 
 SQLite's online backup API copies a snapshot page by page without stopping the writer. The copy is
-written beside PATH, checked (`PRAGMA integrity_check`), made durable, and only then renamed onto
-PATH, so PATH is never a half-written database. It holds personal data: mode 0600.
+written beside PATH, turned into one self-contained file (rollback journal, so no `-wal`/`-shm` files
+appear beside it), checked (`PRAGMA integrity_check`), made durable, and only then renamed onto PATH,
+so PATH is never a half-written database. PATH's directory must exist. It holds personal data: mode 0600.
 """
 from __future__ import annotations
 
@@ -32,11 +33,29 @@ def check_copy(path: Path) -> dict[str, Any]:
         conn.close()
 
 
+def standalone(path: Path) -> None:
+    """Make the copy one self-contained file: rollback journal instead of WAL, so no -wal/-shm ever appear.
+
+    The online backup copies the source's WAL flag with its first page; opened in WAL mode (by the check,
+    or later by whoever restores it) the copy would grow `-wal` and `-shm` files beside it.
+    """
+    conn = sqlite3.connect(str(path))
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def backup_database(source: Path, dest: Path) -> dict[str, Any]:
     """Copy `source` to `dest` through the online backup API; returns the copy's check."""
     if not source.exists():
         raise BackupFailed(f"no database at {source}; check --state-dir")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    # a typo in the path must not become a new directory tree nobody looks after (or backs up)
+    if not dest.parent.is_dir():
+        raise BackupFailed(f"{dest.parent} does not exist; create it first (mkdir -p {dest.parent}) "
+                           "or give another path")
     tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the copy holds personal data
@@ -47,6 +66,7 @@ def backup_database(source: Path, dest: Path) -> dict[str, Any]:
             db.backup_to(tmp)
         finally:
             db.close()
+        standalone(tmp)
         info = check_copy(tmp)
         if info["integrity_check"] != "ok":
             raise BackupFailed(f"the copy failed its integrity check: {info['integrity_check']}")
@@ -59,7 +79,8 @@ def backup_database(source: Path, dest: Path) -> dict[str, Any]:
         finally:
             os.close(dirfd)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
         raise
     info["size_bytes"] = dest.stat().st_size
     return info

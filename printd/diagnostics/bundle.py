@@ -4,7 +4,9 @@ It holds versions, the config with secrets removed, every printer's diagnostics 
 daemon), recent logs, and a check of the database made on a copy taken with SQLite's online backup.
 The database itself, card images, names and NIKs never go in. As a second line of defence every file
 is scrubbed before it is written: each name and NIK of the station's jobs (read from the copy) and any
-16-digit run are replaced, so even a log line that leaked one does not travel.
+16-digit run are replaced, so even a log line that leaked one does not travel; so are credentials
+(diagnostics/secrets.py). The PC's own view (USB devices, printer links, CUPS queues, the service's
+restarts, the service user's groups) comes from diagnostics/system.py.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ from printd import __version__
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.diagnostics.render import render_text
+from printd.diagnostics.secrets import SecretScrubber, known_secrets
+from printd.diagnostics.system import system_files
 from printd.queue import ledger
 from printd.queue.db import Database
 
@@ -147,8 +151,11 @@ def versions() -> dict[str, Any]:
             "cups_scheduler": (_run(["lpstat", "-r"]) or "").strip() or None}
 
 
-def database_report(db_path: Path, workdir: Path) -> tuple[dict[str, Any], list[str], list[str]]:
+def database_report(db_path: Path, workdir: Path, secrets: list[str] | None = None,
+                    ) -> tuple[dict[str, Any], list[str], list[str]]:
     """Integrity, schema and row counts of a backup copy; also the names and NIKs to scrub.
+
+    `secrets`, when given, receives the station's own secrets found in the copy (to scrub them too).
 
     The copy is made with SQLite's online backup API, so the daemon may keep printing meanwhile.
     """
@@ -188,6 +195,8 @@ def database_report(db_path: Path, workdir: Path) -> tuple[dict[str, Any], list[
         if "ledger" in tables:
             report["stock_balances"] = [{"location": loc, "card_type": ct, "count": n}
                                         for (loc, ct), n in sorted(ledger.balances(conn).items())]
+        if secrets is not None:
+            secrets += known_secrets(copy, db_path.parent)
         return report, names, niks
     finally:
         conn.close()
@@ -238,9 +247,14 @@ def make_bundle(settings: Settings, state_dir: Path, output: Path, *, log_files:
     files: dict[str, str] = {}
     now = time.time()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    station_secrets = known_secrets(None, state_dir)
     with tempfile.TemporaryDirectory(prefix="printd-bundle-") as tmp:
-        db, names, niks = database_report(state_dir / "printd.sqlite3", Path(tmp))
-    scrub = Scrubber(names, niks)
+        db, names, niks = database_report(state_dir / "printd.sqlite3", Path(tmp), station_secrets)
+    scrub_people = Scrubber(names, niks)
+    scrub_secrets = SecretScrubber(station_secrets)
+
+    def scrub(text: str) -> str:
+        return scrub_secrets(scrub_people(text))
     result.integrity = db.get("integrity_check") if db.get("present") else None
     files["database.json"] = json.dumps(db, indent=2, sort_keys=True)
     files["versions.json"] = json.dumps(versions(), indent=2, sort_keys=True)
@@ -270,6 +284,7 @@ def make_bundle(settings: Settings, state_dir: Path, output: Path, *, log_files:
             files[f"diagnostics/{name}.json"] = json.dumps(doc, indent=2, sort_keys=True)
             files[f"diagnostics/{name}.txt"] = render_text(doc)
 
+    files.update(system_files())
     logs, notes = collect_logs(state_dir, log_files)
     result.notes += notes
     for name, text in logs.items():
@@ -279,7 +294,8 @@ def make_bundle(settings: Settings, state_dir: Path, output: Path, *, log_files:
     files["README.txt"] = (
         f"printd support bundle, station {settings.station.name!r}, made {made}\n"
         "No personal data: no names, NIKs or card images; job ids only. Names and NIKs of the station's\n"
-        "jobs and any 16-digit number were replaced by <name> / <nik> in every file.\n\n"
+        "jobs and any 16-digit number were replaced by <name> / <nik> in every file; API tokens, webhook\n"
+        "secrets, cookies and passwords by <token>, <webhook-secret>, <secret> or <removed>.\n\n"
         + "".join(f"note: {n}\n" for n in result.notes)
         + "\nfiles:\n" + "".join(f"  {f}\n" for f in sorted(files)))
     root = f"printd-support-{stamp}"

@@ -5,10 +5,16 @@ from pathlib import Path
 
 from printd.config import CupsPrinterConfig, EvolisPrinterConfig, MockPrinterConfig, PrinterConfig
 from printd.drivers.base import Driver
+from printd.errors import ConfigError
 
 
 def create_driver(name: str, cfg: PrinterConfig, state_dir: Path) -> Driver:
     """Build the driver a `[printers.NAME]` table asks for. Imports hardware libraries lazily."""
+    from printd.drivers.requirements import missing
+
+    problems = missing(name, cfg)
+    if problems:   # refused here, once, rather than failing with a traceback at every reconnect
+        raise ConfigError("; ".join(problems))
     printer_dir = state_dir / "printers" / name
     if isinstance(cfg, MockPrinterConfig):
         from printd.drivers.mock import MockPrinter

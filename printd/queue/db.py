@@ -251,7 +251,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX chips_job ON chips (job_id);
     """,
-    # ribbon and film rolls (printd/supplies/): one append-only ledger of moves. A lot is its `received`
+    # 7 -> 8: the operator's switches per printer (printd/queue/switches.py): a pause and "reject new jobs"
+    # survive a restart. A row exists only while the printer is paused or rejecting.
+    """
+    CREATE TABLE printer_switches (
+        printer TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        rejecting INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
+    # 8 -> 9: ribbon and film rolls (printd/supplies/): one append-only ledger of moves. A lot is its `received`
     # row (lot_id = its own id); installs and removals on a printer bound the window whose cards are the
     # roll's yield.
     """

@@ -79,3 +79,44 @@ def test_token_created_before_the_first_serve_still_leaves_the_daemon_an_admin_t
             assert admin.get("/api/v1/printers").status_code == 200
         with httpx.Client(base_url=d.url, headers={"Authorization": f"Bearer {siak}"}) as enrollment:
             assert enrollment.get("/api/v1/jobs").status_code == 200
+
+
+def _first_serve(tmp_path: Path, extra_env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """`printd serve` on a fresh state directory until healthy; its stderr and the tokens it made."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT, free_port, wait_healthy
+
+    state = tmp_path / "state"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "INVOCATION_ID")}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", **extra_env)
+    proc = subprocess.Popen([sys.executable, "-m", "printd", "serve", "--state-dir", str(state),
+                             "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=env, cwd=ROOT)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc=proc)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    return (out + err).decode(), tokens_in(state / TOKENS_FILE)
+
+
+def test_under_systemd_the_first_start_says_where_the_tokens_are_not_what_they_are(tmp_path: Path) -> None:
+    # systemd sets both for a service whose stderr is the journal (systemd.exec(5), "Environment Variables
+    # Set or Propagated by the Service Manager")
+    said, made = _first_serve(tmp_path, {"INVOCATION_ID": "0123456789abcdef0123456789abcdef",
+                                         "JOURNAL_STREAM": "8:12345"})
+    assert set(made) == {"admin", "enrollment"}
+    for token in made.values():
+        assert token not in said
+        assert token.removeprefix("pd_") not in said
+    assert f"tokens created in {tmp_path / 'state' / TOKENS_FILE} (mode 0600" in said
+
+
+def test_in_a_terminal_the_first_start_shows_the_tokens_once(tmp_path: Path) -> None:
+    said, made = _first_serve(tmp_path, {})
+    for token in made.values():
+        assert said.count(token) == 1

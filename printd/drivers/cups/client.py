@@ -10,10 +10,13 @@ process-global, and two printers on different CUPS servers would race for it.
 """
 from __future__ import annotations
 
+import http.client
 import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from printd.errors import PrinterOffline
 
@@ -130,3 +133,40 @@ class CupsClient:
         if isinstance(exc, cups.HTTPError):
             raise PrinterOffline(f"HTTP error from {self.label}: {exc}", card_fed=False) from exc
         raise exc
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP to cupsd's local domain socket."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(self.timeout)
+        sock.connect(self.path)
+        self.sock = sock
+
+
+def get_ppd(server: str | None, queue: str, timeout: float) -> str | None:
+    """The queue's PPD text (`GET /printers/QUEUE.ppd`, as lpoptions does); None when it has none.
+
+    Read over plain HTTP with a socket timeout rather than pycups' getPPD, which fails on a domain
+    socket server ("Host is down", measured with pycups 2.0.4).
+    """
+    host, port = split_server(server or "/run/cups/cups.sock")
+    conn: http.client.HTTPConnection = (_UnixHTTPConnection(host, timeout) if host and host.startswith("/")
+                                        else http.client.HTTPConnection(host or "localhost", port or 631,
+                                                                        timeout=timeout))
+    try:
+        conn.request("GET", f"/printers/{quote(queue)}.ppd")
+        reply = conn.getresponse()
+        body = reply.read()
+    finally:
+        conn.close()
+    if reply.status == 404:
+        return None
+    if reply.status != 200:
+        raise OSError(f"GET /printers/{queue}.ppd: HTTP {reply.status}")
+    return body.decode("latin-1")

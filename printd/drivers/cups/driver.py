@@ -33,7 +33,7 @@ from printd.drivers.base import (
     Reason,
     Severity,
 )
-from printd.drivers.cups.client import CupsCallTimeout, CupsClient, CupsRequestError, resolve_server
+from printd.drivers.cups.client import CupsCallTimeout, CupsClient, CupsRequestError, get_ppd, resolve_server
 from printd.drivers.cups.evidence import (
     COMPLETED,
     FINAL,
@@ -46,7 +46,8 @@ from printd.drivers.cups.evidence import (
 )
 from printd.drivers.cups.ipp_probe import ProbeResult, printer_jobs, probe, probeable
 from printd.drivers.cups.render import render_card_pdf
-from printd.drivers.cups.status import QueueView, as_list, markers, queue_view, supply
+from printd.drivers.cups.status import QueueView, as_list, map_reason, markers, queue_view, supply
+from printd.drivers.cups.stream import WAITING_REASON, StreamEvidence, ppd_filters, queue_kind, waiteof_off
 from printd.errors import PrinterError, PrinterFault, PrinterOffline, PrinterTimeout
 
 log = logging.getLogger("printd.drivers.cups.driver")
@@ -102,6 +103,7 @@ class CupsPrinter:
         self._job_id: int | None = None
         self._cancel = threading.Event()
         self._warned = False
+        self._filters: list[str] | None = None
 
     # ------------------------------------------------------------------ reading CUPS
 
@@ -155,7 +157,21 @@ class CupsPrinter:
             vendor=dev_id.get("MFG") or dev_id.get("MANUFACTURER") or model.split(" ")[0],
             link={"cups_server": self.client.label, "queue": self.cfg.queue, "device_uri": uri,
                   "printer_uri": as_list(attrs.get("printer-uri-supported"))[:1],
-                  "device_probe": "ipp/tcp" if self.cfg.probe_device and probeable(uri) else "none"})
+                  "queue_kind": queue_kind(uri), "ppd_filters": self._ppd_filters(),
+                  "device_probe": ("none" if not (self.cfg.probe_device and probeable(uri))
+                                   else "tcp" if queue_kind(uri) == "stream" else "ipp")})
+
+    def _ppd_filters(self) -> list[str]:
+        """The filter programs the queue's PPD names (the vendor's raster filter); [] if none or unknown."""
+        if self._filters is not None:
+            return self._filters
+        try:
+            text = get_ppd(self.server, self.cfg.queue, self.probe_timeout_s)
+        except (OSError, http.client.HTTPException) as exc:   # not known now; asked again next time
+            log.debug("%s: could not read the PPD of CUPS queue %s: %s", self.name, self.cfg.queue, exc)
+            return []
+        self._filters = ppd_filters(text or "")
+        return self._filters
 
     def _check_queue_setup(self, attrs: dict[str, Any]) -> None:
         """Warn once about queue settings that work against printd (see docs/drivers.md)."""
@@ -165,6 +181,11 @@ class CupsPrinter:
         if self._media_option(attrs) is None and self.cfg.media:
             log.warning("%s: CUPS queue %s does not list media %s; cards are sent with the queue's default "
                         "media (%s)", self.name, self.cfg.queue, self.cfg.media, attrs.get("media-default"))
+        uri = str(attrs.get("device-uri") or "")
+        if queue_kind(uri) == "stream" and waiteof_off(uri):
+            log.warning("%s: CUPS queue %s sends with waiteof=false: CUPS then reports a card done as soon as "
+                        "its bytes left this PC; remove waiteof=false from the device URI", self.name,
+                        self.cfg.queue)
         policy = str(attrs.get("printer-error-policy") or "")
         if policy and policy not in SAFE_ERROR_POLICIES:
             log.warning("%s: CUPS queue %s has printer-error-policy %s: CUPS may send a card job twice; set "
@@ -202,7 +223,8 @@ class CupsPrinter:
         self._cancel.clear()
         q = self._precheck()
         baseline = frozenset(str(r) for r in as_list(q.attrs.get("printer-state-reasons")))
-        ev = Evidence(baseline_queue_reasons=baseline)
+        stream = queue_kind(q.device_uri) == "stream"
+        ev = Evidence(baseline_queue_reasons=baseline, stream=StreamEvidence() if stream else None)
         ev.observe_device(q.device)
         options = self._options(card, q.attrs)
         # lpstat and the printer's log are matched to printd jobs by this title
@@ -330,19 +352,41 @@ class CupsPrinter:
                                    f"CUPS no longer knows job {job_id} (its history was purged or cupsd "
                                    f"lost it); whether the card printed is unknown", "L1")
                 cups_error = str(exc)
+                if ev.stream is not None and ev.started:
+                    return self._cancel_when_cups_returns(job_id, ev, cups_error)
             except PrinterOffline as exc:     # cupsd restarting or hung: keep trying until the deadlines
                 cups_error = str(exc)
+                if ev.stream is not None and ev.started:
+                    return self._cancel_when_cups_returns(job_id, ev, cups_error)
             else:
                 ev.observe(snap)
                 ev.observe_queue(str(r) for r in as_list(queue.get("printer-state-reasons")))
+                if ev.stream is not None:
+                    self._observe_stream(ev, ev.stream, snap, queue)
                 if snap.progress_key != last_key:
                     last_key, last_progress = snap.progress_key, now
                 if snap.final:
-                    if snap.state == COMPLETED:
+                    if snap.state == COMPLETED and ev.stream is not None:
+                        ev.stream_waited_s = ev.stream.waited_for() if ev.stream.waiting_since else None
+                        self._settle_stream(ev, str(queue.get("device-uri") or ""))
+                    elif snap.state == COMPLETED:
                         self._ask_printer(ev, title, str(queue.get("device-uri") or ""))
                     else:      # the printer's own word on why (a jam, ribbon out...) names the fault
                         ev.observe_device(self._probe(str(queue.get("device-uri") or "")))
                     return judge_final(snap, ev)
+                if ev.stream is not None and ev.stream.sent_again:
+                    return self._abandon(job_id, ev, kind="fault", reason="other", rule="K2",
+                                         why=f"CUPS job {job_id}: CUPS began sending the card to the printer a "
+                                             f"second time after it had sent every byte (cupsd restarted?)")
+                if ev.stream is not None and ev.stream.write_failed:
+                    return self._abandon(job_id, ev, kind="fault", reason="other", rule="K1",
+                                         why=f"CUPS job {job_id}: the connection to the printer broke mid-card "
+                                             f"({ev.stream.write_failed})")
+                if ev.stream is not None and ev.stream.failing_for() >= cfg.probe_grace_s:
+                    return self._abandon(job_id, ev, kind="offline", reason="offline", rule="N1",
+                                         why=f"CUPS could not reach the printer at {queue.get('device-uri')} "
+                                             f"for {ev.stream.failing_for():.0f} s "
+                                             f"({ev.stream.connect_failure})")
                 if ev.resent or ev.regressed:
                     why = "CUPS sent the job to the printer a second time" if ev.resent else ev.regressed
                     return self._abandon(job_id, ev, kind="fault", reason="other", rule="R1",
@@ -353,7 +397,9 @@ class CupsPrinter:
                     return self._abandon(job_id, ev, kind="fault", reason="paused", rule="Q1",
                                          why=f"CUPS queue {cfg.queue} was stopped before it sent the card "
                                              f"({queue.get('printer-state-message') or 'no reason given'})")
-                ev.observe_device(self._probe(str(queue.get("device-uri") or "")))
+                if ev.stream is None:
+                    # a port-9100 printer serves one connection: never probe it while the backend holds it
+                    ev.observe_device(self._probe(str(queue.get("device-uri") or "")))
                 lost_for = ev.device_lost_for(time.time())
                 if lost_for >= cfg.probe_grace_s:
                     return self._abandon(job_id, ev, kind="offline", reason="offline", rule="V1",
@@ -371,6 +417,66 @@ class CupsPrinter:
                 return self._abandon(job_id, ev, kind="timeout", reason="offline", rule="T1",
                                      why=f"{what} ({where})")
             self._cancel.wait(cfg.poll_interval_s)
+
+    def _cancel_when_cups_returns(self, job_id: int, ev: Evidence, cups_error: str) -> Verdict:
+        """CUPS went away with a stream card in flight: cancel the job the moment CUPS answers again.
+
+        A cupsd that restarts puts every job it was printing back to pending and sends it again from
+        the start at once (measured; `scheduler/job.c` of CUPS 2.4 turns processing jobs into pending
+        ones when it loads them). If the printer had the whole stream already, that second send is a
+        second card, so printd retries Cancel-Job every 50 ms until cupsd takes it: the second stream
+        is then cut off while the vendor filter is still rendering it. The card stays in doubt (K2).
+        """
+        assert ev.stream is not None
+        ev.stream.cups_gone = cups_error
+        deadline = time.monotonic() + self.cfg.timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.client.call("Cancel-Job", lambda c: c.cancelJob(job_id), timeout=self.cfg.call_timeout_s)
+                break
+            except CupsRequestError as exc:       # cupsd answered: the job has ended (or is gone)
+                log.info("%s: cancel of CUPS job %d after cupsd came back: %s", self.name, job_id, exc)
+                break
+            except PrinterOffline:
+                time.sleep(0.05)
+        log.warning("%s: CUPS was unreachable with card job %d in flight (%s); canceled it as CUPS came back",
+                    self.name, job_id, cups_error)
+        return self._abandon(job_id, ev, kind="fault", reason="other", rule="K2",
+                             why=f"CUPS did not answer with CUPS job {job_id} in flight ({cups_error}); a "
+                                 f"restarted cupsd sends the card again")
+
+    def _observe_stream(self, ev: Evidence, st: StreamEvidence, snap: JobSnapshot, queue: dict[str, Any]) -> None:
+        """Read the backend's phase and the status monitor's word for a stream queue."""
+        reasons = {str(r) for r in as_list(queue.get("printer-state-reasons"))}
+        st.observe((snap.message, str(queue.get("printer-state-message") or "")),
+                   reasons - ev.baseline_queue_reasons)
+        if st.waiting_since is None and ev.started and WAITING_REASON in reasons:
+            # the keyword may be a leftover of the last card (then the wait is counted from earlier,
+            # which only makes K3 stricter; it is not taken as "all sent"); it is not translated
+            st.waiting_since = time.monotonic()
+        for raw in sorted(ev.new_queue_reasons):
+            mapped = map_reason(raw, source="status monitor")
+            if mapped is not None and mapped.severity == Severity.ERROR and not raw.startswith("cups-") \
+                    and mapped.keyword != Reason.PAUSED and raw not in st.monitor_errors:
+                st.monitor_errors.append(raw)
+
+    def _settle_stream(self, ev: Evidence, device_uri: str) -> None:
+        """After a stream queue's completion: does the printer still answer? (up to probe_grace_s)
+
+        CUPS completes a socket job when the printer closes the connection, and also when the
+        printer resets or loses power after the last byte (measured): a printer that does not answer
+        right after is the sign of the second.
+        """
+        if not self.cfg.probe_device or not probeable(device_uri):
+            ev.printer_records_note = "stream queue; printer not probed after the card"
+            return
+        deadline = time.monotonic() + self.cfg.probe_grace_s
+        while True:
+            result = self._probe(device_uri)
+            ev.observe_device(result)
+            if result is None or result.reachable or time.monotonic() >= deadline:
+                return
+            time.sleep(min(self.cfg.poll_interval_s, 0.5))
 
     def _ask_printer(self, ev: Evidence, title: str, device_uri: str) -> None:
         """Read the printer's own record of the job (IPP Get-Jobs), matched by its job-name.
@@ -471,6 +577,8 @@ class CupsPrinter:
             return out
         out["queue_attributes"] = _jsonable(q.attrs)
         out["device_uri"] = q.device_uri
+        out["queue_kind"] = queue_kind(q.device_uri)
+        out["ppd_filters"] = self._ppd_filters()
         out["device_probe"] = None if q.device is None else {
             "reachable": q.device.reachable, "error": q.device.error, "attributes": _jsonable(q.device.attrs)}
         out["state"] = q.view.state.value

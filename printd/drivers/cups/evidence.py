@@ -20,6 +20,7 @@ from typing import Any, Literal
 from printd.drivers.base import DEFAULT_SEVERITY, Reason, Severity
 from printd.drivers.cups.ipp_probe import ProbeResult
 from printd.drivers.cups.status import as_list, map_reason, split_suffix
+from printd.drivers.cups.stream import WAITEOF_GAVE_UP_S, StreamEvidence, phase
 
 PENDING, HELD, PROCESSING, STOPPED, CANCELED, ABORTED, COMPLETED = 3, 4, 5, 6, 7, 8, 9
 FINAL = frozenset({CANCELED, ABORTED, COMPLETED})
@@ -102,6 +103,10 @@ class Evidence:
     #: the printer's own records of jobs with this card's title (IPP Get-Jobs); None: not available
     printer_records: list[dict[str, Any]] | None = None
     printer_records_note: str | None = None   # why the printer was not asked, or could not tell
+    #: the backend's story on a stream queue (socket://, lpd://); None on IPP and local queues
+    stream: StreamEvidence | None = None
+    #: on a stream queue: seconds between the backend's "waiting for printer to finish" and completion
+    stream_waited_s: float | None = None
 
     @property
     def started(self) -> bool:
@@ -216,7 +221,7 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
         if ev.device_restarted:
             return Verdict("fault", None, ("offline",),
                            f"CUPS job {jid} reported completed, but {ev.device_restarted}", "C3")
-        if ev.device_lost_since is not None:
+        if ev.device_lost_since is not None and ev.stream is None:     # stream queues: K5
             return Verdict("fault", None, ("offline",),
                            f"CUPS job {jid} reported completed while the printer did not answer "
                            f"({ev.device_lost_error})", "C3")
@@ -225,6 +230,10 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
             return Verdict("fault", None, ("other",),
                            f"CUPS job {jid} completed, but {why}: the card may have printed twice or not "
                            f"at all", "C4")
+        if ev.stream is not None:
+            verdict = _judge_stream_completion(snap, ev, ev.stream)
+            if verdict is not None:
+                return verdict
         odd = sorted(set(snap.reasons) - CLEAN_COMPLETION)
         if odd:
             return Verdict("fault", None, ("other", *odd),
@@ -242,6 +251,9 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
                                f"CUPS job {jid} reported completed, but the printer's own record says "
                                f"{', '.join(states)} ({', '.join(said) or 'no reasons'})", "C6")
             return Verdict("printed", True, (), f"CUPS job {jid} completed, confirmed by the printer", "C1")
+        if ev.stream is not None:
+            return Verdict("printed", True, (), f"CUPS job {jid} completed: every byte sent in one go, the "
+                           f"printer closed the connection and still answers", "C1")
         return Verdict("printed", True, (), f"CUPS job {jid} completed", "C1")
     # canceled or aborted
     started = ev.started or snap.time_at_processing is not None
@@ -249,6 +261,10 @@ def judge_final(snap: JobSnapshot, ev: Evidence, *, canceled_by_printd: str | No
     if not started:
         return Verdict("fault", False, ("other", *snap.reasons),
                        f"CUPS job {jid} ended before it was sent to the printer: {who}", "A1")
+    if ev.stream is not None and never_connected(ev.stream, snap):
+        return Verdict("offline", False, ("offline",),
+                       f"CUPS job {jid} {snap.state_name} while its backend was still trying to reach the "
+                       f"printer ({ev.stream.connect_failure}): no byte was sent", "N2")
     reasons = _printer_side_reasons(snap, "other", ev.new_device_reasons)
     detail = f" ({snap.message})" if snap.message else ""
     return Verdict("fault", None, reasons,
@@ -264,6 +280,46 @@ def judge_abandoned(after: JobSnapshot | None, ev: Evidence, *, kind: Kind, reas
     if after is not None and after.final and not ev.started and after.time_at_processing is None:
         return Verdict(kind, False, (reason,), f"{why}; CUPS job {after.job_id} was canceled before it "
                        f"was sent to the printer", rule + "a")
+    if after is not None and after.final and ev.stream is not None and never_connected(ev.stream, after):
+        return Verdict(kind, False, (reason,), f"{why}; CUPS job {after.job_id} was canceled while its "
+                       f"backend was still trying to reach the printer: no byte was sent", rule + "a")
     shown = f" (CUPS: {after.state_name})" if after is not None else " (CUPS did not confirm the cancel)"
     said = _printer_side_reasons(ev.last, reason, ev.new_device_reasons) if kind == "fault" else (reason,)
     return Verdict(kind, None, said, f"{why}{shown}; the card may have been fed", rule + "b")
+
+
+def never_connected(stream: StreamEvidence, last: JobSnapshot) -> bool:
+    """Positive evidence that a stream backend never reached the printer: it said it was retrying the
+    connection, never that it was connected, and the job's last message is not a later phase."""
+    return (not stream.connected and stream.write_failed is None and stream.connect_failure is not None
+            and phase(last.message) in (None, "connecting"))
+
+
+def _judge_stream_completion(snap: JobSnapshot, ev: Evidence, st: StreamEvidence) -> Verdict | None:
+    """A stream queue's `completed` only says the bytes were written: what contradicts a printed card."""
+    jid = snap.job_id
+    if st.write_failed:
+        return Verdict("fault", None, ("other",),
+                       f"CUPS job {jid} completed, but the connection to the printer broke mid-card "
+                       f"({st.write_failed}) and CUPS sent the card again: one card, two, or a spoiled "
+                       f"one", "K1")
+    if st.cups_gone:
+        return Verdict("fault", None, ("other",),
+                       f"CUPS job {jid} completed, but CUPS did not answer while the card was being sent "
+                       f"({st.cups_gone}): a restarted cupsd sends the card again from the start", "K2")
+    if ev.stream_waited_s is not None and ev.stream_waited_s >= WAITEOF_GAVE_UP_S:
+        return Verdict("fault", None, ("other",),
+                       f"CUPS job {jid} completed {ev.stream_waited_s:.0f} s after the last byte without the "
+                       f"printer ever closing the connection: CUPS stopped waiting, the printer never said "
+                       f"done", "K3")
+    if st.monitor_errors:
+        said = _printer_side_reasons(None, "other", st.monitor_errors)
+        return Verdict("fault", None, said,
+                       f"CUPS job {jid} completed, but the printer reported {', '.join(st.monitor_errors)} "
+                       f"during the card", "K4")
+    if ev.device_lost_since is not None:
+        return Verdict("fault", None, ("offline",),
+                       f"CUPS job {jid} completed (every byte sent), but the printer stopped answering "
+                       f"right after ({ev.device_lost_error}): it may have reset or lost power with the "
+                       f"card in it", "K5")
+    return None

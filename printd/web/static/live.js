@@ -23,8 +23,10 @@ export function startLive(handlers) {
       show('live');
       handlers.open();
     });
+    // the daemon is stopping (a restart, an upgrade): the stream ends and EventSource reconnects by itself
+    source.addEventListener('stopping', () => show('stopping'));
     source.addEventListener('error', () => {
-      show('down');
+      if (indicator.dataset.state !== 'stopping') show('down');
       if (source.readyState === EventSource.CLOSED) {
         setTimeout(reopen, 3000);
       }
