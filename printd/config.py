@@ -25,6 +25,9 @@ CARD_TYPES = ("ktp-el", "kia")
 CardType = Literal["ktp-el", "kia"]
 #: how a printer puts the picture on the card (printd/cards/technology.py)
 Technology = Literal["retransfer", "direct"]
+#: why a card is requested (API `reason`): pemula, data change, lost, damaged, other
+REQUEST_REASONS = ("new", "data_change", "lost", "damaged", "other")
+RequestReason = Literal["new", "data_change", "lost", "damaged", "other"]
 PRINTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_CONFIG_NAME = "default.toml"
 
@@ -145,6 +148,29 @@ class SuppliesConfig(_Section):
     low_prints: int = Field(50, ge=0)
     #: alert when the store holds this many rolls of a kind in use or fewer
     store_low: int = Field(1, ge=0)
+
+
+class PolicyConfig(_Section):
+    """`[policy]`: rationing when supplies run low, and daily quotas (printd/queue/rationing.py)."""
+
+    #: request reasons that still print while rationing; the others wait with `rationed`
+    ration_print: tuple[RequestReason, ...] = ("new", "data_change")
+    #: ration a card type when its usable blanks (safe and hoppers) fall below this; 0: never
+    ration_blanks_below: int = Field(0, ge=0)
+    #: ration when the ribbon / film prints left (on printers and in the store) fall below this; 0: never
+    ration_ribbon_below: int = Field(0, ge=0)
+    ration_film_below: int = Field(0, ge=0)
+    #: cards a station day per request reason / per client; over it a job waits for the next day
+    quota_per_reason: dict[RequestReason, int] = Field(default_factory=dict)
+    quota_per_client: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("quota_per_reason", "quota_per_client")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [k for k, n in v.items() if n < 0]
+        if bad:
+            raise ValueError(f"a quota is 0 or more cards a day (not for {', '.join(bad)})")
+        return v
 
 
 class LoggingConfig(_Section):
@@ -275,6 +301,7 @@ class Settings(_Section):
     station: StationConfig = StationConfig()
     stock: StockConfig = StockConfig()
     supplies: SuppliesConfig = SuppliesConfig()
+    policy: PolicyConfig = PolicyConfig()
     logging: LoggingConfig = LoggingConfig()
     webhooks: WebhookConfig = WebhookConfig()
     #: what each card type needs; unset ones keep their defaults (ktp-el retransfer, kia direct)

@@ -32,7 +32,9 @@ from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.rationing import OPEN, Gate
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
+from printd.supplies.gate import station_gate
 from printd.supplies.service import Supplies
 from printd.supplies.watch import SupplyWatch
 from printd.worker import PrinterWorker
@@ -60,6 +62,8 @@ class Station:
         self.fits = fit_by_printer(settings)
         self.supplies: Supplies = None  # type: ignore[assignment]  # set in open()
         self.supply_watch = SupplyWatch(self)
+        #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
+        self.gate: Gate = OPEN
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -327,14 +331,16 @@ class Station:
                 w.cards_today = await self.db(self.store.printed_today, w.name)
         candidates = [Candidate(w.name, w.able, w.sensor_card_types() & self.fits[w.name], w.cards_today)
                       for w in self.workers.values()]
+        self.gate = await self.db(station_gate, self)
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]
             if not worker.able:
                 continue
             t0 = time.perf_counter()
-            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
+            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters, self.gate)
             if job is None:
                 continue
+            self.gate = await self.db(station_gate, self)   # this card may have filled a quota
             elapsed = time.perf_counter() - t0
             self.dispatch_latencies.append(elapsed)
             del self.dispatch_latencies[:-1000]
@@ -565,8 +571,11 @@ class Station:
             position = view.positions.get(job.id)
             est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
+            waits = self.gate.reason_for(job.card_type, job.reason, job.client)
             if not printable(job.card_type, self.fits.values()):
                 reason = NO_FIT_PRINTER
+            elif waits is not None:
+                reason, estimate = waits, None
             elif est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:

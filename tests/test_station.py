@@ -229,3 +229,37 @@ async def test_a_job_whose_images_are_gone_fails_instead_of_looping(tmp_path: Pa
         assert got.state_reason == "images-missing" and [a.outcome.value for a in got.attempts] == ["not_fed"]
     finally:
         await st.stop()
+
+
+async def submit_reason(st: Station, i: int, reason: str) -> str:
+    sha = st.images.put(b"\x89PNG fake %d" % i)
+    job, _ = await st.submit(NewJob(client="t", request_id=f"q{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                                    card_type="ktp-el", reason=reason, priority=Priority.NORMAL, front_sha=sha,
+                                    back_sha=None, callback_url=None))
+    return job.id
+
+
+async def test_rationing_holds_lost_cards_until_blanks_return_and_a_quota_holds_for_tomorrow(tmp_path: Path) -> None:
+    policy = "[policy]\nration_blanks_below = 300\nquota_per_reason = { damaged = 1 }\n"
+    st = Station(parse(config_text(time_scale=500, seed=200, extra=policy), "<t>"), tmp_path / "s")   # 200 blanks
+    await st.start()
+    try:
+        lost = await submit_reason(st, 1, "lost")
+        new = await submit_reason(st, 2, "new")
+        await until(lambda: _is(st, new, JobState.PRINTED), what="the pemula printed")
+
+        async def reason_of(job_id: str) -> Any:
+            view = st.job_view(await st.get_job(job_id))
+            return view["state"], view["state_reason"], view["estimated_done_at"]
+
+        await until(lambda: _eq(reason_of(lost), ("queued", "rationed", None)), what="lost card rationed")
+        await st.receive("ktp-el", 200, "BAST-9", "t")          # stock is back: no operator action needed
+        await until(lambda: _is(st, lost, JobState.PRINTED), what="the lost card printed by itself")
+        first = await submit_reason(st, 3, "damaged")
+        await until(lambda: _is(st, first, JobState.PRINTED), what="the first damaged card")
+        second = await submit_reason(st, 4, "damaged")
+        await until(lambda: _eq(reason_of(second), ("queued", "quota_exceeded", None)), what="over quota")
+        await asyncio.sleep(0.3)
+        assert await state_of(st, second) == JobState.QUEUED
+    finally:
+        await st.stop()

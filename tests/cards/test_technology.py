@@ -18,6 +18,10 @@ from printd.station import Station
 from tests.support import config_text
 from tests.test_station import submit, until
 
+async def _printed(st: Station, job_id: str) -> bool:
+    return (await st.get_job(job_id)).state == JobState.PRINTED
+
+
 CUPS = '[printers.{n}]\ndriver = "cups"\nqueue = "Q{n}"\n'
 EVOLIS = '[printers.{n}]\ndriver = "evolis"\ntransport = "emulator"\n'
 MOCK = '[printers.{n}]\ndriver = "mock"\n'
@@ -71,12 +75,13 @@ async def test_a_kia_job_waits_for_a_direct_printer_and_never_goes_to_a_retransf
         assert [st.printer_view(w)["technology"] for w in st.workers.values()] == ["retransfer", "retransfer"]
         kia = await submit(st, 1, card_type="kia")
         ktp = await submit(st, 2)
-        await until(lambda: st.get_job(ktp), what="ktp job")
+        await until(lambda: _printed(st, ktp), what="ktp job printed")
         view = st.job_view(await st.get_job(kia))
         assert (view["state"], view["state_reason"], view["estimated_done_at"]) == ("queued", NO_FIT_PRINTER, None)
         # even kia blanks booked into card1's hopper by hand (bypassing the load check) are never fed to it
         st.stock.fits = None
-        await st.unload("card1", "ktp-el", 100, "t")
+        left = (await st.db(st.stock.balances))["ktp-el"]["hoppers"]["card1"]
+        await st.unload("card1", "ktp-el", left, "t")
         await st.load("card1", "kia", 5, "t")
         st.stock.fits = st.fits
         assert await st.dispatch_once() == 0

@@ -156,7 +156,7 @@ function estimateCell(job) {
     return h('td', {}, t('queue.estimate', { time: fmtTime(job.estimated_done_at) }));
   }
   // a queued job that cannot start: say why it waits instead of an estimate
-  if (job.state === 'queued' && ['no-blanks', 'no-fit-printer'].includes(job.state_reason)) {
+  if (job.state === 'queued' && ['no-blanks', 'no-fit-printer', 'rationed', 'quota_exceeded'].includes(job.state_reason)) {
     return h('td', { class: 'warn-text' }, t(`jobreason.${job.state_reason}`));
   }
   return h('td', {}, '—');
