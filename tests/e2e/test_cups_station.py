@@ -265,7 +265,9 @@ def test_printer_side_failure_moves_the_job_to_card2_never_silently_canceled(cup
         assert doubt[0]["attempts"][-1]["reason"] in ("media-jam", "other")
         st = printer(admin, "card1")
         assert st["state"] == "stopped" and "media-jam" in st["reasons"], st
-        assert cups_job_states(cups_harness, jammed)[0] in (7, 8)    # CUPS aborted it: not a success
+        # CUPS aborts it (7, 8), or, under load, reports the printer-side abort as completed (9): the false
+        # success measured in CI-NOTES.md. printd's answer above (in doubt, the jam shown) is what counts.
+        assert cups_job_states(cups_harness, jammed)[0] in (7, 8, 9)
         assert [r for r in p1.failed() if jammed in r["job_name"]]
         # the operator pulls the jammed card out: spoiled; the job goes back to the queue, card2 prints it
         assert resolve(admin, jammed, "spoiled", "jammed card removed from card1")["state"] == "queued"
