@@ -18,6 +18,7 @@ from printd.station import Station
 from tests.support import config_text
 from tests.test_station import submit, until
 
+
 async def _printed(st: Station, job_id: str) -> bool:
     return (await st.get_job(job_id)).state == JobState.PRINTED
 
