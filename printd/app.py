@@ -16,6 +16,7 @@ from printd.api import accounts as accounts_api
 from printd.api import board, custody, diag, errors, events, health, jobs, printers, reports, stock
 from printd.api import chips as chips_api
 from printd.api import docs as api_docs
+from printd.api import fitness as fitness_api
 from printd.api import metrics as metrics_api
 from printd.api import openapi as api_openapi
 from printd.api import supplies as supplies_api
@@ -72,7 +73,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     alerts.install(app)
     app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
     for module in (health, jobs, printers, stock, custody, reports, events, diag, accounts_api, board, chips_api,
-                   supplies_api):
+                   supplies_api, fitness_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))

@@ -200,6 +200,17 @@ class _PrinterBase(_Section):
     card_type: CardType = "ktp-el"
     #: "retransfer" or "direct"; unset: CUPS retransfer, Evolis direct, mock what its card_type needs
     technology: Technology | None = None
+    #: transfer temperature window (°C) of the start-of-day check; unset: 160-170 on a retransfer printer
+    transfer_temp_min: float | None = Field(None, ge=0, le=400)
+    transfer_temp_max: float | None = Field(None, ge=0, le=400)
+    #: unfit (takes no card) until today's start-of-day check is recorded
+    require_daily_check: bool = False
+    #: duty cycle: at most this many cards an hour; a rest of cool_down_s after cool_down_after cards in a row
+    max_cards_per_hour: int | None = Field(None, gt=0)
+    cool_down_after: int | None = Field(None, gt=0)
+    cool_down_s: float = Field(600.0, gt=0)
+    #: a cleaning reminder after this many cards since the last cleaning
+    cleaning_every: int | None = Field(None, gt=0)
     #: start with the printer enabled (dispatching) and accepting
     enabled: bool = True
 

@@ -23,6 +23,9 @@ from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.fitness.checks import Checks
+from printd.fitness.duty import DutyCycle
+from printd.fitness.view import fitness_view
 from printd.ops.journal import log_action
 from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
@@ -64,6 +67,10 @@ class Station:
         self.supply_watch = SupplyWatch(self)
         #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
         self.gate: Gate = OPEN
+        self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
+        self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
+                     for n, c in settings.printers.items()}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -105,6 +112,8 @@ class Station:
         self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
         self.custody = Custody(self.stock)
         self.supplies = Supplies(self.database, self.clock, self.settings)
+        self.checks = Checks(self.database, self.clock, self.settings)
+        self.checks.load()
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -321,6 +330,14 @@ class Station:
                 log.exception("dispatch failed; retrying")
                 await asyncio.sleep(1.0)
 
+    def may_take(self, w: PrinterWorker) -> bool:
+        """Fit (start-of-day check) and not resting (duty cycle): the printer may take a card now."""
+        now = time.time()
+        duty = self.duty[w.name]
+        if not w.busy:
+            duty.idle(now)
+        return not self.checks.unfit_reasons(w.name) and duty.blocked_until(now) is None
+
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
         started = 0
@@ -329,8 +346,8 @@ class Station:
             self._day = today
             for w in self.workers.values():
                 w.cards_today = await self.db(self.store.printed_today, w.name)
-        candidates = [Candidate(w.name, w.able, w.sensor_card_types() & self.fits[w.name], w.cards_today)
-                      for w in self.workers.values()]
+        candidates = [Candidate(w.name, self.may_take(w) and w.able, w.sensor_card_types() & self.fits[w.name],
+                                w.cards_today) for w in self.workers.values()]
         self.gate = await self.db(station_gate, self)
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]
@@ -340,15 +357,17 @@ class Station:
             job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters, self.gate)
             if job is None:
                 continue
-            self.gate = await self.db(station_gate, self)   # this card may have filled a quota
             elapsed = time.perf_counter() - t0
             self.dispatch_latencies.append(elapsed)
             del self.dispatch_latencies[:-1000]
             for observe in self.claim_observers:
                 observe(worker.name, elapsed)
             worker.assign(job)
+            self.duty[worker.name].record(time.time())
+            self.checks.note_card(worker.name)
             self.job_changed(job)
             started += 1
+            self.gate = await self.db(station_gate, self)   # this card may have filled a quota
         return started
 
     # ------------------------------------------------------------------ jobs
@@ -630,6 +649,7 @@ class Station:
                          "since_cleaning": counters.since_cleaning if counters else None},
             "current_job": w.current_job.id if w.current_job else None,
             "last_seen_at": self.clock.iso(w.last_seen_at),
+            **(fitness_view(self, w) if self.checks is not None else {}),
         }
 
     def health(self) -> dict[str, Any]:

@@ -161,6 +161,58 @@ class Printer(_Out):
     counters: Counters | None = None
     current_job: str | None = None
     last_seen_at: str | None = None
+    fitness: Fitness | None = None
+    duty: Duty | None = None
+    cleaning: Cleaning | None = None
+
+
+class PrinterCheck(_Out):
+    """A start-of-day check of a printer."""
+
+    id: int
+    at: str | None = None
+    day: str
+    printer: str
+    temperature_c: float | None = None
+    cleaned: bool
+    settings_unchanged: bool
+    note: str | None = None
+    actor: str
+
+
+class Fitness(_Out):
+    fit: bool
+    unfit_reasons: list[Literal["no-check-today", "temperature", "settings-changed"]]
+    temperature_window_c: list[float] | None = None
+    last_check: PrinterCheck | None = None
+
+
+class Duty(_Out):
+    state: Literal["cooling", "hour_limit"] | None = Field(None, description="resting: no card until it ends")
+    seconds_left: float | None = Field(None, description="countdown of the rest")
+    until: str | None = Field(None, description="when the rest ends")
+    cards_last_hour: int
+    cards_in_a_row: int
+    max_cards_per_hour: int | None = None
+    cool_down_after: int | None = None
+    cool_down_s: float
+
+
+class Cleaning(_Out):
+    since: int = Field(description="cards since the last cleaning")
+    basis: Literal["printer", "ledger"]
+    every: int | None = None
+    due: bool
+
+
+class CheckRecorded(_Out):
+    check: PrinterCheck
+    fitness: Fitness
+    cleaning: Cleaning
+
+
+class CheckList(_Out):
+    items: list[PrinterCheck]
 
 
 # ------------------------------------------------------------------------------------------------ stock
@@ -385,6 +437,7 @@ class DailyReport(_Out):
     card_types: list[CardTypeDayReport]
     printers: list[PrinterDayReport]
     in_doubt: list[Job]
+    printer_checks: list[PrinterCheck] = Field([], description="each printer's start-of-day checks that day")
 
 
 class CardTypeMonthReport(_Out):

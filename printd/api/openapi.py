@@ -40,6 +40,8 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("delete", "/api/v1/printers/{name}/faults"): ("200", m.Printer),
     ("get", "/api/v1/printers/{name}/diagnostics"): ("200", m.Diagnostics),
     ("post", "/api/v1/printers/{name}/test-print"): ("200", m.CardTestResult),
+    ("post", "/api/v1/printers/{name}/checks"): ("201", m.CheckRecorded),
+    ("get", "/api/v1/printers/{name}/checks"): ("200", m.CheckList),
     ("post", "/api/v1/printers/{name}/raw"): ("200", m.RawReply),
     ("get", "/api/v1/stock"): ("200", m.Stock),
     ("post", "/api/v1/stock/receipts"): ("201", m.StockChange),

@@ -292,6 +292,22 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER supply_moves_no_delete BEFORE DELETE ON supply_moves
         BEGIN SELECT RAISE(ABORT, 'the supplies ledger is append-only'); END;
     """,
+    # 9 -> 10: the start-of-day check of each printer (printd/fitness/checks.py), kept for the daily report
+    """
+    CREATE TABLE printer_checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        printer TEXT NOT NULL,
+        temperature_c REAL,
+        cleaned INTEGER NOT NULL,
+        settings_unchanged INTEGER NOT NULL,
+        note TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX printer_checks_printer ON printer_checks (printer, id);
+    CREATE INDEX printer_checks_day ON printer_checks (day);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

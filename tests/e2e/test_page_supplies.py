@@ -1,6 +1,7 @@
-"""The page's ribbon and film section in a real browser (Debian's Chromium through Playwright) against the
-real daemon: a borrowed ribbon recorded from the form, fitted on a printer, shown with its prints left and
-the store's alert; a refused receipt says why.
+"""The page's ribbon and film section and the start-of-day check in a real browser (Debian's Chromium
+through Playwright) against the real daemon: a borrowed ribbon recorded from the form, fitted on a printer,
+shown with its prints left and the store's alert; a refused receipt says why; an overheated printer's
+check makes it unfit on its card until a check inside the window.
 """
 from __future__ import annotations
 
@@ -72,3 +73,19 @@ def test_receive_a_borrowed_ribbon_and_fit_it(page: Page, daemon: Daemon) -> Non
     expect(on).to_contain_text("500")          # the simulated printer reports a full ribbon
     expect(store).to_contain_text("0 gulungan")
     expect(page.locator('#supplies-alerts li[data-code="ribbon_store_low"]')).to_have_count(1)
+
+
+def test_start_of_day_check_makes_an_overheated_printer_unfit_and_fit_again(page: Page, daemon: Daemon) -> None:
+    page.goto(daemon.url + "/#printers")
+    form = page.locator("#form-printer-check")
+    form.get_by_label("Printer").select_option("card2")
+    form.get_by_label("Suhu transfer (°C)").fill("178")
+    form.get_by_label("Pembersihan sudah dilakukan").check()
+    form.get_by_role("button", name="Catat pemeriksaan").click()
+    expect(form.locator(".form-msg")).to_have_text("card2 tidak layak mencetak: lihat kartunya.")
+    note = page.locator('article[data-printer="card2"] [data-fitness="temperature"]')
+    expect(note).to_contain_text("178")
+    form.get_by_label("Suhu transfer (°C)").fill("165")
+    form.get_by_role("button", name="Catat pemeriksaan").click()
+    expect(form.locator(".form-msg")).to_have_text("card2 layak mencetak.")
+    expect(note).to_have_count(0)

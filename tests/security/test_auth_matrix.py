@@ -43,6 +43,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/printers/{name}/faults"): {T},
     ("GET", "/api/v1/printers/{name}/diagnostics"): {T},
     ("POST", "/api/v1/printers/{name}/test-print"): {T},
+    ("POST", "/api/v1/printers/{name}/checks"): {O, T},
+    ("GET", "/api/v1/printers/{name}/checks"): {O, T},
     ("POST", "/api/v1/printers/{name}/raw"): {T},
     ("GET", "/api/v1/stock"): {O, T},
     ("POST", "/api/v1/stock/receipts"): {O},

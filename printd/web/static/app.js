@@ -13,6 +13,7 @@ import {
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
 import { loadSupplies, setupSupplies } from './supplies.js';
+import { setupFitness } from './fitness.js';
 
 const VIEWS = ['queue', 'printers', 'stock', 'reports'];
 const ACTS = new Set(['operator', 'admin']);
@@ -59,6 +60,7 @@ function main() {
   setupStock();
   setupCustody();
   setupSupplies();
+  setupFitness();
   setupReport();
   setupMonthly();
   setupDestroyTap();
