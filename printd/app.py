@@ -13,7 +13,19 @@ from printd import __version__, web
 from printd.access.accounts import Accounts
 from printd.access.bootstrap import bootstrap_tokens
 from printd.api import accounts as accounts_api
-from printd.api import board, custody, diag, errors, events, health, jobs, printers, reports, stock
+from printd.api import (
+    board,
+    custody,
+    diag,
+    errors,
+    events,
+    health,
+    jobs,
+    printers,
+    reports,
+    revocation,
+    stock,
+)
 from printd.api import chips as chips_api
 from printd.api import docs as api_docs
 from printd.api import fitness as fitness_api
@@ -76,6 +88,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
                    supplies_api, fitness_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
+    revocation.install(app)   # revoked tokens and ended sessions close their event streams at once
     app.add_middleware(BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024))
     webhooks.install(app)
     chips_service.install(app)   # chip identity: job fields, the desk reader

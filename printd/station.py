@@ -414,7 +414,8 @@ class Station:
         return job
 
     async def resolve(self, job_id: str, resolution: Resolution, actor: str, note: str | None,
-                      category: str | None = None) -> Job:
+                      category: str | None = None, force: bool = False) -> Job:
+        await self._refuse_while_printer_answers(job_id, force, actor)
         job = await self.db(self.store.resolve, job_id, resolution, actor=actor, note=note, category=category)
         if resolution == Resolution.PRINTED and job.printer in self.workers:
             # the card was printed after all: it counts for the printer's day (even wear, counters.today)
@@ -424,6 +425,23 @@ class Station:
         self.job_changed(job)
         self.wake_dispatcher()
         return job
+
+    async def _refuse_while_printer_answers(self, job_id: str, force: bool, actor: str) -> None:
+        """409 while the printer's print call for this card is still running (issue 14): resolving
+        now and reprinting elsewhere printed the card twice when the hung printer finished it."""
+        job = await self.db(self.store.get, job_id)
+        worker = self.workers.get(job.printer or "")
+        attempt = worker.awaiting_answer(job_id) if worker is not None else None
+        if worker is None or attempt is None:
+            return
+        if force:
+            # the operator overrides: a late answer that contradicts the resolution raises an alert
+            await self.audit(actor, "job.resolve.forced", job_id, {"attempt": attempt, "printer": worker.name})
+            return
+        raise Conflict(f"printer {worker.name} has not answered the print command for this card yet (job {job_id}, "
+                       f"attempt {attempt}); the card may still come out. Clear the printer's fault or switch it off "
+                       "and on, and wait: its answer settles the job by itself. Resolve only if the printer "
+                       'never answers (send "force": true)', code="printer_still_busy", field="outcome")
 
     async def reprint(self, job_id: str, reason: str, actor: str, category: str | None = None) -> Job:
         job = await self.db(self.store.reprint, job_id, reason=reason, actor=actor, category=category)

@@ -35,6 +35,8 @@ from printd.errors import (
     PrinterTimeout,
     StoreUnavailable,
 )
+from printd.events import EventBus
+from printd.queue.late import record_late_answer
 from printd.queue.models import AttemptOutcome, Job
 from printd.queue.store import IMAGES_MISSING, Store
 
@@ -49,6 +51,7 @@ class Host(Protocol):
     """What a worker needs from the station."""
 
     store: Store
+    events: EventBus
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
     def printer_changed(self, worker: PrinterWorker) -> None: ...
@@ -117,11 +120,20 @@ class PrinterWorker:
         #: vendor code of the offline reason (e.g. "wrong-printer" when another printer answered)
         self.offline_code: str | None = None
         self._foreign_serial: str | None = None
+        #: (job id, attempt) of print calls that timed out and have not answered yet
+        self._awaiting: dict[tuple[str, int], Future[Any]] = {}
         #: why card images cannot be read now, and the job to read again to know it works (None: fine)
         self.images_fault: str | None = None
         self._images_probe: Job | None = None
 
     # ------------------------------------------------------------------ derived state
+
+    def awaiting_answer(self, job_id: str) -> int | None:
+        """The attempt of `job_id` whose print call is still running on this printer, or None.
+
+        While it runs the card may still come out: the call's answer will settle the attempt.
+        """
+        return next((n for (j, n) in self._awaiting if j == job_id), None)
 
     @property
     def simulated(self) -> bool:
@@ -393,7 +405,11 @@ class PrinterWorker:
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}")
-                outcome, reason, counters = await self._print_card(job, card)
+                unsent = await self._read_start_counters(job, attempt)
+                if unsent is not None:
+                    outcome, reason = unsent
+                else:
+                    outcome, reason, counters = await self._print_card(job, card)
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
@@ -413,6 +429,29 @@ class PrinterWorker:
             self._publish_if_changed()
             self.poll_soon()
             self.host.wake_dispatcher()
+
+    async def _read_start_counters(self, job: Job, attempt: int) -> tuple[AttemptOutcome, str] | None:
+        """Read the printer's counters now, just before the card is sent, and keep them with the attempt.
+
+        The claim's counters come from the last poll, which may predate the previous card's jam or
+        cancel: a card then in doubt would be charged with the previous card's feed (issue 14).
+        Returns the outcome when the printer cannot be read: the card was never sent (not fed).
+        """
+        try:
+            status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
+        except PrinterError as exc:
+            self._note_error(job, "offline", str(exc))
+            self._went_offline(str(exc))
+            return AttemptOutcome.NOT_FED, "offline"
+        except Exception as exc:  # a driver bug: the card was not sent either
+            log.exception("%s: status read before job %s failed", self.name, job.id)
+            self._note_error(job, "other", f"driver error: {exc}")
+            return AttemptOutcome.NOT_FED, "driver-error"
+        self.status = status
+        self.last_seen_at = time.time()
+        if status.counters.fed is not None or status.counters.printed is not None:
+            await self.host.db(self.host.store.record_start_counters, job.id, attempt, status.counters)
+        return None
 
     def _images_unreadable(self, job: Job, exc: BaseException) -> None:
         if self.images_fault is None:
@@ -503,6 +542,7 @@ class PrinterWorker:
         fut = self._inflight
         if fut is None:
             return
+        self._awaiting[(job.id, attempt)] = fut
         loop = asyncio.get_running_loop()
 
         def done(f: Future[Any]) -> None:
@@ -511,6 +551,13 @@ class PrinterWorker:
         fut.add_done_callback(done)
 
     async def _settle_late(self, job: Job, attempt: int, fut: Future[Any]) -> None:
+        try:
+            await self._settle_late_answer(job, attempt, fut)
+        finally:
+            # only now: a resolve arriving while the answer is being booked is still refused
+            self._awaiting.pop((job.id, attempt), None)
+
+    async def _settle_late_answer(self, job: Job, attempt: int, fut: Future[Any]) -> None:
         exc = fut.exception()
         outcome: AttemptOutcome | None = None
         reason = "late-answer"
@@ -526,7 +573,10 @@ class PrinterWorker:
         try:
             current = await self.host.db(store.get, job.id)
             att = next((a for a in current.attempts if a.n == attempt), None)
-            if att is None or att.outcome != AttemptOutcome.IN_DOUBT:
+            if att is None:
+                return
+            if att.outcome != AttemptOutcome.IN_DOUBT:
+                await self._late_after_settlement(job, attempt, outcome)
                 return
             updated = await self.host.db(store.finish_attempt, job.id, attempt, outcome, reason=reason)
             log.info("%s: job %s settled by the printer's late answer: %s", self.name, job.id, outcome.value)
@@ -536,6 +586,24 @@ class PrinterWorker:
         except Exception:
             log.exception("%s: could not settle job %s from a late answer", self.name, job.id)
         self.poll_soon()
+
+    async def _late_after_settlement(self, job: Job, attempt: int, outcome: AttemptOutcome) -> None:
+        """The attempt was settled before the printer answered: never drop the answer silently."""
+        late = await self.host.db(record_late_answer, self.host.store, job.id, attempt, outcome)
+        if late is None:
+            return
+        if late.agrees:
+            log.info("%s: late answer for job %s attempt %d agrees with its settlement (%s)", self.name, job.id,
+                     attempt, outcome.value)
+            return
+        message = late.message()
+        log.warning("%s: %s", self.name, message)
+        self._note_error(job, "late-answer", message)
+        self.host.events.publish("alert", {"code": "late_answer_contradicts", "message": message,
+                                           "job_id": job.id, "attempt": attempt, "printer": self.name,
+                                           "recorded": late.recorded.value, "late": late.late.value,
+                                           "card_type": job.card_type})
+        self.host.job_changed(await self.host.db(self.host.store.get, job.id))
 
     # ------------------------------------------------------------------ simulation controls
 

@@ -38,6 +38,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_hash(token: str) -> str:
+    """What the database keeps of a token, and what names it elsewhere (an open event stream)."""
+    return _token_hash(token)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
@@ -128,6 +133,17 @@ class Accounts:
     def list_tokens(self) -> list[dict[str, object]]:
         return [dict(r) for r in self.db.query(
             "SELECT name, role, created_at, revoked_at FROM tokens ORDER BY created_at")]
+
+    def active_token_hashes(self, hashes: set[str]) -> set[str]:
+        """Those of `hashes` that still belong to a token that is not revoked (the rest lost access)."""
+        if not hashes:
+            return set()
+        marks = ",".join("?" * len(hashes))
+        # as `verify_token`: the current token, or the previous one within its rotation overlap
+        rows = self.db.query(f"SELECT hash FROM tokens WHERE revoked_at IS NULL AND hash IN ({marks})"
+                             f" UNION SELECT prev_hash FROM tokens WHERE revoked_at IS NULL AND prev_valid_until > ?"
+                             f" AND prev_hash IN ({marks})", (*hashes, time.time(), *hashes))
+        return {str(r[0]) for r in rows}
 
     def revoke_token(self, name: str) -> None:
         with self.db.tx() as c:

@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import Request
 
-from printd.access.accounts import Principal
+from printd.access.accounts import Principal, token_hash
+from printd.access.streams import CredentialKind
 from printd.errors import Forbidden, Unauthorized
 from printd.queue.models import Role
 
@@ -58,6 +59,19 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
 
     dependency.__name__ = "require_" + "_".join(r.value for r in roles)
     return dependency
+
+
+def credential_of(request: Request, principal: Principal) -> tuple[CredentialKind, str]:
+    """Which credential proved `principal` on this request (what revoking it must reach)."""
+    if principal.kind == "token":
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        return CredentialKind.TOKEN, token_hash(token.strip())
+    if principal.kind == "session":
+        sessions = getattr(request.app.state, "sessions", None)
+        session = sessions.session(request) if sessions is not None else None
+        if session is not None:
+            return CredentialKind.SESSION, str(session.key)
+    return CredentialKind.LOCAL, principal.name
 
 
 ANY_STAFF = (Role.OPERATOR, Role.TECHNICIAN)

@@ -86,6 +86,7 @@ class ErrorCode(enum.StrEnum):
     HOPPER_CARD_TYPE = "hopper_card_type"
     UNFIT_PRINTER = "unfit_printer"
     PRINTER_BUSY = "printer_busy"
+    PRINTER_STILL_BUSY = "printer_still_busy"   # a resolve while the printer's call for that card still runs
     PRINTER_OFFLINE = "printer_offline"
     NOT_SIMULATED = "not_simulated"
     RAW_NOT_SUPPORTED = "raw_not_supported"

@@ -7,6 +7,7 @@ import unicodedata
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
@@ -35,9 +36,24 @@ def _clean_name(name: str) -> str:
 
 
 def _check_callback(url: str, allowed_hosts: tuple[str, ...]) -> str:
-    parts = urlsplit(url)
+    # A URL the HTTP client cannot send to (a control character, a space, non-ASCII text, a port it
+    # cannot dial) was once accepted here and then failed at send time on every retry: refuse it now.
+    bad = next((ch for ch in url if not 0x21 <= ord(ch) <= 0x7E), None)
+    if bad is not None:
+        raise Invalid(f"callback_url contains the character U+{ord(bad):04X}; use a plain ASCII URL without "
+                      "spaces or control characters (percent-encode anything else)", code="invalid_callback_url",
+                      field="callback_url")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        httpx.URL(url)   # the client that will send it must be able to parse it
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise Invalid(f"callback_url is not a usable URL: {exc}", code="invalid_callback_url",
+                      field="callback_url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("callback_url must be an http(s) URL", code="invalid_callback_url", field="callback_url")
+    if port == 0:
+        raise Invalid("callback_url port must be 1-65535", code="invalid_callback_url", field="callback_url")
     host = parts.hostname.lower()
     loopback = host == "localhost"
     try:
@@ -147,7 +163,8 @@ async def release(job_id: str, request: Request, principal: Operator) -> dict[st
 @router.post("/{job_id}/resolve", summary="Settle an in_doubt job: printed, spoiled or not_fed")
 async def resolve(job_id: str, body: ResolveIn, request: Request, principal: Operator) -> dict[str, Any]:
     station = _station(request)
-    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note, body.category)
+    job = await station.resolve(job_id, Resolution(body.outcome), principal.actor, body.note, body.category,
+                                force=body.force)
     return station.job_view(job)
 
 

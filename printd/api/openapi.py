@@ -71,6 +71,7 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("get", "/api/v1/webhooks/deliveries"): ("200", m.DeliveryPage),
     ("get", "/api/v1/webhooks/deliveries/{event_id}"): ("200", m.Delivery),
     ("post", "/api/v1/webhooks/deliveries/{event_id}/retry"): ("200", m.Delivery),
+    ("post", "/api/v1/webhooks/deliveries/{event_id}/drop"): ("200", m.Delivery),
     ("get", "/metrics"): ("200", None),
     ("get", "/api/v1/users"): ("200", m.UserPage),
     ("post", "/api/v1/users"): ("201", m.User),

@@ -39,6 +39,8 @@ class ResolveIn(_In):
     note: str | None = Field(None, max_length=500)
     category: SpoilCategoryIn | None = Field(None, description="for `spoiled`: the ministry category; "
                                              "default gagal_cetak (the card was in the printer)")
+    force: bool = Field(False, description="resolve even while the printer's call for this card is still "
+                                           "running (otherwise 409 printer_still_busy); audited")
 
 
 class ReprintIn(_In):

@@ -1,10 +1,11 @@
-"""`/api/v1/webhooks/deliveries`: how job notifications stand, and retrying one that was given up."""
+"""`/api/v1/webhooks/deliveries`: how job notifications stand, retrying one that was given up, dropping one."""
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from printd.access.accounts import Principal
 from printd.api.auth import client_scope, require
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 #: an enrollment client sees its own notifications only
 Reader = Annotated[Principal, Depends(require(Role.ENROLLMENT, Role.OPERATOR, Role.TECHNICIAN))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 def _outbox(request: Request) -> Outbox:
@@ -66,4 +68,26 @@ async def retry_delivery(event_id: str, request: Request, principal: Operator) -
     delivery = getattr(request.app.state, "webhooks", None)
     if delivery is not None:
         delivery.wake()
+    return delivery_view(station, n)
+
+
+class DropIn(BaseModel):
+    """Why a pending notification is dropped (kept in the audit log and in its `last_error`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=500)
+
+
+@router.post("/deliveries/{event_id}/drop",
+             summary="Stop sending a pending notification (admin; audited); the job's later ones go out",
+             responses={409: {"description": "the notification is not pending"}})
+async def drop_delivery(event_id: str, request: Request, principal: Admin,
+                        body: DropIn | None = None) -> dict[str, Any]:
+    reason = body.reason if body is not None else None
+    station = request.app.state.station
+    n = await station.db(_outbox(request).drop, event_id, station.clock.now(), principal.actor, reason)
+    await station.audit(principal.actor, "webhook.drop", n.job_id, {"event_id": event_id, "reason": reason})
+    delivery = getattr(request.app.state, "webhooks", None)
+    if delivery is not None:
+        delivery.wake()   # the job's next notification is now due
     return delivery_view(station, n)

@@ -1,4 +1,4 @@
-"""`printd webhooks deliveries|retry`: job notifications of the running daemon, from the shell."""
+"""`printd webhooks deliveries|retry|drop`: job notifications of the running daemon, from the shell."""
 from __future__ import annotations
 
 import functools
@@ -46,3 +46,18 @@ def register(main: click.Group) -> None:
         for event_id in event_ids:
             d = call_daemon(functools.partial(c.request, "POST", f"/api/v1/webhooks/deliveries/{event_id}/retry"))
             click.echo(f"{d['event_id']}: {d['state']}")
+
+    @webhooks.command("drop")
+    @click.argument("event_ids", nargs=-1, required=True)
+    @click.option("--reason", default=None, help="why (kept in the audit log)")
+    @station_options
+    def drop(event_ids: tuple[str, ...], reason: str | None, settings: Any, state_dir: Path) -> None:
+        """Stop sending pending notifications (e.g. to a receiver that will never answer); audited.
+
+        The job's later notifications then go out; `printd webhooks retry` sends a dropped one again.
+        """
+        c = daemon_client(settings, state_dir)
+        for event_id in event_ids:
+            d = call_daemon(functools.partial(c.request, "POST", f"/api/v1/webhooks/deliveries/{event_id}/drop",
+                                              json={"reason": reason}))
+            click.echo(f"{d['event_id']}: {d['state']} ({d['last_error']})")

@@ -2,7 +2,10 @@
 
 One asyncio task reads due notifications (on the database thread), sends up to `MAX_IN_FLIGHT` of
 them at once (never two of the same job: a job's next notification waits for the previous one's
-success), and books each result. HTTP runs on the event loop with a timeout; the database thread
+success; never more than `MAX_PER_RECEIVER` to one receiver, so a receiver that hangs or fails
+cannot hold every slot and delay other receivers' notifications), and books each result. Whatever
+goes wrong in a send (a refused connection, a timeout, a URL the client cannot use) is one failed
+attempt: backoff, then a final give-up. HTTP runs on the event loop with a timeout; the database thread
 only sees short queries. A notification that keeps failing past `[webhooks] retry_for_s` is given
 up: it shows in `GET /api/v1/webhooks/deliveries?state=failed`, in the job's `notifications`, and as
 an `alert` event for the page.
@@ -25,7 +28,7 @@ from printd.config import WebhookConfig
 from printd.errors import NotFound
 from printd.events import Event
 from printd.notify import signature as webhook_signature
-from printd.notify.outbox import Notification, Outbox, OutboxWriter, RetryPolicy
+from printd.notify.outbox import Notification, Outbox, OutboxWriter, RetryPolicy, receiver_of
 from printd.queue.models import Job
 
 if TYPE_CHECKING:
@@ -35,7 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("printd.notify.delivery")
 
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 8
+#: one receiver (scheme://host:port) never holds more than this many of the slots
+MAX_PER_RECEIVER = 4
 #: look at the outbox at least this often, even when nothing announced a change
 IDLE_POLL_S = 5.0
 PURGE_EVERY_S = 3600.0
@@ -66,6 +71,8 @@ class WebhookDelivery:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        #: job id -> receiver of its notification in flight
+        self._receivers: dict[str, str] = {}
         self._last_purge = 0.0
         self._stopping = False
 
@@ -130,9 +137,17 @@ class WebhookDelivery:
                 except TimeoutError:
                     pass
 
-    def _load_due(self, now: float, limit: int, busy: list[str]) -> list[tuple[Notification, str | None]]:
+    def _full_receivers(self) -> list[str]:
+        """Receivers that already have `MAX_PER_RECEIVER` notifications in flight."""
+        counts: dict[str, int] = {}
+        for r in self._receivers.values():
+            counts[r] = counts.get(r, 0) + 1
+        return [r for r, n in counts.items() if n >= MAX_PER_RECEIVER]
+
+    def _load_due(self, now: float, limit: int, busy: list[str],
+                  receivers: list[str]) -> list[tuple[Notification, str | None]]:
         """On the database thread: the due notifications with their clients' secrets."""
-        due = self.outbox.due(now, limit, busy)
+        due = self.outbox.due(now, limit, busy, per_receiver=MAX_PER_RECEIVER, in_flight=receivers)
         secrets: dict[str, str | None] = {}
         for n in due:
             if n.client not in secrets:
@@ -143,21 +158,24 @@ class WebhookDelivery:
         free = MAX_IN_FLIGHT - len(self._in_flight)
         if free <= 0:
             return
-        batch = await self.station.db(self._load_due, time.time(), free, list(self._in_flight))
+        batch = await self.station.db(self._load_due, time.time(), free, list(self._in_flight),
+                                      list(self._receivers.values()))
         for n, secret in batch:
             task = asyncio.create_task(self._deliver(n, secret), name=f"webhook-{n.event_id}")
             self._in_flight[n.job_id] = task
+            self._receivers[n.job_id] = receiver_of(n.url)
             task.add_done_callback(functools.partial(self._done, n.job_id))
 
     def _done(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(job_id, None)
+        self._receivers.pop(job_id, None)
         self._wake.set()
 
     async def _idle_time(self) -> float:
         """Seconds until something is due (new notifications wake the loop earlier)."""
         if len(self._in_flight) >= MAX_IN_FLIGHT:
             return IDLE_POLL_S  # a finishing delivery wakes the loop
-        nxt = await self.station.db(self.outbox.next_due_at, list(self._in_flight))
+        nxt = await self.station.db(self.outbox.next_due_at, list(self._in_flight), self._full_receivers())
         if nxt is None:
             return IDLE_POLL_S
         return max(0.0, min(IDLE_POLL_S, nxt - time.time()))
@@ -185,8 +203,10 @@ class WebhookDelivery:
                 # the answer's body is never read: only its status matters
                 async with self._http.stream("POST", n.url, content=body, headers=headers) as resp:
                     status = resp.status_code
-        except (httpx.HTTPError, TimeoutError) as exc:
-            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # noqa: BLE001 - any failure (httpx.InvalidURL is not an HTTPError) is an attempt
+            # str(exc) may echo the URL, whose path can carry the receiver's secret: keep it to one line
+            text = " ".join(str(exc).split())
+            return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         if 200 <= status < 300:
             return None
         return f"HTTP {status}"

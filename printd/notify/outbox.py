@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from printd.clock import StationClock
 from printd.errors import Conflict, Invalid, NotFound
@@ -117,6 +118,15 @@ class OutboxWriter:
                      " VALUES (?,?,?,?,?,?,?)", (event_id, job.id, job.client, job.callback_url, body, now, now))
 
 
+def receiver_of(url: str) -> str:
+    """Who receives a notification: scheme, host and port (the unit a bad receiver is contained to)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+    except ValueError:
+        return url
+
+
 def encode_cursor(outbox_id: int) -> str:
     return base64.urlsafe_b64encode(f"o{outbox_id}".encode()).decode().rstrip("=")
 
@@ -140,22 +150,51 @@ class Outbox:
 
     # ------------------------------------------------------------------ delivery
 
-    def due(self, now: float, limit: int, exclude_jobs: Collection[str] = ()) -> list[Notification]:
-        """Notifications to send now: each the oldest undelivered one of its job, soonest first."""
+    def due(self, now: float, limit: int, exclude_jobs: Collection[str] = (), *, per_receiver: int | None = None,
+            in_flight: Collection[str] = ()) -> list[Notification]:
+        """Notifications to send now: each the oldest undelivered one of its job, soonest first.
+
+        With `per_receiver`, no receiver gets more than that many, counting `in_flight` (the
+        receivers of the notifications being sent): a failing receiver's backlog, which is always
+        due first, does not crowd out the others.
+        """
         marks = ",".join("?" * len(exclude_jobs))
         skip = f" AND o.job_id NOT IN ({marks})" if exclude_jobs else ""
-        rows = self.db.query(f"SELECT o.* FROM outbox o JOIN ({_HEADS}) h ON o.id = h.id"
-                             f" WHERE o.next_at <= ?{skip} ORDER BY o.next_at, o.id LIMIT ?",
-                             (now, *exclude_jobs, limit))
-        return [_row(r) for r in rows]
+        sql = (f"SELECT o.* FROM outbox o JOIN ({_HEADS}) h ON o.id = h.id"
+               f" WHERE o.next_at <= ?{skip} ORDER BY o.next_at, o.id")
+        if per_receiver is None:
+            return [_row(r) for r in self.db.query(sql + " LIMIT ?", (now, *exclude_jobs, limit))]
+        taken: dict[str, int] = {}
+        for r in in_flight:
+            taken[r] = taken.get(r, 0) + 1
+        out: list[Notification] = []
+        with self.db._lock:
+            for row in self.db.conn.execute(sql, (now, *exclude_jobs)):
+                who = receiver_of(row["url"])
+                if taken.get(who, 0) >= per_receiver:
+                    continue
+                taken[who] = taken.get(who, 0) + 1
+                out.append(_row(row))
+                if len(out) >= limit:
+                    break
+        return out
 
-    def next_due_at(self, exclude_jobs: Collection[str] = ()) -> float | None:
-        """When the next notification becomes due (None: nothing is waiting)."""
+    def next_due_at(self, exclude_jobs: Collection[str] = (), skip_receivers: Collection[str] = ()) -> float | None:
+        """When the next notification becomes due (None: nothing is waiting), leaving out the
+        receivers in `skip_receivers` (they have no free slot; a finishing send wakes the loop)."""
         marks = ",".join("?" * len(exclude_jobs))
         skip = f" WHERE o.job_id NOT IN ({marks})" if exclude_jobs else ""
-        rows = self.db.query(f"SELECT MIN(o.next_at) FROM outbox o JOIN ({_HEADS}) h ON o.id = h.id{skip}",
-                             tuple(exclude_jobs))
-        return rows[0][0] if rows else None
+        if not skip_receivers:
+            rows = self.db.query(f"SELECT MIN(o.next_at) FROM outbox o JOIN ({_HEADS}) h ON o.id = h.id{skip}",
+                                 tuple(exclude_jobs))
+            return rows[0][0] if rows else None
+        full = set(skip_receivers)
+        with self.db._lock:
+            for row in self.db.conn.execute(f"SELECT o.url, o.next_at FROM outbox o JOIN ({_HEADS}) h"
+                                            f" ON o.id = h.id{skip} ORDER BY o.next_at", tuple(exclude_jobs)):
+                if receiver_of(row["url"]) not in full:
+                    return float(row["next_at"])
+        return None
 
     def mark_delivered(self, outbox_id: int, now: float) -> None:
         with self.db.tx() as c:
@@ -193,6 +232,22 @@ class Outbox:
                                code="illegal_state", field="event_id")
             c.execute("UPDATE outbox SET gave_up_at = NULL, next_at = ?, retry_from = ? WHERE id = ?",
                       (now, now, n.id))
+            return _row(c.execute("SELECT * FROM outbox WHERE id = ?", (n.id,)).fetchone())
+
+    def drop(self, event_id: str, now: float, actor: str, reason: str | None = None) -> Notification:
+        """Stop sending a pending notification: it is given up now, marked as dropped by `actor`.
+
+        The job's later notifications then go out; `retry` sends a dropped one again.
+        """
+        with self.db.tx() as c:
+            n = self._get(c, event_id, None)
+            if n.state != "pending":
+                raise Conflict(f"notification {event_id} is {n.state}; only a pending one can be dropped",
+                               code="illegal_state", field="event_id")
+            why = f"dropped by {actor}" + (f": {reason}" if reason else "")
+            if n.last_error:
+                why += f" (last error: {n.last_error})"
+            c.execute("UPDATE outbox SET gave_up_at = ?, last_error = ? WHERE id = ?", (now, why[:500], n.id))
             return _row(c.execute("SELECT * FROM outbox WHERE id = ?", (n.id,)).fetchone())
 
     def purge(self, before: float) -> int:

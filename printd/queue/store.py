@@ -301,6 +301,13 @@ class Store:
                 hook(c, job, JobState.QUEUED)
             return job
 
+    def record_start_counters(self, job_id: str, n: int, counters: Counters) -> None:
+        """The printer's counters read just before attempt `n` is sent (those given at the claim may be
+        stale): what a card in doubt is later compared with."""
+        with self.db.tx() as c:
+            c.execute("UPDATE attempts SET fed_before=?, printed_before=? WHERE job_id=? AND n=? AND outcome=?",
+                      (counters.fed, counters.printed, job_id, n, AttemptOutcome.PRINTING.value))
+
     def finish_attempt(self, job_id: str, n: int, outcome: AttemptOutcome, *, reason: str | None = None,
                        counters: Counters | None = None, actor: str = "station", note: str | None = None,
                        category: str | None = None) -> Job:

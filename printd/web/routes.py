@@ -140,7 +140,8 @@ async def login(request: Request) -> Response:
     throttle: LoginThrottle = request.app.state.login_throttle
     address = _address(request)
     station = request.app.state.station
-    wait = throttle.retry_after(username, address)
+    # checked and reserved in one step: parallel attempts cannot all pass before the first one fails
+    wait = throttle.begin(username, address)
     if wait > 0:
         log.warning("login for %r from %s refused: locked out for %.0f s more", username, address, wait)
         response = _login_page(request, status=429, username=username,
@@ -150,17 +151,22 @@ async def login(request: Request) -> Response:
     accounts = request.app.state.accounts
     # scrypt takes ~50 ms: keep it off both the event loop and the database thread that dispatches cards
     loop = asyncio.get_running_loop()
-    principal = await loop.run_in_executor(None, accounts.verify_user, username, password)
+    try:
+        principal = await loop.run_in_executor(None, accounts.verify_user, username, password)
+    except BaseException:
+        throttle.end(username, address, None)
+        raise
     if principal is None:
-        wait = throttle.failed(username, address)
+        wait = throttle.end(username, address, False)
         await station.audit(f"address:{address}", "session.login_failed", username or None,
                             {"address": address, "locked_out_s": round(wait, 1)})
         return _login_page(request, status=401, error=t("login.error_wrong"), username=username)
     if principal.role not in PAGE_ROLES:
+        throttle.end(username, address, None)   # the password was right; the role may not use the page
         await station.audit(principal.actor, "session.login_refused", principal.name,
                             {"address": address, "role": principal.role.value})
         return _login_page(request, status=403, error=t("login.error_role"), username=username)
-    throttle.succeeded(username, address)
+    throttle.end(username, address, True)
     sessions = _sessions(request)
     value, _ = await sessions.create(principal, address)
     await station.audit(principal.actor, "session.login", principal.name, {"address": address})

@@ -10,7 +10,10 @@ reads or changes that copy; the rows are written through the station's database 
 
 The cookie holds 32 random bytes; the database keeps their SHA-256 (as for API tokens), so a
 backup of the database opens no session. A session ends `[server] session_hours` after login
-(one shift), at logout, or when its user is gone or disabled at the next start.
+(one shift), at logout, or as soon as its user is gone or disabled: `revalidate()` (called every
+second by `printd/api/revocation.py`) drops sessions whose row or user is gone, even when a
+command-line tool changed the database, and `end_user()` does it at once for changes made through
+the daemon. The `on_end` hooks close the event streams a session opened.
 
 CSRF: every session has its own random token, given to the page in a `<meta>` tag; every API call
 that changes something must echo it in `X-CSRF-Token`, every form in a hidden `csrf_token` field.
@@ -96,6 +99,21 @@ def _delete_user(db: Database, name: str) -> None:
         c.execute("DELETE FROM web_sessions WHERE user = ?", (name,))
 
 
+def _valid_keys(db: Database, keys: set[str], now: float) -> set[str]:
+    """Those of `keys` whose session row is there, unexpired, with its user present and enabled."""
+    if not keys:
+        return set()
+    marks = ",".join("?" * len(keys))
+    rows = db.query(f"SELECT s.id_hash FROM web_sessions s JOIN users u ON u.name = s.user"
+                    f" WHERE u.disabled = 0 AND s.expires_at > ? AND s.id_hash IN ({marks})", (now, *keys))
+    return {str(r[0]) for r in rows}
+
+
+def _delete_many(db: Database, keys: list[str]) -> None:
+    with db.tx() as c:
+        c.executemany("DELETE FROM web_sessions WHERE id_hash = ?", [(k,) for k in keys])
+
+
 def _delete(db: Database, key: str) -> None:
     with db.tx() as c:
         c.execute("DELETE FROM web_sessions WHERE id_hash = ?", (key,))
@@ -112,6 +130,8 @@ class Sessions:
         self._db: Database | None = None
         self._run: DbRunner | None = None
         self._by_key: dict[str, Session] = {}
+        #: called with each session that ends (logout, user disabled, row gone): closes its streams
+        self.on_end: list[Callable[[Session, str], None]] = []
 
     async def open(self, db: Database, run: DbRunner) -> int:
         """Attach to the station's database and load the sessions that are still valid."""
@@ -126,11 +146,13 @@ class Sessions:
             raise RuntimeError("sessions are not open yet (the station has not started)")
         return self._db, self._run
 
-    async def end_user(self, name: str) -> int:
-        """End every session of user `name` at once (disabled, or its password changed); returns how many."""
+    async def end_user(self, name: str, why: str = "user disabled") -> int:
+        """End every session of user `name` at once (disabled, or its password changed), and the event
+        streams they opened (the `on_end` hooks); returns how many sessions ended."""
         ended = [sess for sess in self._by_key.values() if sess.user == name]
         for sess in ended:
             self._by_key.pop(sess.key, None)
+            self._ended(sess, why)
         if self._db is not None and self._run is not None:
             await self._run(_delete_user, self._db, name)
         return len(ended)
@@ -151,7 +173,28 @@ class Sessions:
         """Log out: the cookie stops working at once."""
         db, run = self._attached()
         self._by_key.pop(session.key, None)
+        self._ended(session, "logged out")
         await run(_delete, db, session.key)
+
+    def _ended(self, session: Session, why: str) -> None:
+        for hook in self.on_end:
+            hook(session, why)
+
+    async def revalidate(self) -> int:
+        """Drop the sessions whose row was deleted or whose user is disabled or gone (a change made
+        outside the daemon, e.g. by a command-line tool); returns how many ended."""
+        db, run = self._attached()
+        now = self._now()
+        known = dict(self._by_key)
+        valid = await run(_valid_keys, db, set(known), now)
+        gone = [s for k, s in known.items() if k not in valid]
+        for s in gone:
+            # a session created meanwhile is not in `known` and is left alone
+            self._by_key.pop(s.key, None)
+            self._ended(s, "expired" if s.expires_at <= now else "user disabled or session deleted")
+        if gone:
+            await run(_delete_many, db, [s.key for s in gone])
+        return len(gone)
 
     # ---------------------------------------------------------------- the hook auth.py calls
 

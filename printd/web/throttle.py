@@ -6,6 +6,14 @@ that key may not try at all (1 s, 2 s, 4 s ... up to `max_delay_s`). While a key
 password is not even checked, so guessing costs the attacker wall-clock time, not the station CPU
 time. A success clears both keys; a key with no failure for `forget_after_s` starts afresh.
 
+Attempts in flight count too. Checking a password takes ~50 ms on a pool thread; if only finished
+failures counted, 60 logins sent at once would all pass the check before the first one failed (an
+outsider had every password checked that way). So `begin()` reserves the attempt on both keys in
+the same synchronous step that checks them (the event loop runs one at a time, so check and
+reserve are atomic), counting every attempt in flight as a failure-to-be: once the free
+allowance is spoken for, a further attempt waits until those in flight have ended. `end()`
+releases the reservation and books the result.
+
 The page usually runs on the print PC itself, so every operator comes from 127.0.0.1: the address
 key gets a larger free allowance than the user key, or one person's typos would lock out everyone.
 State is in memory: a daemon restart forgets it, which costs an attacker a restart he cannot cause
@@ -23,6 +31,8 @@ class _Count:
     failures: int
     last_failure: float
     locked_until: float
+    #: attempts begun and not yet ended (their passwords are being checked)
+    in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ class LoginThrottle:
         count = self._counts.get(key)
         if count is None:
             return None
-        if self._now() - count.last_failure > self.policies[key[0]].forget_after_s:
+        if count.in_flight == 0 and self._now() - count.last_failure > self.policies[key[0]].forget_after_s:
             del self._counts[key]
             return None
         return count
@@ -76,6 +86,47 @@ class LoginThrottle:
         counts = [self._current(k) for k in self._keys(user, address)]
         waits = [c.locked_until - now for c in counts if c is not None]
         return max([0.0, *waits])
+
+    def begin(self, user: str, address: str) -> float:
+        """Check and reserve one login attempt at once: 0 when it may go ahead (call `end()` after),
+        else the seconds to wait (nothing reserved).
+
+        An attempt is refused while a key is locked out, and while the attempts in flight already
+        use up the free failures (had they all failed, this one would be locked out).
+        """
+        now = self._now()
+        keys = self._keys(user, address)
+        wait = 0.0
+        for key in keys:
+            count = self._current(key)
+            if count is None:
+                continue
+            policy = self.policies[key[0]]
+            wait = max(wait, count.locked_until - now)
+            if count.in_flight and policy.delay(count.failures + count.in_flight) > 0:
+                wait = max(wait, policy.base_delay_s)
+        if wait > 0:
+            return wait
+        for key in keys:
+            count = self._current(key) or _Count(0, now, now)
+            count.in_flight += 1
+            self._counts[key] = count
+        self._prune(now)
+        return 0.0
+
+    def end(self, user: str, address: str, ok: bool | None) -> float:
+        """The attempt `begin()` let through has ended: True succeeded, False failed, None neither
+        (the check itself broke). Returns the lock-out now in force."""
+        for key in self._keys(user, address):
+            count = self._counts.get(key)
+            if count is not None and count.in_flight > 0:
+                count.in_flight -= 1
+        if ok is True:
+            self.succeeded(user, address)
+            return 0.0
+        if ok is False:
+            return self.failed(user, address)
+        return self.retry_after(user, address)
 
     def failed(self, user: str, address: str) -> float:
         """Count a failed login; returns how long the user or address is now locked out."""
@@ -90,18 +141,22 @@ class LoginThrottle:
         return self.retry_after(user, address)
 
     def succeeded(self, user: str, address: str) -> None:
-        """A good login clears the counts of that user and that address."""
+        """A good login clears the counts of that user and that address (not other attempts in flight)."""
         for key in self._keys(user, address):
-            self._counts.pop(key, None)
+            count = self._counts.pop(key, None)
+            if count is not None and count.in_flight:
+                self._counts[key] = _Count(0, count.last_failure, count.last_failure, count.in_flight)
 
     def _prune(self, now: float) -> None:
         # bounded memory even when someone tries a million names: drop forgotten entries, then the oldest
         if len(self._counts) <= self._max_entries:
             return
         for key in [k for k, c in self._counts.items()
-                    if now - c.last_failure > self.policies[k[0]].forget_after_s]:
+                    if not c.in_flight and now - c.last_failure > self.policies[k[0]].forget_after_s]:
             del self._counts[key]
         if len(self._counts) > self._max_entries:
-            oldest = sorted(self._counts, key=lambda k: self._counts[k].last_failure)
+            # an entry with an attempt in flight is never dropped: its reservation must stay counted
+            oldest = sorted((k for k, c in self._counts.items() if not c.in_flight),
+                            key=lambda k: self._counts[k].last_failure)
             for key in oldest[:len(self._counts) - self._max_entries]:
                 del self._counts[key]

@@ -81,6 +81,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/webhooks/deliveries"): {E, O, T},
     ("GET", "/api/v1/webhooks/deliveries/{event_id}"): {E, O, T},
     ("POST", "/api/v1/webhooks/deliveries/{event_id}/retry"): {O},
+    ("POST", "/api/v1/webhooks/deliveries/{event_id}/drop"): set(),   # admin only
     # accounts: admin only
     ("GET", "/api/v1/users"): set(),
     ("POST", "/api/v1/users"): set(),
