@@ -30,6 +30,7 @@ from printd.ops.journal import log_action
 from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
 from printd.queue import switches
+from printd.queue.card_times import CardTimes, configured_seconds
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
@@ -68,6 +69,8 @@ class Station:
         #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
         self.gate: Gate = OPEN
         self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: measured card seconds per printer and side count (printd/queue/card_times.py)
+        self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
         #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
         self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
                      for n, c in settings.printers.items()}
@@ -114,6 +117,8 @@ class Station:
         self.supplies = Supplies(self.database, self.clock, self.settings)
         self.checks = Checks(self.database, self.clock, self.settings)
         self.checks.load()
+        with self.database._lock:
+            self.card_times.load(self.database.conn)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -128,8 +133,8 @@ class Station:
         for name, cfg in self.settings.printers.items():
             driver = create_driver(name, cfg, self.state_dir)
             worker = PrinterWorker(name, driver, self, card_type=cfg.card_type, enabled=cfg.enabled,
-                                   seconds_single=getattr(cfg, "seconds_single", 35.0),
-                                   seconds_dual=getattr(cfg, "seconds_dual", 50.0), driver_kind=cfg.driver,
+                                   seconds_single=self.card_times.seconds(name, False),
+                                   seconds_dual=self.card_times.seconds(name, True), driver_kind=cfg.driver,
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
@@ -224,8 +229,21 @@ class Station:
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:
+        self._learn_card_time(job)
         self._views_changed()
         self.events.publish("job", self.job_view(job))
+
+    def _learn_card_time(self, job: Job) -> None:
+        """A printed card teaches its printer's card time (estimates follow the printer, not the config)."""
+        if job.state != JobState.PRINTED or not job.attempts:
+            return
+        a = job.attempts[-1]
+        if a.outcome != AttemptOutcome.PRINTED or a.ended_at is None or a.printer not in self.workers:
+            return
+        if self.card_times.add(a.printer, job.dual, a.ended_at - a.started_at, key=(job.id, a.n)):
+            w = self.workers[a.printer]
+            w.seconds_single = self.card_times.seconds(a.printer, False)
+            w.seconds_dual = self.card_times.seconds(a.printer, True)
 
     def _views_changed(self) -> None:
         """Queue order and hopper balances changed: refresh the cached view data off the event loop."""
@@ -581,8 +599,12 @@ class Station:
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
+            if self.checks is not None and self.checks.unfit_reasons(w.name):
+                continue   # an unfit printer takes no card until a new check: it prints none of these
             types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
-            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
+            rest = self.duty[w.name].blocked_until(time.time())   # resting: free only when the rest ends
+            free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
+            printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
                          estimates=estimate_jobs(order, printers, time.time(), self._hours,
                                                  self.settings.station.daily_capacity, used_today),
@@ -668,6 +690,7 @@ class Station:
             "current_job": w.current_job.id if w.current_job else None,
             "last_seen_at": self.clock.iso(w.last_seen_at),
             **(fitness_view(self, w) if self.checks is not None else {}),
+            "card_seconds": self.card_times.view(w.name),
         }
 
     def health(self) -> dict[str, Any]:

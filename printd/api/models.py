@@ -164,6 +164,9 @@ class Printer(_Out):
     fitness: Fitness | None = None
     duty: Duty | None = None
     cleaning: Cleaning | None = None
+    card_seconds: dict[str, CardSeconds] | None = Field(
+        None, description="seconds a card takes, single and dual sided: measured (moving average) once enough"
+        " cards printed, else configured")
 
 
 class PrinterCheck(_Out):
@@ -203,6 +206,11 @@ class Cleaning(_Out):
     basis: Literal["printer", "ledger"]
     every: int | None = None
     due: bool
+
+
+class CardSeconds(_Out):
+    seconds: float
+    measured: int = Field(description="cards measured (the configured time stands until 3)")
 
 
 class CheckRecorded(_Out):

@@ -18,7 +18,8 @@ class DutyCycle:
         self.max_per_hour = max_cards_per_hour
         self.cool_after = cool_down_after
         self.cool_s = cool_down_s
-        self.starts: collections.deque[float] = collections.deque()
+        # bounded: the cap needs only the last max_per_hour starts; the view counts the last hour's
+        self.starts: collections.deque[float] = collections.deque(maxlen=max_cards_per_hour or 10_000)
         self.run = 0
         self.last_end: float | None = None
         self.cooling_until: float | None = None
@@ -49,16 +50,16 @@ class DutyCycle:
             return "cooling", now + self.cool_s
         if self.cooling_until is not None and now < self.cooling_until:
             return "cooling", self.cooling_until
-        while self.starts and self.starts[0] <= now - HOUR:
-            self.starts.popleft()
-        if self.max_per_hour is not None and len(self.starts) >= self.max_per_hour:
-            return "hour_limit", self.starts[0] + HOUR
+        # read-only (the database thread reads it for estimates while the dispatcher records)
+        starts = list(self.starts)
+        if self.max_per_hour is not None and len(starts) >= self.max_per_hour and starts[0] > now - HOUR:
+            return "hour_limit", starts[0] + HOUR
         return None
 
     def view(self, now: float) -> dict[str, object]:
         blocked = self.blocked_until(now)
         return {"state": blocked[0] if blocked else None,
                 "seconds_left": round(blocked[1] - now, 1) if blocked else None,
-                "cards_last_hour": len(self.starts), "cards_in_a_row": self.run,
+                "cards_last_hour": sum(1 for t in list(self.starts) if t > now - HOUR), "cards_in_a_row": self.run,
                 "max_cards_per_hour": self.max_per_hour, "cool_down_after": self.cool_after,
                 "cool_down_s": self.cool_s}
