@@ -52,6 +52,8 @@ def test_an_overheated_printer_takes_no_card_until_a_check_inside_the_window(sta
         report = c.get("/api/v1/reports/daily").json()
         assert [(x["printer"], x["temperature_c"]) for x in report["printer_checks"]] == [
             ("card1", 178.0), ("card1", 165.0)]
+        html = c.get("/api/v1/reports/daily?format=html").text
+        assert "Pemeriksaan awal hari printer" in html and "178.0" in html
         assert c.get("/api/v1/printers/card9/checks").status_code == 404
 
 
