@@ -36,7 +36,7 @@ from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
-from printd.queue.rationing import OPEN, Gate
+from printd.queue.rationing import OPEN, Gate, waiting_ids
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.supplies.gate import station_gate
 from printd.supplies.service import Supplies
@@ -68,6 +68,8 @@ class Station:
         self.supply_watch = SupplyWatch(self)
         #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
         self.gate: Gate = OPEN
+        #: queued jobs the gate holds back, as of the last view refresh (left out of the estimates)
+        self._waiting: frozenset[str] = frozenset()
         self.checks: Checks = None  # type: ignore[assignment]  # set in open()
         #: measured card seconds per printer and side count (printd/queue/card_times.py)
         self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
@@ -271,6 +273,8 @@ class Station:
             return
 
         def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]], int]:
+            with self.store.db._lock:
+                self._waiting = waiting_ids(self.store.db.conn, self.gate)
             return (self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers},
                     used_today(self.store))
 
@@ -606,7 +610,9 @@ class Station:
             free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
             printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
-                         estimates=estimate_jobs(order, printers, time.time(), self._hours,
+                         # jobs held back by rationing or a quota take no printer time
+                         estimates=estimate_jobs([o for o in order if o[0] not in self._waiting], printers,
+                                                 time.time(), self._hours,
                                                  self.settings.station.daily_capacity, used_today),
                          hoppers=hoppers, used_today=used_today)
 

@@ -253,6 +253,8 @@ async def test_rationing_holds_lost_cards_until_blanks_return_and_a_quota_holds_
             return view["state"], view["state_reason"], view["estimated_done_at"]
 
         await until(lambda: _eq(reason_of(lost), ("queued", "rationed", None)), what="lost card rationed")
+        await st.fresh_views()
+        assert lost in st._waiting                              # it takes no printer time in the estimates
         await st.receive("ktp-el", 200, "BAST-9", "t")          # stock is back: no operator action needed
         await until(lambda: _is(st, lost, JobState.PRINTED), what="the lost card printed by itself")
         first = await submit_reason(st, 3, "damaged")

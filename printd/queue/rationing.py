@@ -108,3 +108,12 @@ def compute_gate(*, ration_print: tuple[str, ...], reasons: tuple[str, ...], car
                 quota_reasons=frozenset(r for r, n in quota_reason.items() if done_by_reason.get(r, 0) >= n),
                 quota_clients=frozenset(c for c, n in quota_client.items() if done_by_client.get(c, 0) >= n),
                 why=why)
+
+
+def waiting_ids(conn: sqlite3.Connection, gate: Gate) -> frozenset[str]:
+    """Queued jobs the gate keeps from starting now (estimates leave them out)."""
+    if gate == OPEN:
+        return frozenset()
+    waiting, args = gate.sql()
+    return frozenset(r[0] for r in conn.execute(f"SELECT id FROM jobs WHERE state = 'queued' AND NOT (1 = 1{waiting})",
+                                                args))

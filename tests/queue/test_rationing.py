@@ -8,7 +8,15 @@ import pytest
 
 from printd.drivers.base import Counters
 from printd.queue.models import AttemptOutcome, Priority
-from printd.queue.rationing import OPEN, QUOTA_EXCEEDED, RATIONED, Gate, compute_gate, started_today
+from printd.queue.rationing import (
+    OPEN,
+    QUOTA_EXCEEDED,
+    RATIONED,
+    Gate,
+    compute_gate,
+    started_today,
+    waiting_ids,
+)
 from printd.queue.store import NewJob
 from tests.stock_helpers import World, make_world, wib
 
@@ -107,3 +115,15 @@ def test_quotas_count_cards_started_today_once_per_job(world: World) -> None:
     tomorrow = gate(quota_reason={"lost": 1}, done_by_reason=by_reason)
     job = world.store.claim_next("card1", ["ktp-el"], Counters(), tomorrow)
     assert job is not None and job.id == b
+
+
+def test_waiting_ids_are_what_the_claim_leaves_out(world: World) -> None:
+    lost = submit(world, 1, "lost")
+    new = submit(world, 2, "new")
+    damaged = submit(world, 3, "damaged", client="loket")
+    with world.db._lock:
+        assert waiting_ids(world.db.conn, OPEN) == frozenset()
+        low = gate(blanks={"ktp-el": 10}, blanks_below=50)
+        assert waiting_ids(world.db.conn, low) == {lost, damaged}
+        assert waiting_ids(world.db.conn, gate(quota_client={"loket": 0})) == {damaged}
+    assert new not in {lost, damaged}
