@@ -7,7 +7,9 @@ import { loadReader, onReader, setupDestroyTap } from './chips.js';
 import { setupMonthly } from './monthly.js';
 import { renderPrinters } from './printers.js';
 import { renderQueue, setupQueue } from './queue.js';
-import { reportShown, setupReport, showReport } from './report.js';
+import { reportShown, selectedDay, setupReport, showReport } from './report.js';
+import { setupRowFocus } from './rowfocus.js';
+import { setupSearch } from './search.js';
 import {
   changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
 } from './state.js';
@@ -15,7 +17,8 @@ import { renderStock, setupStock } from './stock.js';
 import { loadSupplies, setupSupplies } from './supplies.js';
 import { setupFitness } from './fitness.js';
 
-const VIEWS = ['queue', 'printers', 'stock', 'reports'];
+// the views this role has a tab for (no Laporan for a technician: the reports API is not theirs)
+const VIEWS = [...document.querySelectorAll('nav.tabs a[data-view]')].map((a) => a.dataset.view);
 const ACTS = new Set(['operator', 'admin']);
 
 function currentView() {
@@ -33,7 +36,10 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
-  if (view === 'reports' && !reportShown()) showReport(document.getElementById('report-date').value);
+  if (view === 'reports' && !reportShown()) showReport(selectedDay());
+  // the language switch comes back to this tab
+  const lang = document.getElementById('lang-switch');
+  lang.href = `${lang.getAttribute('href').split('?')[0]}?next=${encodeURIComponent(`/#${view}`)}`;
   if (view === 'stock' && ACTS.has(config.role)) loadDocuments().catch(() => {});   // berita acara to print
 }
 
@@ -57,12 +63,16 @@ function main() {
   }
   setupAlerts();
   setupQueue(changed);
+  setupSearch(changed);
+  setupRowFocus();
   setupStock();
   setupCustody();
   setupSupplies();
   setupFitness();
-  setupReport();
-  setupMonthly();
+  if (VIEWS.includes('reports')) {
+    setupReport();
+    setupMonthly();
+  }
   setupDestroyTap();
   onChange(() => {
     renderQueue();

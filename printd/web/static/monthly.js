@@ -33,9 +33,10 @@ function render(report) {
     h('tbody', {}, (report.printers || []).map((p) => h('tr', {}, h('th', { scope: 'row' }, p.name),
       ['printed', 'spoiled', 'test'].map((c) => h('td', { class: 'num' }, fmtNum(p[c])))))));
   replaceChildren(document.getElementById('monthly-body'), [
-    h('div', { class: 'table-wrap' }, h('table', { class: 'report', id: 'monthly-card-types' },
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('monthly.for_month', { month: report.month }) },
+      h('table', { class: 'report', id: 'monthly-card-types' },
       h('caption', {}, t('monthly.for_month', { month: report.month })), head, h('tbody', {}, rows))),
-    h('div', { class: 'table-wrap' }, printers),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('report.printers') }, printers),
     h('p', { class: 'muted' }, t('monthly.days_printed', { days: report.days_printed })),
   ]);
 }

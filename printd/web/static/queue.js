@@ -5,6 +5,8 @@ import { api, errorText } from './api.js';
 import { confirmDialog, openDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { config, fmtNum, fmtTime, has, t } from './i18n.js';
+import { restoreRowFocus } from './rowfocus.js';
+import { matchesSearch, searchActive } from './search.js';
 import { offChange, onChange, state, upsertJob } from './state.js';
 
 const ORDER = { in_doubt: 0, printing: 1, queued: 2, held: 3, failed: 4, printed: 5, canceled: 6 };
@@ -146,8 +148,12 @@ function attemptsCell(job) {
   const last = job.attempts[n - 1];
   const bad = job.attempts.filter((a) => a.outcome === 'spoiled' || a.outcome === 'not_fed' || a.outcome === 'in_doubt');
   const title = job.attempts.map((a) => `#${a.n} ${a.printer}: ${t(`outcome.${a.outcome}`)}${a.reason ? ` (${stateReasonText(a.reason)})` : ''}`).join('\n');
+  // a spoiled blank is what the operator must know about (it goes to the rusak ledger), even when a later
+  // attempt was only "not fed" while the printer was still jammed
+  const spoiled = job.attempts.filter((a) => a.outcome === 'spoiled').length;
+  const shown = spoiled ? `${t('outcome.spoiled')}${spoiled > 1 ? ` ×${spoiled}` : ''}` : (last ? t(`outcome.${last.outcome}`) : '');
   return h('td', { class: 'num col-optional', title: title || null },
-    fmtNum(n), bad.length && last ? h('span', { class: 'sub' }, ` ${t(`outcome.${last.outcome}`)}`) : null);
+    fmtNum(n), bad.length && last ? h('span', { class: 'sub', dataset: { attempts: 'outcome' } }, ` ${shown}`) : null);
 }
 
 function estimateCell(job) {
@@ -204,9 +210,12 @@ export function renderQueue() {
       queued: counts.queued || 0, printing: counts.printing || 0, printed: counts.printed || 0,
     });
   }
-  const shown = sorted(all.filter((j) => !filter || j.state === filter));
+  const shown = sorted(all.filter((j) => (!filter || j.state === filter) && matchesSearch(j)));
   replaceChildren(document.getElementById('jobs-body'), shown.map(row));
-  document.getElementById('jobs-empty').hidden = shown.length > 0;
+  restoreRowFocus();
+  const empty = document.getElementById('jobs-empty');
+  empty.hidden = shown.length > 0;
+  empty.textContent = t(searchActive() ? 'queue.search_none' : 'queue.empty');
 }
 
 export function setupQueue(redraw) {

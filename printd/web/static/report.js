@@ -2,6 +2,7 @@
 // a CSV download (Accept: text/csv) and a printable page (the same URL opened in a new tab: a
 // browser navigation asks for text/html first).
 import { api, errorText } from './api.js';
+import { dmyToIso, isoToDmy } from './datefield.js';
 import { h, replaceChildren } from './dom.js';
 import { fmtDay, fmtNum, has, stationDay, t } from './i18n.js';
 
@@ -50,8 +51,8 @@ function render(report) {
   const doubt = report.in_doubt || [];
   replaceChildren(document.getElementById('report-body'), [
     h('h2', {}, t('report.for_day', { day: fmtDay(report.date) })),
-    h('div', { class: 'table-wrap' }, cardTable),
-    h('div', { class: 'table-wrap' }, printerTable),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('report.card_types') }, cardTable),
+    h('div', { class: 'table-wrap', tabindex: 0, role: 'region', 'aria-label': t('report.printers') }, printerTable),
     h('h3', {}, t('report.in_doubt', { count: doubt.length })),
     doubt.length ? h('ul', {}, doubt.map((j) => h('li', {}, `${j.name || '—'} · ${j.nik_masked} · ${j.id}`)))
       : h('p', { class: 'muted' }, t('report.in_doubt_none')),
@@ -93,20 +94,31 @@ export function reportShown() {
   return loadedFor !== null;
 }
 
+// the ISO day in the (dd/mm/yyyy) field, or null when it is no day up to today
+export function selectedDay() {
+  const day = dmyToIso(document.getElementById('report-date').value);
+  return day && day <= stationDay() ? day : null;
+}
+
+function checked(input) {
+  input.setCustomValidity(selectedDay() ? '' : t('report.date_invalid'));
+  return input.reportValidity();
+}
+
 export function setupReport() {
   const input = document.getElementById('report-date');
   const print = document.getElementById('report-print');
   const today = stationDay();
-  input.value = today;
-  input.max = today;
-  const syncLink = () => { print.href = url(input.value || today); };
+  input.value = isoToDmy(today);
+  const syncLink = () => { print.href = url(selectedDay() || today); };
+  input.addEventListener('input', () => { input.setCustomValidity(''); syncLink(); });
   input.addEventListener('change', syncLink);
   syncLink();
   document.getElementById('form-report').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    if (input.reportValidity()) showReport(input.value);
+    if (checked(input)) showReport(selectedDay());
   });
   document.getElementById('report-csv').addEventListener('click', () => {
-    if (input.reportValidity()) downloadCsv(input.value);
+    if (checked(input)) downloadCsv(selectedDay());
   });
 }
