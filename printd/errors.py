@@ -53,16 +53,22 @@ class RequestError(PrintdError):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None,
+                 details: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.field = field
+        #: figures a client (the page) can show in its own words, e.g. {"available": 3, "needed": 5}
+        self.details = details
 
-    def body(self) -> dict[str, dict[str, str | None]]:
+    def body(self) -> dict[str, dict[str, object]]:
         """The JSON body of the error response."""
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+        err: dict[str, object] = {"code": self.code, "message": self.message, "field": self.field}
+        if self.details:
+            err["details"] = self.details
+        return {"error": err}
 
 
 class Unauthorized(RequestError):

@@ -28,6 +28,8 @@ class ErrorDetail(_Out):
     code: ErrorCode = Field(description="stable machine-readable code; the page translates it")
     message: str = Field(description="what went wrong and what to do, in English")
     field: str | None = Field(None, description="the request field at fault, when there is one")
+    details: dict[str, object] | None = Field(None, description="figures behind the error, e.g. "
+                                                                "{\"available\": 3, \"needed\": 5} for insufficient_stock")
 
 
 class Error(_Out):

@@ -126,7 +126,9 @@ class Stock:
                     held = f"{have} {card_type} blanks by the ledger" + (f" ({busy} in flight)" if busy else "")
                     raise Conflict(f"{where} holds {held}, fewer than {needed};"
                                    " record a delivery or correct the count with an adjustment first",
-                                   code="insufficient_stock", field="count")
+                                   code="insufficient_stock", field="count",
+                                   details={"available": have - busy, "needed": needed, "card_type": card_type,
+                                            "location": location})
             if settled is not None and _in_flight(c, *settled):
                 printer = settled[0].split(":", 1)[1]
                 raise Conflict(f"printer {printer} has a {settled[1]} card in flight or in doubt; wait for it or "

@@ -58,6 +58,35 @@ async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
     return jsonable(report) if isinstance(report, dict) else {"report": jsonable(report)}
 
 
+#: the same reason again within this many seconds (or for the same job) is the same episode
+EPISODE_S = 120.0
+
+
+def one_per_episode(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest first, one entry per fault episode.
+
+    One jam reaches the technician several ways: the driver's fault during the card, and the printer's
+    state changes while it stays stopped (`stopped: media-jam`, then `stopped: media-jam, paused` ...).
+    Entries with the same reason for the same job, or within EPISODE_S of each other, are one episode:
+    kept once, from the source that says most (the driver's, with its vendor code and message), with
+    `repeats` counting what was folded in and `first_at` when it began.
+    """
+    out: list[dict[str, Any]] = []
+    for e in sorted(errors, key=lambda x: x["at"]):
+        last = out[-1] if out else None
+        same = last is not None and last["reason"] == e["reason"] and (
+            (e.get("job_id") and e.get("job_id") == last.get("job_id")) or e["at"] - last["at"] <= EPISODE_S)
+        if not same:
+            out.append({**e, "first_at": e["at"], "repeats": 1})
+            continue
+        assert last is not None
+        richer = e if (e["source"] == "printer" and last["source"] != "printer") else last
+        out[-1] = {**richer, "at": e["at"], "first_at": last["first_at"], "repeats": last["repeats"] + 1,
+                   "job_id": last.get("job_id") or e.get("job_id")}
+    out.reverse()
+    return out
+
+
 async def collect(station: Station, name: str) -> dict[str, Any]:
     """Everything a technician needs about printer `name`, as one JSON-ready document."""
     w = station.worker(name)
@@ -83,8 +112,8 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
         stopping = [r for r in e["reasons"] if _severity(r) == Severity.ERROR.value] or [e["state"]]
         errors.append({"at": e["at"], "source": "history", "reason": stopping[0], "vendor_code": None,
                        "message": f"{e['state']}: {', '.join(e['reasons']) or '-'}", "job_id": e["job_id"]})
-    errors.sort(key=lambda e: e["at"], reverse=True)
-    recent = [{**e, "at": iso(e["at"]), **_help(e["reason"], e["vendor_code"])}
+    errors = one_per_episode(errors)
+    recent = [{**e, "at": iso(e["at"]), "first_at": iso(e["first_at"]), **_help(e["reason"], e["vendor_code"])}
               for e in errors[:RECENT_ERRORS]]
 
     return {

@@ -128,7 +128,8 @@ def render_text(doc: dict[str, Any]) -> str:
     for e in doc["recent_errors"]:
         vendor = f" ({e['vendor_code']})" if e.get("vendor_code") else ""
         job = f" job {e['job_id']}" if e.get("job_id") else ""
-        line = f"{e['at']}  {e['reason']}{vendor}{job} [{e['source']}] {e.get('message') or ''}"
+        seen = f" x{e['repeats']} since {e['first_at']}" if e.get("repeats", 1) > 1 else ""
+        line = f"{e['at']}  {e['reason']}{vendor}{job}{seen} [{e['source']}] {e.get('message') or ''}"
         out += _wrap(line.rstrip(), 2)
         out += _wrap(f"id: {e['help']['id']['title']} / en: {e['help']['en']['title']}", 6)
 

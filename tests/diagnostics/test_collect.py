@@ -262,3 +262,29 @@ def test_render_shows_remedies_in_both_languages() -> None:
     doc = json.loads((SNAPSHOTS / "diag_offline_doc.json").read_text())
     text = render_text(doc)
     assert (SNAPSHOTS / "diag_offline.txt").read_text() == text
+
+
+def test_one_jam_is_one_recent_error_however_many_ways_it_was_seen() -> None:
+    from printd.diagnostics.collect import one_per_episode
+
+    t0 = 1_800_000_000.0
+    seen = [
+        {"at": t0, "source": "printer", "reason": "media-jam", "vendor_code": "CARD JAM", "message": "jam",
+         "job_id": "j_1"},
+        {"at": t0 + 0.2, "source": "history", "reason": "media-jam", "vendor_code": None,
+         "message": "stopped: media-jam", "job_id": "j_1"},
+        {"at": t0 + 5, "source": "history", "reason": "media-jam", "vendor_code": None,
+         "message": "stopped: media-jam, paused", "job_id": None},
+        {"at": t0 + 30, "source": "history", "reason": "media-jam", "vendor_code": None,
+         "message": "stopped: media-jam", "job_id": None},
+        # a cover opened later is another episode, and a jam an hour later is a new one
+        {"at": t0 + 600, "source": "history", "reason": "cover-open", "vendor_code": None, "message": "",
+         "job_id": None},
+        {"at": t0 + 3600, "source": "printer", "reason": "media-jam", "vendor_code": "CARD JAM", "message": "jam",
+         "job_id": "j_9"},
+    ]
+    out = one_per_episode(seen)
+    assert [(e["reason"], e["repeats"]) for e in out] == [("media-jam", 1), ("cover-open", 1), ("media-jam", 4)]
+    first_jam = out[-1]
+    assert first_jam["source"] == "printer" and first_jam["vendor_code"] == "CARD JAM"
+    assert first_jam["first_at"] == t0 and first_jam["at"] == t0 + 30 and first_jam["job_id"] == "j_1"

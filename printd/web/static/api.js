@@ -5,11 +5,12 @@ import { t, tFirst } from './i18n.js';
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, details) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field;
+    this.details = details || null;
   }
 }
 
@@ -35,7 +36,8 @@ export async function api(method, path, body, { accept = 'application/json' } = 
   if (!res.ok) {
     let err = {};
     try { err = (await res.json()).error || {}; } catch (e) { /* not JSON */ }
-    throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText, err.field);
+    throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText, err.field,
+                       err.details);
   }
   if (accept !== 'application/json') return res;
   return res.status === 204 ? null : res.json();
@@ -58,7 +60,9 @@ export async function listAll(path, max = 5000) {
 // What to tell the operator: the translated error code, else the daemon's own message.
 export function errorText(err) {
   if (err instanceof ApiError) {
-    const known = tFirst([`error.${err.code}`, `error.http_${err.status}`]);
+    // an error with figures (details) is said with them where the page has words for it
+    const keys = err.details ? [`error.${err.code}.details`] : [];
+    const known = tFirst([...keys, `error.${err.code}`, `error.http_${err.status}`], err.details || {});
     if (known) return known;
     return t('error.generic', { detail: err.message || err.code });
   }

@@ -2,6 +2,7 @@
 // witnesses, returns to the ministry, and every berita acara (and each delivery's BAST) to print.
 import { api, errorText } from './api.js';
 import { attachTapped } from './chips.js';
+import { confirmFirst } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { fmtNum, t } from './i18n.js';
 import { loadStock } from './state.js';
@@ -43,7 +44,9 @@ export function wireDocumentForm(formId, build) {
     const button = form.querySelector('[type="submit"]');
     button.disabled = true;
     try {
-      const { path, body, done, after } = build(new FormData(form));
+      const { path, body, done, after, confirm } = build(new FormData(form));
+      // a booking that cannot be undone (the ledger is append-only) is confirmed first where asked
+      if (confirm && !(await confirmFirst(confirm))) return;
       let result = await api('POST', path, body);
       if (after) result = await after(result);
       msg.textContent = done;

@@ -40,3 +40,12 @@ export function confirmDialog({ title, text, ok, action }) {
     submit: action,
   });
 }
+
+// Ask first; resolves true once the person confirmed, false when the dialog closed without it.
+export function confirmFirst({ title, text, ok }) {
+  return new Promise((resolve) => {
+    let confirmed = false;
+    confirmDialog({ title, text, ok, action: async () => { confirmed = true; } });
+    document.getElementById('dlg-confirm').addEventListener('close', () => resolve(confirmed), { once: true });
+  });
+}

@@ -1,6 +1,7 @@
 // Printer: one card per printer with its state in plain words, what each problem means and what to
 // do, supplies, hopper, current job and today's cards; pause/resume and accept/reject; and, for
 // technicians, the printer's diagnostics when the daemon offers them.
+import { renderDiagnostics } from './diagview.js';
 import { fitnessNotes } from './fitness.js';
 import { api, errorText } from './api.js';
 import { announce, h, replaceChildren } from './dom.js';
@@ -67,10 +68,14 @@ function diagnostics(p) {
     loadDiagnostics(p.name);
     return null;
   }
-  if (entry.status !== 'ok') return null;
+  if (!entry.data) return null;
+  // live: while the section is open, a change of the printer's state or reasons reads it again (once)
+  const basis = `${p.state}|${(p.reasons || []).join(',')}`;
+  if (entry.basis === undefined) entry.basis = basis;
+  if (diagOpen.has(p.name) && entry.basis !== basis) loadDiagnostics(p.name, basis);
   const details = h('details', { class: 'diag', open: diagOpen.has(p.name) },
     h('summary', { 'data-key': `printer:${p.name}:diag` }, t('printers.diagnostics')),
-    h('pre', { class: 'diag-data', tabindex: 0 }, JSON.stringify(entry.data, null, 2)),
+    renderDiagnostics(entry.data),
     button(p, 'diag-reload', t('printers.diagnostics_reload'), () => loadDiagnostics(p.name), 'small'));
   details.addEventListener('toggle', () => {
     if (details.open) diagOpen.add(p.name); else diagOpen.delete(p.name);
@@ -78,13 +83,13 @@ function diagnostics(p) {
   return details;
 }
 
-async function loadDiagnostics(name) {
+async function loadDiagnostics(name, basis) {
   const previous = state.diagnostics.get(name);
   if (previous && previous.status === 'loading') return;
-  state.diagnostics.set(name, { status: 'loading' });
+  state.diagnostics.set(name, { status: 'loading', data: previous && previous.data, basis });
   try {
     const data = await api('GET', `/api/v1/printers/${encodeURIComponent(name)}/diagnostics`);
-    state.diagnostics.set(name, { status: 'ok', data });
+    state.diagnostics.set(name, { status: 'ok', data, basis });
   } catch (e) {
     // not offered by this daemon (or not allowed): the section stays hidden
     state.diagnostics.set(name, { status: 'absent' });

@@ -87,6 +87,12 @@ export function setupStock() {
     body: { card_type: f.get('card_type'), count: int(f.get('count')), reference: String(f.get('reference')).trim(),
             ...(String(f.get('sender') || '').trim() ? { sender: String(f.get('sender')).trim() } : {}) },
     done: t('stock.receive.done', { count: fmtNum(int(f.get('count'))), card_type: t(`card_type.${f.get('card_type')}`) }),
+    confirm: {
+      title: t('stock.receive.confirm_title'),
+      text: t('stock.receive.confirm', { count: fmtNum(int(f.get('count'))), card_type: t(`card_type.${f.get('card_type')}`),
+                                         reference: String(f.get('reference')).trim() }),
+      ok: t('stock.receive.confirm_ok'),
+    },
   }));
   wire('form-hopper', (f) => {
     const action = f.get('action') === 'unload' ? 'unloads' : 'loads';
