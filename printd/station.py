@@ -16,22 +16,31 @@ from typing import Any, TypeVar
 from printd.blangko.custody import Custody
 from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used_today
 from printd.blangko.stock import Stock
+from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.fitness.checks import Checks
+from printd.fitness.duty import DutyCycle
+from printd.fitness.view import fitness_view
 from printd.ops.journal import log_action
 from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
 from printd.queue import switches
+from printd.queue.card_times import CardTimes, configured_seconds
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.rationing import OPEN, Gate, waiting_ids
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
+from printd.supplies.gate import station_gate
+from printd.supplies.service import Supplies
+from printd.supplies.watch import SupplyWatch
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
@@ -53,6 +62,20 @@ class Station:
         self.stock: Stock = None  # type: ignore[assignment]  # set in open()
         self.images = ImageStore(state_dir / "images")
         self.workers: dict[str, PrinterWorker] = {}
+        #: printer -> the card types its technology may print (a card never goes to an unfit printer)
+        self.fits = fit_by_printer(settings)
+        self.supplies: Supplies = None  # type: ignore[assignment]  # set in open()
+        self.supply_watch = SupplyWatch(self)
+        #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
+        self.gate: Gate = OPEN
+        #: queued jobs the gate holds back, as of the last view refresh (left out of the estimates)
+        self._waiting: frozenset[str] = frozenset()
+        self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: measured card seconds per printer and side count (printd/queue/card_times.py)
+        self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
+        #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
+        self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
+                     for n, c in settings.printers.items()}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -91,8 +114,13 @@ class Station:
         self.database = open_database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
-        self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+        self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
         self.custody = Custody(self.stock)
+        self.supplies = Supplies(self.database, self.clock, self.settings)
+        self.checks = Checks(self.database, self.clock, self.settings)
+        self.checks.load()
+        with self.database._lock:
+            self.card_times.load(self.database.conn)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -107,8 +135,8 @@ class Station:
         for name, cfg in self.settings.printers.items():
             driver = create_driver(name, cfg, self.state_dir)
             worker = PrinterWorker(name, driver, self, card_type=cfg.card_type, enabled=cfg.enabled,
-                                   seconds_single=getattr(cfg, "seconds_single", 35.0),
-                                   seconds_dual=getattr(cfg, "seconds_dual", 50.0), driver_kind=cfg.driver,
+                                   seconds_single=self.card_times.seconds(name, False),
+                                   seconds_dual=self.card_times.seconds(name, True), driver_kind=cfg.driver,
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
@@ -199,11 +227,25 @@ class Station:
 
     def printer_changed(self, worker: PrinterWorker) -> None:
         self._views_changed()
+        self.supply_watch.observe(worker)
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:
+        self._learn_card_time(job)
         self._views_changed()
         self.events.publish("job", self.job_view(job))
+
+    def _learn_card_time(self, job: Job) -> None:
+        """A printed card teaches its printer's card time (estimates follow the printer, not the config)."""
+        if job.state != JobState.PRINTED or not job.attempts:
+            return
+        a = job.attempts[-1]
+        if a.outcome != AttemptOutcome.PRINTED or a.ended_at is None or a.printer not in self.workers:
+            return
+        if self.card_times.add(a.printer, job.dual, a.ended_at - a.started_at, key=(job.id, a.n)):
+            w = self.workers[a.printer]
+            w.seconds_single = self.card_times.seconds(a.printer, False)
+            w.seconds_dual = self.card_times.seconds(a.printer, True)
 
     def _views_changed(self) -> None:
         """Queue order and hopper balances changed: refresh the cached view data off the event loop."""
@@ -231,6 +273,8 @@ class Station:
             return
 
         def read() -> tuple[list[tuple[str, str, bool]], dict[str, dict[str, int]], int]:
+            with self.store.db._lock:
+                self._waiting = waiting_ids(self.store.db.conn, self.gate)
             return (self.store.queue_order(), {n: self.store.hopper_card_types(n) for n in self.workers},
                     used_today(self.store))
 
@@ -308,6 +352,14 @@ class Station:
                 log.exception("dispatch failed; retrying")
                 await asyncio.sleep(1.0)
 
+    def may_take(self, w: PrinterWorker) -> bool:
+        """Fit (start-of-day check) and not resting (duty cycle): the printer may take a card now."""
+        now = time.time()
+        duty = self.duty[w.name]
+        if not w.busy:
+            duty.idle(now)
+        return not self.checks.unfit_reasons(w.name) and duty.blocked_until(now) is None
+
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
         started = 0
@@ -316,13 +368,15 @@ class Station:
             self._day = today
             for w in self.workers.values():
                 w.cards_today = await self.db(self.store.printed_today, w.name)
-        candidates = [Candidate(w.name, w.able, w.sensor_card_types(), w.cards_today) for w in self.workers.values()]
+        candidates = [Candidate(w.name, self.may_take(w) and w.able, w.sensor_card_types() & self.fits[w.name],
+                                w.cards_today) for w in self.workers.values()]
+        self.gate = await self.db(station_gate, self)
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]
             if not worker.able:
                 continue
             t0 = time.perf_counter()
-            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
+            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters, self.gate)
             if job is None:
                 continue
             elapsed = time.perf_counter() - t0
@@ -331,8 +385,11 @@ class Station:
             for observe in self.claim_observers:
                 observe(worker.name, elapsed)
             worker.assign(job)
+            self.duty[worker.name].record(time.time())
+            self.checks.note_card(worker.name)
             self.job_changed(job)
             started += 1
+            self.gate = await self.db(station_gate, self)   # this card may have filled a quota
         return started
 
     # ------------------------------------------------------------------ jobs
@@ -546,10 +603,16 @@ class Station:
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
-            types = frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()
-            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
+            if self.checks is not None and self.checks.unfit_reasons(w.name):
+                continue   # an unfit printer takes no card until a new check: it prints none of these
+            types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
+            rest = self.duty[w.name].blocked_until(time.time())   # resting: free only when the rest ends
+            free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
+            printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
-                         estimates=estimate_jobs(order, printers, time.time(), self._hours,
+                         # jobs held back by rationing or a quota take no printer time
+                         estimates=estimate_jobs([o for o in order if o[0] not in self._waiting], printers,
+                                                 time.time(), self._hours,
                                                  self.settings.station.daily_capacity, used_today),
                          hoppers=hoppers, used_today=used_today)
 
@@ -573,7 +636,12 @@ class Station:
             position = view.positions.get(job.id)
             est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
-            if est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
+            waits = self.gate.reason_for(job.card_type, job.reason, job.client)
+            if not printable(job.card_type, self.fits.values()):
+                reason = NO_FIT_PRINTER
+            elif waits is not None:
+                reason, estimate = waits, None
+            elif est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
@@ -608,6 +676,7 @@ class Station:
         counters = st.counters if st else None
         return {
             "name": w.name, "driver": w.driver_kind,
+            "technology": printer_technology(self.settings, w.name),
             "model": w.identity.model if w.identity else None,
             "serial": w.identity.serial if w.identity else None,
             "firmware": w.identity.firmware if w.identity else None,
@@ -626,6 +695,8 @@ class Station:
                          "since_cleaning": counters.since_cleaning if counters else None},
             "current_job": w.current_job.id if w.current_job else None,
             "last_seen_at": self.clock.iso(w.last_seen_at),
+            **(fitness_view(self, w) if self.checks is not None else {}),
+            "card_seconds": self.card_times.view(w.name),
         }
 
     def health(self) -> dict[str, Any]:

@@ -262,6 +262,52 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 8 -> 9: ribbon and film rolls (printd/supplies/): one append-only ledger of moves. A lot is its `received`
+    # row (lot_id = its own id); installs and removals on a printer bound the window whose cards are the
+    # roll's yield.
+    """
+    CREATE TABLE supply_moves (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('ribbon', 'film')),
+        action TEXT NOT NULL CHECK (action IN ('received', 'lent', 'installed', 'removed')),
+        lot_id INTEGER,
+        count INTEGER NOT NULL CHECK (count >= 0),
+        source TEXT,
+        nominal_yield INTEGER,
+        printer TEXT,
+        party TEXT,
+        reference TEXT,
+        reason TEXT,
+        detected INTEGER NOT NULL DEFAULT 0,
+        -- the blank ledger's last id when the move was made: a roll's cards are the entries between marks
+        ledger_mark INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX supply_moves_printer ON supply_moves (printer, kind, id) WHERE printer IS NOT NULL;
+    CREATE INDEX supply_moves_day ON supply_moves (day);
+    CREATE TRIGGER supply_moves_no_update BEFORE UPDATE ON supply_moves
+        BEGIN SELECT RAISE(ABORT, 'the supplies ledger is append-only'); END;
+    CREATE TRIGGER supply_moves_no_delete BEFORE DELETE ON supply_moves
+        BEGIN SELECT RAISE(ABORT, 'the supplies ledger is append-only'); END;
+    """,
+    # 9 -> 10: the start-of-day check of each printer (printd/fitness/checks.py), kept for the daily report
+    """
+    CREATE TABLE printer_checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        printer TEXT NOT NULL,
+        temperature_c REAL,
+        cleaned INTEGER NOT NULL,
+        settings_unchanged INTEGER NOT NULL,
+        note TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX printer_checks_printer ON printer_checks (printer, id);
+    CREATE INDEX printer_checks_day ON printer_checks (day);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

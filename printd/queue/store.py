@@ -34,6 +34,7 @@ from printd.queue.models import (
     mask_nik,
     new_job_id,
 )
+from printd.queue.rationing import OPEN, ORDER, Gate
 
 #: Called inside the transaction of every job state change (e.g. to write the webhook outbox).
 JobHook = Callable[[sqlite3.Connection, Job, JobState | None], None]
@@ -99,7 +100,7 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         printed_after=row["printed_after"], note=row["note"])
 
 
-_ORDER = "CASE priority WHEN 'urgent' THEN 0 ELSE 1 END, seq"
+_ORDER = ORDER   # urgent; station day; pemula/data-change first inside a day; FIFO (printd/queue/rationing.py)
 
 
 class Store:
@@ -268,7 +269,8 @@ class Store:
                 hook(c, job, None)
             return job, True
 
-    def claim_next(self, printer: str, card_types: Collection[str], counters: Counters) -> Job | None:
+    def claim_next(self, printer: str, card_types: Collection[str], counters: Counters,
+                   gate: Gate = OPEN) -> Job | None:
         """Atomically give the next queued job this printer can print to it, or None.
 
         `card_types` are those the printer's own sensor allows; the ledger's hopper balance must agree.
@@ -281,10 +283,11 @@ class Store:
                 return None
             marks = ",".join("?" * len(usable))
             now = self.clock.now()
+            waiting, gate_args = gate.sql()   # rationed and over-quota jobs stay queued
             row = c.execute(
                 f"UPDATE jobs SET state='printing', printer=?, state_reason=NULL, updated_at=? WHERE id = ("
-                f" SELECT id FROM jobs WHERE state='queued' AND card_type IN ({marks}) ORDER BY {_ORDER}"
-                f" LIMIT 1) RETURNING *", (printer, now, *usable)).fetchone()
+                f" SELECT id FROM jobs WHERE state='queued' AND card_type IN ({marks}){waiting} ORDER BY {_ORDER}"
+                f" LIMIT 1) RETURNING *", (printer, now, *usable, *gate_args)).fetchone()
             if row is None:
                 return None
             job = _job(row)
