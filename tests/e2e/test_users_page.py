@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from printd.access.accounts import Accounts
 from printd.queue.db import Database
-from tests.e2e.test_page import CHROMIUM, CHROMIUM_ARGS, PASSWORD, PageDaemon, log_in, new_context, shot
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
+from tests.e2e.test_page import PASSWORD, PageDaemon, log_in, new_context, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -53,16 +54,6 @@ OFF_SCREEN = """
 
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the page tests need Debian's Chromium; they never download a browser")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
