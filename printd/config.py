@@ -18,10 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from printd.cards.technology import check_config
 from printd.errors import ConfigError
 
 CARD_TYPES = ("ktp-el", "kia")
 CardType = Literal["ktp-el", "kia"]
+#: how a printer puts the picture on the card (printd/cards/technology.py)
+Technology = Literal["retransfer", "direct"]
+#: why a card is requested (API `reason`): pemula, data change, lost, damaged, other
+REQUEST_REASONS = ("new", "data_change", "lost", "damaged", "other")
+RequestReason = Literal["new", "data_change", "lost", "damaged", "other"]
 PRINTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_CONFIG_NAME = "default.toml"
 
@@ -132,6 +138,41 @@ class StockConfig(_Section):
     seed: dict[CardType, int] = Field(default_factory=dict)
 
 
+class SuppliesConfig(_Section):
+    """`[supplies]`: ribbon and film rolls (printd/supplies/)."""
+
+    #: prints a roll gives when the printer does not report its level (a lot may say otherwise)
+    ribbon_yield: int = Field(500, gt=0)
+    film_yield: int = Field(1500, gt=0)
+    #: alert when the roll on a printer has this many prints left or fewer
+    low_prints: int = Field(50, ge=0)
+    #: alert when the store holds this many rolls of a kind in use or fewer
+    store_low: int = Field(1, ge=0)
+
+
+class PolicyConfig(_Section):
+    """`[policy]`: rationing when supplies run low, and daily quotas (printd/queue/rationing.py)."""
+
+    #: request reasons that still print while rationing; the others wait with `rationed`
+    ration_print: tuple[RequestReason, ...] = ("new", "data_change")
+    #: ration a card type when its usable blanks (safe and hoppers) fall below this; 0: never
+    ration_blanks_below: int = Field(0, ge=0)
+    #: ration when the ribbon / film prints left (on printers and in the store) fall below this; 0: never
+    ration_ribbon_below: int = Field(0, ge=0)
+    ration_film_below: int = Field(0, ge=0)
+    #: cards a station day per request reason / per client; over it a job waits for the next day
+    quota_per_reason: dict[RequestReason, int] = Field(default_factory=dict)
+    quota_per_client: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("quota_per_reason", "quota_per_client")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [k for k, n in v.items() if n < 0]
+        if bad:
+            raise ValueError(f"a quota is 0 or more cards a day (not for {', '.join(bad)})")
+        return v
+
+
 class LoggingConfig(_Section):
     """`[logging]`."""
 
@@ -148,9 +189,28 @@ class WebhookConfig(_Section):
     backoff_max_s: float = Field(300.0, gt=0)
 
 
+class CardTypeConfig(_Section):
+    """`[card_types.NAME]`: what a card type needs of a printer."""
+
+    technology: Technology
+
+
 class _PrinterBase(_Section):
     #: the card type in this printer's hopper
     card_type: CardType = "ktp-el"
+    #: "retransfer" or "direct"; unset: CUPS retransfer, Evolis direct, mock what its card_type needs
+    technology: Technology | None = None
+    #: transfer temperature window (°C) of the start-of-day check; unset: 160-170 on a retransfer printer
+    transfer_temp_min: float | None = Field(None, ge=0, le=400)
+    transfer_temp_max: float | None = Field(None, ge=0, le=400)
+    #: unfit (takes no card) until today's start-of-day check is recorded
+    require_daily_check: bool = False
+    #: duty cycle: at most this many cards an hour; a rest of cool_down_s after cool_down_after cards in a row
+    max_cards_per_hour: int | None = Field(None, gt=0)
+    cool_down_after: int | None = Field(None, gt=0)
+    cool_down_s: float = Field(600.0, gt=0)
+    #: a cleaning reminder after this many cards since the last cleaning
+    cleaning_every: int | None = Field(None, gt=0)
     #: start with the printer enabled (dispatching) and accepting
     enabled: bool = True
 
@@ -251,8 +311,12 @@ class Settings(_Section):
     server: ServerConfig = ServerConfig()
     station: StationConfig = StationConfig()
     stock: StockConfig = StockConfig()
+    supplies: SuppliesConfig = SuppliesConfig()
+    policy: PolicyConfig = PolicyConfig()
     logging: LoggingConfig = LoggingConfig()
     webhooks: WebhookConfig = WebhookConfig()
+    #: what each card type needs; unset ones keep their defaults (ktp-el retransfer, kia direct)
+    card_types: dict[CardType, CardTypeConfig] = Field(default_factory=dict)
     printers: dict[str, PrinterConfig] = Field(default_factory=dict, validate_default=True)
     #: where the config came from (for messages); not a TOML key
     source: str = Field("<embedded default>", exclude=True)
@@ -269,7 +333,8 @@ class Settings(_Section):
 
 
 def _format_error(err: ErrorDetails) -> str:
-    loc = [str(p) for p in err["loc"]]
+    # pydantic marks a bad dict key with a "[key]" step: the key itself is the place to name
+    loc = [str(p) for p in err["loc"] if p != "[key]"]
     # drop the discriminator tag pydantic inserts into union locations (printers.card1.mock.x)
     if len(loc) >= 3 and loc[0] == "printers" and loc[2] in ("mock", "cups", "evolis"):
         del loc[2]
@@ -291,12 +356,14 @@ def parse(text: str, source: str) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=source) from exc
     try:
-        return Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
         # every problem at once, one line each: fixing a file one error per restart is slow on a print PC
         lines = list(dict.fromkeys(_format_error(e) for e in exc.errors()))
         message = lines[0] if len(lines) == 1 else f"{len(lines)} problems:\n  " + "\n  ".join(lines)
         raise ConfigError(message, file=source) from exc
+    check_config(settings)
+    return settings
 
 
 def embedded_default_text() -> str:

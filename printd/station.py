@@ -21,22 +21,31 @@ from printd.blangko.live_queue import LiveQueue
 from printd.blangko.stock import Stock
 from printd.cards.pipeline import CardPipeline
 from printd.cards.prepare import Preparer
+from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
 from printd.clock import StationClock
 from printd.config import Settings
 from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
+from printd.fitness.checks import Checks
+from printd.fitness.duty import DutyCycle
+from printd.fitness.view import fitness_view
 from printd.ops.journal import log_action
 from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
 from printd.queue import switches
+from printd.queue.card_times import CardTimes, configured_seconds
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
-from printd.queue.models import AttemptOutcome, Job, JobState, Priority, Resolution
+from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.rationing import OPEN, Gate, order_key
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
+from printd.supplies.gate import station_gate
+from printd.supplies.service import Supplies
+from printd.supplies.watch import SupplyWatch
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
@@ -65,6 +74,18 @@ class Station:
         self.cards = CardPipeline(Preparer(state_dir, self.images.dir), lambda: self.store, self.db,
                                   self.job_changed, lambda: self.workers)
         self.workers: dict[str, PrinterWorker] = {}
+        #: printer -> the card types its technology may print (a card never goes to an unfit printer)
+        self.fits = fit_by_printer(settings)
+        self.supplies: Supplies = None  # type: ignore[assignment]  # set in open()
+        self.supply_watch = SupplyWatch(self)
+        #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
+        self.gate: Gate = OPEN
+        self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: measured card seconds per printer and side count (printd/queue/card_times.py)
+        self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
+        #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
+        self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
+                     for n, c in settings.printers.items()}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -107,8 +128,13 @@ class Station:
         self.database = open_database(self.db_path)
         self.store = Store(self.database, self.clock, self.settings.station.max_attempts)
         self.store.hooks.extend(self.job_hooks)
-        self.stock = Stock(self.store, self.clock, list(self.settings.printers))
+        self.stock = Stock(self.store, self.clock, list(self.settings.printers), fits=self.fits)
         self.custody = Custody(self.stock)
+        self.supplies = Supplies(self.database, self.clock, self.settings)
+        self.checks = Checks(self.database, self.clock, self.settings)
+        self.checks.load()
+        with self.database._lock:
+            self.card_times.load(self.database.conn)
 
     async def start(self) -> None:
         """Open the store, recover from a crash, connect the printers and start dispatching."""
@@ -123,8 +149,8 @@ class Station:
         for name, cfg in self.settings.printers.items():
             driver = create_driver(name, cfg, self.state_dir)
             worker = PrinterWorker(name, driver, self, card_type=cfg.card_type, enabled=cfg.enabled,
-                                   seconds_single=getattr(cfg, "seconds_single", 35.0),
-                                   seconds_dual=getattr(cfg, "seconds_dual", 50.0), driver_kind=cfg.driver,
+                                   seconds_single=self.card_times.seconds(name, False),
+                                   seconds_dual=self.card_times.seconds(name, True), driver_kind=cfg.driver,
                                    poll_interval_s=self.settings.station.poll_interval_s)
             worker.cards_today = await self.db(self.store.printed_today, name)
             self.workers[name] = worker
@@ -218,13 +244,27 @@ class Station:
 
     def printer_changed(self, worker: PrinterWorker) -> None:
         self._views_changed()
+        self.supply_watch.observe(worker)
         self.events.publish("printer", self.printer_view(worker))
 
     def job_changed(self, job: Job) -> None:
+        self._learn_card_time(job)
         self.cards.job_changed(job)
         if not (self.queue.update(job) and self._extend_view(job)):
             self._views_changed()   # an appended job extended the estimates exactly; anything else: refresh
         self.events.publish("job", self.job_view(job))
+
+    def _learn_card_time(self, job: Job) -> None:
+        """A printed card teaches its printer's card time (estimates follow the printer, not the config)."""
+        if job.state != JobState.PRINTED or not job.attempts:
+            return
+        a = job.attempts[-1]
+        if a.outcome != AttemptOutcome.PRINTED or a.ended_at is None or a.printer not in self.workers:
+            return
+        if self.card_times.add(a.printer, job.dual, a.ended_at - a.started_at, key=(job.id, a.n)):
+            w = self.workers[a.printer]
+            w.seconds_single = self.card_times.seconds(a.printer, False)
+            w.seconds_dual = self.card_times.seconds(a.printer, True)
 
     def _views_changed(self) -> None:
         """Queue order and hopper balances changed: refresh the cached view data off the event loop."""
@@ -258,7 +298,8 @@ class Station:
         expected = len(self.queue)
         first = self._queue_synced_at == 0.0
 
-        def read() -> tuple[list[tuple[int, str, str, bool, bool]] | None, dict[str, dict[str, int]], int]:
+        def read() -> tuple[list[tuple[str, str, str, int, str, str, bool, str]] | None,
+                            dict[str, dict[str, int]], int]:
             entries = None
             if first or (resync and self.store.count(state=JobState.QUEUED.value) != expected):
                 entries = self.store.queue_entries()
@@ -272,7 +313,8 @@ class Station:
                 if not first:
                     log.info("the queue view was resynchronised (%d queued, %d in view)",
                                 len(entries), expected)
-                self.queue.load(QueueEntry(*e) for e in entries)
+                self.queue.load(QueueEntry(order_key(p, d, r, q), i, t, du, r, cl)
+                                for p, d, r, q, i, t, du, cl in entries)
             self._queue_synced_at = time.monotonic()
         self._view = self._queue_view(hoppers, used)
 
@@ -351,6 +393,14 @@ class Station:
                 log.exception("dispatch failed; retrying")
                 await asyncio.sleep(1.0)
 
+    def may_take(self, w: PrinterWorker) -> bool:
+        """Fit (start-of-day check) and not resting (duty cycle): the printer may take a card now."""
+        now = time.time()
+        duty = self.duty[w.name]
+        if not w.busy:
+            duty.idle(now)
+        return not self.checks.unfit_reasons(w.name) and duty.blocked_until(now) is None
+
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
         started = 0
@@ -359,13 +409,16 @@ class Station:
             self._day = today
             for w in self.workers.values():
                 w.cards_today = await self.db(self.store.printed_today, w.name)
-        candidates = [Candidate(w.name, w.able, w.sensor_card_types(), w.cards_today) for w in self.workers.values()]
+        await self._update_gate()
+        # after the last wait: who is idle and how many cards each printed today, as of now
+        candidates = [Candidate(w.name, self.may_take(w) and w.able, w.sensor_card_types() & self.fits[w.name],
+                                w.cards_today) for w in self.workers.values()]
         for cand in claim_order(candidates):
             worker = self.workers[cand.name]
             if not worker.able:
                 continue
             t0 = time.perf_counter()
-            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters)
+            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters, self.gate)
             if job is None:
                 continue
             elapsed = time.perf_counter() - t0
@@ -374,9 +427,19 @@ class Station:
             for observe in self.claim_observers:
                 observe(worker.name, elapsed)
             worker.assign(job)
+            self.duty[worker.name].record(time.time())
+            self.checks.note_card(worker.name)
             self.job_changed(job)
             started += 1
+            await self._update_gate()   # this card may have filled a quota
         return started
+
+    async def _update_gate(self) -> None:
+        """Recompute what `[policy]` keeps from starting; the estimates leave the held-back jobs out."""
+        gate = await self.db(station_gate, self)
+        if gate != self.gate:
+            self.gate = gate
+            self._views_changed()
 
     # ------------------------------------------------------------------ jobs
 
@@ -598,33 +661,49 @@ class Station:
         for w in self.workers.values():
             if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
                 continue
-            types = frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()
-            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
+            if self.checks is not None and self.checks.unfit_reasons(w.name):
+                continue   # an unfit printer takes no card until a new check: it prints none of these
+            types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
+            rest = self.duty[w.name].blocked_until(time.time())   # resting: free only when the rest ends
+            free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
+            printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
         capacity = self.settings.station.daily_capacity
-        head = self.queue.head(capacity * ESTIMATE_DAYS)
+        # jobs held back by rationing or a quota take no printer time: the replay skips them
+        head = self.queue.head(capacity * ESTIMATE_DAYS, self._held_back())
         replay = Replay(printers, time.time(), self._hours, capacity, used_today)
         return QueueView(estimates=estimate_jobs(head, printers, time.time(), self._hours, capacity, used_today,
                                                  replay),
                          hoppers=hoppers, used_today=used_today, replay=replay, replayed=len(head),
                          version=self.queue.version)
 
+    def _held_back(self) -> Callable[[QueueEntry], bool] | None:
+        """Which queued jobs the current rationing gate keeps from starting (None: it keeps none)."""
+        gate = self.gate
+        if gate == OPEN:
+            return None
+        return lambda e: gate.reason_for(e.card_type, e.reason, e.client) is not None
+
     def _extend_view(self, job: Job) -> bool:
         """A job just appended at the end of the queue: extend the cached replay by it (O(1)), so the
         answer to its submission carries its estimate without replaying the queue."""
         view = self._view
-        position = self.queue.position(job.id)
-        horizon = self.settings.station.daily_capacity * ESTIMATE_DAYS
         if (self._estimates_dirty or view.replay is None or view.version + 1 != self.queue.version
-                or position != len(self.queue) or view.replayed != min(position - 1, horizon)):
+                or not self.queue.is_last(job.id)):
             return False
-        if position > horizon:
-            self._view = replace(view, version=self.queue.version)   # beyond the horizon: no estimate
+        if view.replayed >= self.settings.station.daily_capacity * ESTIMATE_DAYS:
+            # the estimates stop before it (beyond the horizon: none)
+            self._view = replace(view, version=self.queue.version)
+            return True
+        # the replay walked the whole queue before this job (it stops early only at the horizon)
+        held = self._held_back()
+        if held is not None and held(QueueEntry.of(job)):
+            self._view = replace(view, version=self.queue.version)   # held back: it takes no printer time
             return True
         done = view.replay.add(job.card_type, job.dual)
         estimates = dict(view.estimates)
         if done is not None:
             estimates[job.id] = done
-        self._view = replace(view, estimates=estimates, replayed=position, version=self.queue.version)
+        self._view = replace(view, estimates=estimates, replayed=view.replayed + 1, version=self.queue.version)
         return True
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
@@ -641,11 +720,15 @@ class Station:
         if job.state == JobState.QUEUED:
             # `fresh`: on the db thread, inside the transaction that changed the job, before the live
             # queue has seen the change: the place the job takes in it, from the cached order
-            position = (self.queue.position_of(job.seq, job.priority == Priority.URGENT) if fresh
-                        else self.queue.position(job.id))
+            position = self.queue.position_of(job) if fresh else self.queue.position(job.id)
             est = view.estimates.get(job.id)
             estimate = fmt(est) if est else None
-            if est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
+            waits = self.gate.reason_for(job.card_type, job.reason, job.client)
+            if not printable(job.card_type, self.fits.values()):
+                reason = NO_FIT_PRINTER
+            elif waits is not None:
+                reason, estimate = waits, None
+            elif est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
                 reason = "no-blanks"
         elif job.state == JobState.PRINTING and job.printer in self.workers:
             estimate = fmt(self.workers[job.printer].busy_until())
@@ -680,6 +763,7 @@ class Station:
         counters = st.counters if st else None
         return {
             "name": w.name, "driver": w.driver_kind,
+            "technology": printer_technology(self.settings, w.name),
             "model": w.identity.model if w.identity else None,
             "serial": w.identity.serial if w.identity else None,
             "firmware": w.identity.firmware if w.identity else None,
@@ -698,6 +782,8 @@ class Station:
                          "since_cleaning": counters.since_cleaning if counters else None},
             "current_job": w.current_job.id if w.current_job else None,
             "last_seen_at": self.clock.iso(w.last_seen_at),
+            **(fitness_view(self, w) if self.checks is not None else {}),
+            "card_seconds": self.card_times.view(w.name),
         }
 
     def health(self) -> dict[str, Any]:

@@ -361,7 +361,8 @@ class PrinterWorker:
         key = (self.state, tuple(r.keyword for r in self.reasons), self.enabled, self.accepting,
                self.current_job.id if self.current_job else None,
                self.status.hopper_count if self.status else None,
-               self.status.ribbon.remaining if self.status and self.status.ribbon else None)
+               self.status.ribbon.remaining if self.status and self.status.ribbon else None,
+               self.status.film.remaining if self.status and self.status.film else None)
         if key != self._last_key:
             old = self._last_key
             self._last_key = key

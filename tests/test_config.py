@@ -25,7 +25,7 @@ def test_example_config_is_valid_and_complete() -> None:
     assert isinstance(s.printers["card2"], EvolisPrinterConfig)
     text = (ROOT / "config" / "printd.toml").read_text()
     # every key of every section (and of each printer kind) is shown in the example
-    for section in ("server", "station", "stock", "logging", "webhooks"):
+    for section in ("server", "station", "stock", "supplies", "policy", "logging", "webhooks"):
         model = type(getattr(s, section))
         for key in model.model_fields:
             assert f"{key} =" in text, f"[{section}] {key} is not documented in config/printd.toml"

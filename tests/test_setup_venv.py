@@ -7,6 +7,7 @@ libcups2-dev, so pycups (which builds from source) must not be needed to try pri
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -48,7 +49,10 @@ def test_make_run_installs_printd_alone_and_it_serves(checkout: Path, wheelhouse
     shutil.copytree(wheelhouse, runtime, ignore=shutil.ignore_patterns("pycups-*", "printd-*"))
 
     # `make run` is setup-venv's run mode, then serve
-    recipe = subprocess.run(["make", "-n", "run"], cwd=checkout, capture_output=True, text=True, timeout=60)
+    # (without the outer make's variables: under `make test` a nested make prints "Entering directory")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    recipe = subprocess.run(["make", "--no-print-directory", "-n", "run"], cwd=checkout, capture_output=True,
+                            text=True, timeout=60, env=env)
     assert recipe.returncode == 0, recipe.stderr
     assert recipe.stdout.splitlines()[0] == "scripts/setup-venv run"
 

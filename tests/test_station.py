@@ -92,6 +92,10 @@ async def test_a_card_the_operator_resolves_printed_counts_for_its_printer_today
     assert st.printer_view(st.workers["card1"])["counters"]["today"] == before + 1
 
 
+async def _eq(value: Any, want: Any) -> bool:
+    return await value == want
+
+
 async def _is(st: Station, job: str, state: JobState) -> bool:
     return await state_of(st, job) == state
 
@@ -146,14 +150,25 @@ async def test_cancel_before_the_card_is_fed_uses_no_blank(slow_station: Station
     assert job.attempts[-1].outcome.value == "canceled" and w.driver._state["fed"] == fed
 
 
+def kia_printers(time_scale: float) -> str:
+    """card1 a ktp-el (retransfer) mock, card2 a kia (direct-to-card) mock."""
+    return "".join(f'[printers.{n}]\ndriver = "mock"\ntime_scale = {time_scale}\ncard_type = "{ct}"\n\n'
+                   for n, ct in (("card1", "ktp-el"), ("card2", "kia")))
+
+
 async def test_no_blanks_reason_and_start_after_load(tmp_path: Path) -> None:
-    st = Station(parse(config_text(time_scale=200, seed=100), "<t>"), tmp_path / "s")
+    st = Station(parse(config_text(time_scale=200, seed=100, printers=kia_printers(200)), "<t>"), tmp_path / "s")
     await st.start()
     try:
+        await st.unload("card2", "kia", 50, "t")   # the seed's kia blanks out again
         kia = await submit(st, 1, card_type="kia")
-        view = st.job_view(await st.get_job(kia))
-        assert view["state"] == "queued" and view["state_reason"] == "no-blanks"
-        await st.unload("card2", "ktp-el", 50, "t")
+
+        async def reason() -> str | None:
+            view = st.job_view(await st.get_job(kia))
+            return view["state_reason"] if view["state"] == "queued" else view["state"]
+
+        # the cached queue view catches up with the unload in the background
+        await until(lambda: _eq(reason(), "no-blanks"), what="no-blanks")
         await st.load("card2", "kia", 10, "t")
         await until(lambda: _is(st, kia, JobState.PRINTED), what="kia printed after load")
         assert (await st.get_job(kia)).printer == "card2"
@@ -245,5 +260,42 @@ async def test_a_job_whose_images_are_gone_fails_instead_of_looping(tmp_path: Pa
         await until(lambda: _is(st, j, JobState.FAILED), what="failed")
         got = await st.get_job(j)
         assert got.state_reason == "images-missing" and [a.outcome.value for a in got.attempts] == ["not_fed"]
+    finally:
+        await st.stop()
+
+
+async def submit_reason(st: Station, i: int, reason: str) -> str:
+    sha = st.images.put(_card(i % 7))
+    job, _ = await st.submit(NewJob(client="t", request_id=f"q{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                                    card_type="ktp-el", reason=reason, priority=Priority.NORMAL, front_sha=sha,
+                                    back_sha=None, callback_url=None))
+    return job.id
+
+
+async def test_rationing_holds_lost_cards_until_blanks_return_and_a_quota_holds_for_tomorrow(tmp_path: Path) -> None:
+    policy = "[policy]\nration_blanks_below = 300\nquota_per_reason = { damaged = 1 }\n"
+    st = Station(parse(config_text(time_scale=500, seed=200, extra=policy), "<t>"), tmp_path / "s")   # 200 blanks
+    await st.start()
+    try:
+        lost = await submit_reason(st, 1, "lost")
+        new = await submit_reason(st, 2, "new")
+        await until(lambda: _is(st, new, JobState.PRINTED), what="the pemula printed")
+
+        async def reason_of(job_id: str) -> Any:
+            view = st.job_view(await st.get_job(job_id))
+            return view["state"], view["state_reason"], view["estimated_done_at"]
+
+        await until(lambda: _eq(reason_of(lost), ("queued", "rationed", None)), what="lost card rationed")
+        await st.fresh_views()
+        # first in the queue, printers with blanks, yet no estimate: it takes no printer time
+        assert st.queue.position(lost) == 1 and lost not in st._view.estimates
+        await st.receive("ktp-el", 200, "BAST-9", "t")          # stock is back: no operator action needed
+        await until(lambda: _is(st, lost, JobState.PRINTED), what="the lost card printed by itself")
+        first = await submit_reason(st, 3, "damaged")
+        await until(lambda: _is(st, first, JobState.PRINTED), what="the first damaged card")
+        second = await submit_reason(st, 4, "damaged")
+        await until(lambda: _eq(reason_of(second), ("queued", "quota_exceeded", None)), what="over quota")
+        await asyncio.sleep(0.3)
+        assert await state_of(st, second) == JobState.QUEUED
     finally:
         await st.stop()

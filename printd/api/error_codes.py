@@ -84,6 +84,7 @@ class ErrorCode(enum.StrEnum):
     INSUFFICIENT_CUSTODY = "insufficient_custody"
     TOO_MANY_UIDS = "too_many_uids"
     HOPPER_CARD_TYPE = "hopper_card_type"
+    UNFIT_PRINTER = "unfit_printer"
     PRINTER_BUSY = "printer_busy"
     PRINTER_STILL_BUSY = "printer_still_busy"   # a resolve while the printer's call for that card still runs
     PRINTER_OFFLINE = "printer_offline"

@@ -146,6 +146,8 @@ class Printer(_Out):
 
     name: str
     driver: str
+    technology: Literal["retransfer", "direct"] | None = Field(
+        None, description="how it prints: a card type is only sent to a printer of the technology it needs")
     model: str | None = None
     serial: str | None = None
     firmware: str | None = None
@@ -162,6 +164,66 @@ class Printer(_Out):
     counters: Counters | None = None
     current_job: str | None = None
     last_seen_at: str | None = None
+    fitness: Fitness | None = None
+    duty: Duty | None = None
+    cleaning: Cleaning | None = None
+    card_seconds: dict[str, CardSeconds] | None = Field(
+        None, description="seconds a card takes, single and dual sided: measured (moving average) once enough"
+        " cards printed, else configured")
+
+
+class PrinterCheck(_Out):
+    """A start-of-day check of a printer."""
+
+    id: int
+    at: str | None = None
+    day: str
+    printer: str
+    temperature_c: float | None = None
+    cleaned: bool
+    settings_unchanged: bool
+    note: str | None = None
+    actor: str
+
+
+class Fitness(_Out):
+    fit: bool
+    unfit_reasons: list[Literal["no-check-today", "temperature", "settings-changed"]]
+    temperature_window_c: list[float] | None = None
+    last_check: PrinterCheck | None = None
+
+
+class Duty(_Out):
+    state: Literal["cooling", "hour_limit"] | None = Field(None, description="resting: no card until it ends")
+    seconds_left: float | None = Field(None, description="countdown of the rest")
+    until: str | None = Field(None, description="when the rest ends")
+    cards_last_hour: int
+    cards_in_a_row: int
+    max_cards_per_hour: int | None = None
+    cool_down_after: int | None = None
+    cool_down_s: float
+
+
+class Cleaning(_Out):
+    since: int = Field(description="cards since the last cleaning")
+    basis: Literal["printer", "ledger"]
+    every: int | None = None
+    due: bool
+
+
+class CardSeconds(_Out):
+    seconds: float
+    measured: int = Field(description="cards measured (the configured time stands until 3)")
+
+
+class CheckRecorded(_Out):
+    check: PrinterCheck
+    fitness: Fitness
+    cleaning: Cleaning
+
+
+class CheckList(_Out):
+    items: list[PrinterCheck]
 
 
 # ------------------------------------------------------------------------------------------------ stock
@@ -254,6 +316,102 @@ class LedgerPage(_Out):
     items: list[LedgerEntry]
 
 
+# ------------------------------------------------------------------------------------------------ supplies
+class SupplyLot(_Out):
+    """A delivery (or loan in) of ribbon or film rolls, with the yield its rolls gave."""
+
+    id: int
+    kind: Literal["ribbon", "film"]
+    source: str = Field(description="APBD, DAK, pusat or pinjaman (borrowed)")
+    count: int
+    day: str
+    reference: str | None = None
+    party: str | None = None
+    nominal_yield: int
+    in_store: int
+    lent: int
+    installed: int
+    returned_unused: int
+    cards_printed: int = Field(description="cards fed by printers while rolls of this lot were on them")
+    yields: list[int] = Field(description="cards each used-up roll of this lot gave")
+    average_yield: float | None = None
+
+
+class SupplyKindView(_Out):
+    kind: Literal["ribbon", "film"]
+    store: int = Field(description="rolls in the store")
+    prints_left: int = Field(description="on the printers plus the store's rolls at their nominal yield")
+    rate_per_day: float | None = None
+    days_left: float | None = None
+    lots: list[SupplyLot]
+
+
+class SupplyOnPrinter(_Out):
+    printer: str
+    kind: Literal["ribbon", "film"]
+    lot_id: int | None = None
+    installed_at: str | None = None
+    detected: bool = Field(description="booked because the printer reported a new roll")
+    cards: int = Field(description="cards fed since it was fitted")
+    remaining: int
+    remaining_basis: Literal["printer", "nominal"]
+
+
+class SupplyInstallation(_Out):
+    printer: str
+    kind: Literal["ribbon", "film"]
+    lot_id: int | None = None
+    detected: bool
+    installed_at: str | None = None
+    removed_at: str | None = None
+    removal: Literal["used_up", "unused"] | None = None
+    cards: int
+    nominal_yield: int | None = None
+
+
+class SupplyAlert(_Out):
+    code: str
+    message: str
+    kind: Literal["ribbon", "film"]
+    printer: str | None = None
+
+
+class Supplies(_Out):
+    """Ribbon and film: the store, the rolls on printers, yields, days left and alerts."""
+
+    kinds: list[SupplyKindView]
+    printers: list[SupplyOnPrinter]
+    installations: list[SupplyInstallation]
+    alerts: list[SupplyAlert]
+
+
+class SuppliesChange(Supplies):
+    move_ids: list[int]
+
+
+class SupplyMove(_Out):
+    id: int
+    at: str | None = None
+    day: str
+    kind: Literal["ribbon", "film"]
+    action: Literal["received", "lent", "installed", "removed"]
+    lot_id: int | None = None
+    count: int
+    source: str | None = None
+    nominal_yield: int | None = None
+    printer: str | None = None
+    party: str | None = None
+    reference: str | None = None
+    reason: str | None = None
+    detected: bool
+    ledger_mark: int = Field(description="the blank ledger's last entry id when the move was made")
+    actor: str
+
+
+class SupplyLedgerPage(_Out):
+    items: list[SupplyMove]
+
+
 # ------------------------------------------------------------------------------------------------ reports
 class CardTypeDayReport(_Out):
     card_type: str
@@ -290,6 +448,7 @@ class DailyReport(_Out):
     card_types: list[CardTypeDayReport]
     printers: list[PrinterDayReport]
     in_doubt: list[Job]
+    printer_checks: list[PrinterCheck] = Field([], description="each printer's start-of-day checks that day")
 
 
 class CardTypeMonthReport(_Out):
@@ -329,6 +488,21 @@ class DayMonthReport(_Out):
     test: int
 
 
+class SupplyMonthReport(_Out):
+    """Ribbon or film rolls over a month: closing = opening + received - lent - installed + returned_unused."""
+
+    kind: Literal["ribbon", "film"]
+    opening: int
+    received: int
+    received_by_source: dict[str, int]
+    lent: int
+    installed: int
+    returned_unused: int
+    closing: int
+    yields: list[int] = Field(description="cards each roll used up this month gave")
+    average_yield: float | None = None
+
+
 class MonthlyReport(_Out):
     """The blangko report of one month, for the chain above."""
 
@@ -339,6 +513,7 @@ class MonthlyReport(_Out):
     card_types: list[CardTypeMonthReport]
     printers: list[PrinterMonthReport]
     days: list[DayMonthReport]
+    supplies: list[SupplyMonthReport] = Field([], description="ribbon and film rolls of the month")
     days_printed: int
 
 

@@ -103,6 +103,8 @@ async def daily_report(station: Any, day: str) -> dict[str, Any]:
     doc = as_json(report, [station.job_view(j) for j in jobs], station.clock.iso,
                   station.clock.iso(station.clock.now()))
     doc["chips"] = await chips_detail(station, *station.clock.day_bounds(day))
+    # each printer's start-of-day check (transfer temperature, cleaning, settings): printd/fitness/checks.py
+    doc["printer_checks"] = [station.checks.view(c) for c in await station.db(station.checks.on_day, day)]
     return doc
 
 

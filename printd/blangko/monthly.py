@@ -27,6 +27,7 @@ from printd.blangko.reports import UNCATEGORIZED, custody_balances
 from printd.config import CARD_TYPES
 from printd.errors import Invalid
 from printd.queue.ledger import RUSAK, SAFE, SPOIL_CATEGORIES, EntryKind
+from printd.supplies.report import month_lines
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -97,12 +98,14 @@ class MonthlyReport:
     card_types: list[CardTypeMonth]
     printers: list[PrinterMonth]
     days: list[DayMonth]
+    #: ribbon and film lines (printd/supplies/report.py)
+    supplies: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"month": self.month, "station": self.station, "office": self.office, "final": self.final,
                 "first_day": self.first_day, "last_day": self.last_day,
                 "card_types": [asdict(c) for c in self.card_types], "printers": [asdict(p) for p in self.printers],
-                "days": [asdict(d) for d in self.days], "days_printed": len(self.days)}
+                "days": [asdict(d) for d in self.days], "days_printed": len(self.days), "supplies": self.supplies}
 
 
 def parse_month(value: str | None, today: str) -> str:
@@ -203,5 +206,6 @@ def build_monthly(conn: sqlite3.Connection, month: str, *, today: str, printers:
     return MonthlyReport(month=month, station=station, office=office, final=last < today, first_day=first,
                          last_day=last, card_types=list(cards.values()),
                          printers=sorted(printer_rows.values(), key=lambda p: p.name),
-                         days=sorted((d for d in days.values() if d.printed), key=lambda d: d.date))
+                         days=sorted((d for d in days.values() if d.printed), key=lambda d: d.date),
+                         supplies=month_lines(conn, first, last))
 

@@ -180,7 +180,7 @@ def terbilang(n: int) -> str:
 MONTHLY_CSV_COLUMNS = ("section", "month", "card_type", "category", "printer", "date", "opening", "received",
                        "printed", "consumed", "spoiled", "test", "surrendered", "destroyed", "returned",
                        "returned_brankas", "returned_rusak", "adjusted", "closing", "custody_opening",
-                       "custody_closing")
+                       "custody_closing", "kind", "source", "lent", "installed", "returned_unused", "average_yield")
 
 
 def monthly_csv(doc: dict[str, Any]) -> str:
@@ -199,6 +199,11 @@ def monthly_csv(doc: dict[str, Any]) -> str:
         w.writerow({**p, "section": "printer", "month": month, "printer": p["name"]})
     for d in doc["days"]:
         w.writerow({**d, "section": "day", "month": month, "date": d["date"]})
+    for s in doc.get("supplies", []):   # ribbon and film rolls (printd/supplies/report.py)
+        w.writerow({**s, "section": "supplies", "month": month})
+        for source, n in s["received_by_source"].items():
+            w.writerow({"section": "supplies_source", "month": month, "kind": s["kind"], "source": source,
+                        "received": n})
     return buf.getvalue()
 
 

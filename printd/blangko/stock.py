@@ -63,10 +63,13 @@ class Booked:
 class Stock:
     """Stock actions and balances over the store's ledger."""
 
-    def __init__(self, store: Store, clock: StationClock, printers: list[str]) -> None:
+    def __init__(self, store: Store, clock: StationClock, printers: list[str],
+                 fits: dict[str, frozenset[str]] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.printers = list(printers)
+        #: printer -> card types its technology may print (printd/cards/technology.py); None: no check
+        self.fits = fits
         self._cache = BalanceCache()
 
     # --------------------------------------------------------------- validation helpers
@@ -165,6 +168,10 @@ class Stock:
         if other:
             raise Conflict(f"printer {printer}'s hopper holds {other} blanks; unload them before loading {card_type}",
                            code="hopper_card_type", field="card_type")
+        if self.fits is not None and card_type not in self.fits.get(printer, frozenset()):
+            # the dispatcher would never feed them anyway; a KIA blank in a retransfer printer breaks it
+            raise Conflict(f"printer {printer} cannot print {card_type} cards (wrong technology); load them"
+                           f" into a printer that can", code="unfit_printer", field="printer")
         return self._tx_book([(SAFE, card_type, count)],
                              [dict(kind=EntryKind.LOADED, card_type=card_type, count=count,
                                    src=SAFE, dst=hopper(printer), printer=printer, actor=actor)])

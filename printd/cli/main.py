@@ -251,8 +251,40 @@ def printers(settings: Any, state_dir: Path, as_json: bool) -> None:
               help="PRINTER:KIND@WHEN[+SECONDS], e.g. card1:media-jam@30%  or card1:offline@25%+60 (simulated s)")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def simulate(n_jobs: int, time_scale: float, dual: float, faults: tuple[str, ...], seed: int, as_json: bool) -> None:
-    """Run a whole simulated day on two simulated printers and report makespan, balance and spoilage."""
+@click.option("--backlog", type=click.IntRange(min=0), default=None,
+              help="plan instead: KTP-el cards waiting; answers working days to clear and supply run-outs")
+@click.option("--kia", "kia_backlog", type=click.IntRange(min=0), default=0, show_default=True,
+              help="plan: KIA cards waiting")
+@click.option("--printer", "plan_printers", multiple=True,
+              help="plan: NAME:retransfer|direct[:SECONDS] (repeat; default card1:retransfer:35 card2:retransfer:35)")
+@click.option("--arrivals", type=click.IntRange(min=0), default=0, show_default=True,
+              help="plan: new KTP-el requests a working day")
+@click.option("--hours", type=click.FloatRange(min=0.5, max=24), default=8.0, show_default=True,
+              help="plan: printing hours a working day")
+@click.option("--quota", type=click.IntRange(min=0), default=None, help="plan: cards a working day, the station")
+@click.option("--outage", "outages", multiple=True, help="plan: NAME:DAY[-DAY] a printer is out (working days)")
+@click.option("--ribbon", "ribbon_rolls", type=click.IntRange(min=0), default=None,
+              help="plan: ribbon rolls in the store (besides one fitted per printer)")
+@click.option("--ribbon-yield", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--film", "film_rolls", type=click.IntRange(min=0), default=None, help="plan: film rolls in the store")
+@click.option("--film-yield", type=click.IntRange(min=1), default=1500, show_default=True)
+@click.option("--blanks", "blanks_opt", multiple=True, help="plan: CARD_TYPE=N usable blanks, e.g. ktp-el=2000")
+def simulate(n_jobs: int, time_scale: float, dual: float, faults: tuple[str, ...], seed: int, as_json: bool,
+             backlog: int | None, kia_backlog: int, plan_printers: tuple[str, ...], arrivals: int, hours: float,
+             quota: int | None, outages: tuple[str, ...], ribbon_rolls: int | None, ribbon_yield: int,
+             film_rolls: int | None, film_yield: int, blanks_opt: tuple[str, ...]) -> None:
+    """Run a whole simulated day on two simulated printers and report makespan, balance and spoilage.
+
+    With --backlog: plan instead (no printing): how many working days the printers need to clear the
+    backlog under the quota and outages, and on which day ribbon, film or blanks run out.
+    """
+    if backlog is not None:
+        from printd.cli.planning import run_plan
+
+        run_plan(backlog=backlog, kia=kia_backlog, printers=plan_printers, arrivals=arrivals, hours=hours,
+                 quota=quota, outages=outages, ribbon_rolls=ribbon_rolls, ribbon_yield=ribbon_yield,
+                 film_rolls=film_rolls, film_yield=film_yield, blanks=blanks_opt, as_json=as_json)
+        return
     from printd.simulate import parse_fault, run_day
 
     try:

@@ -62,19 +62,29 @@ async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
 EPISODE_S = 120.0
 
 
+def _other_vendor_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two driver reports of the same reason with different vendor codes are two faults.
+
+    (`offline` because the cable is out, then `offline/wrong-printer` because a stranger answers.)
+    A history entry carries no vendor code and joins whichever episode it falls in.
+    """
+    return (a["source"] == b["source"] == "printer" and a.get("vendor_code") != b.get("vendor_code"))
+
+
 def one_per_episode(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Newest first, one entry per fault episode.
 
     One jam reaches the technician several ways: the driver's fault during the card, and the printer's
     state changes while it stays stopped (`stopped: media-jam`, then `stopped: media-jam, paused` ...).
-    Entries with the same reason for the same job, or within EPISODE_S of each other, are one episode:
+    Entries with the same reason (and, from the driver, the same vendor code) for the same job, or within
+    EPISODE_S of each other, are one episode:
     kept once, from the source that says most (the driver's, with its vendor code and message), with
     `repeats` counting what was folded in and `first_at` when it began.
     """
     out: list[dict[str, Any]] = []
     for e in sorted(errors, key=lambda x: x["at"]):
         last = out[-1] if out else None
-        same = last is not None and last["reason"] == e["reason"] and (
+        same = last is not None and last["reason"] == e["reason"] and not _other_vendor_code(last, e) and (
             (e.get("job_id") and e.get("job_id") == last.get("job_id")) or e["at"] - last["at"] <= EPISODE_S)
         if not same:
             out.append({**e, "first_at": e["at"], "repeats": 1})

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from printd.cards.technology import DEFAULT_NEEDS, Technology
+
 #: USB vendor ids of card-printer makers
 CARD_PRINTER_VENDORS: dict[int, str] = {
     0x0F49: "Evolis",
@@ -253,6 +255,8 @@ def _toml_str(value: str) -> str:
 def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
     """A TOML snippet with a `[printers.NAME]` table per printer found; doubtful ones commented out."""
     names = _Names()
+    # an Evolis prints direct-to-card (technology "direct"): KIA, unless the card type asked for is one too
+    evolis_type = card_type if DEFAULT_NEEDS.get(card_type) == Technology.DIRECT else "kia"
     blocks: list[list[str]] = []
     for dev in found.usb:
         what = " ".join(x for x in (dev.vendor, dev.product) if x)
@@ -260,7 +264,7 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
             name = names("evolis", dev.serial)
             blocks.append([f"# {what} on USB, serial number {dev.serial}",
                            f"[printers.{name}]", 'driver = "evolis"', 'transport = "usb"',
-                           f"serial_number = {_toml_str(dev.serial)}", f'card_type = "{card_type}"'])
+                           f"serial_number = {_toml_str(dev.serial)}", f'card_type = "{evolis_type}"'])
         elif dev.vendor == "Evolis":
             blocks.append([f"# {what} on USB: {dev.note or 'it reports no serial number'}.",
                            "# printd names USB printers by serial number only: run discover as root",
@@ -277,7 +281,7 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
         if not port.by_id and _BUILT_IN.match(port.device):
             # a port on the main board keeps its name; USB adapters (ttyUSB, ttyACM) do not
             table = [f"[printers.{names('com', Path(port.device).name)}]", 'driver = "evolis"',
-                     'transport = "serial"', f"port = {_toml_str(port.device)}", f'card_type = "{card_type}"']
+                     'transport = "serial"', f"port = {_toml_str(port.device)}", f'card_type = "{evolis_type}"']
             blocks.append([f"# built-in serial port {port.device}; if an Evolis printer is on it, uncomment:"]
                           + ["# " + line for line in table])
             continue
@@ -290,7 +294,7 @@ def config_snippet(found: Discovery, card_type: str = "ktp-el") -> str:
         ident = port.serial or (m["serial"] if m else Path(port.by_id).name)
         name = names("evolis" if port.vendor == "Evolis" else "serial", ident)
         table = [f"[printers.{name}]", 'driver = "evolis"', 'transport = "serial"',
-                 f"port = {_toml_str(port.by_id)}", f'card_type = "{card_type}"']
+                 f"port = {_toml_str(port.by_id)}", f'card_type = "{evolis_type}"']
         if port.vendor == "Evolis":
             blocks.append([f"# {label} on serial port {port.by_id}", *table])
         else:

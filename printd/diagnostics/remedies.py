@@ -18,7 +18,7 @@ from typing import Any
 LANGS = ("id", "en")
 FIELDS = ("title", "explanation", "remedy")
 #: order of the kinds in tables
-KINDS = ("ipp", "printd", "simulated", "evolis-nack", "evolis-status", "cups")
+KINDS = ("ipp", "printd", "simulated", "evolis-nack", "evolis-status", "cups", "hid-fargo", "print-quality")
 
 _NACK = re.compile(r"^nack[\s:;_-]*([12tcfr])$", re.IGNORECASE)
 _SEVERITY_SUFFIX = re.compile(r"-(error|warning|report)$")
@@ -108,7 +108,9 @@ def markdown_table() -> str:
     titles = {"ipp": "Printer state reasons (IPP)", "printd": "printd's own error reasons",
               "simulated": "Simulated printer (vendor code SIM-...)",
               "evolis-nack": "Evolis NACK codes (serial)", "evolis-status": "Evolis status names",
-              "cups": "CUPS / IPP keywords from a CUPS queue"}
+              "cups": "CUPS / IPP keywords from a CUPS queue",
+              "hid-fargo": "HID FARGO HDP5000: what a technician adjusts (HDP-...)",
+              "print-quality": "Print quality, per vendor (PQ-evolis-..., PQ-fargo-...)"}
     action = {"id": "Tindakan", "en": "What to do"}
     lines: list[str] = []
     entries = table().values()

@@ -147,6 +147,11 @@ class MockPrinter:
         with self._lock:
             for kind in list(self._faults):
                 self._clear(kind)
+            # an operator who clears the faults of a printer whose ribbon/film ran out fitted new ones
+            for supply, capacity in (("ribbon", self.cfg.ribbon_capacity), ("film", self.cfg.film_capacity)):
+                if self._state[supply] <= 0:
+                    self._state[supply] = capacity
+                    self._save()
 
     def load_cards(self, card_type: str, count: int) -> None:
         with self._lock:

@@ -262,12 +262,63 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
-    # the queue's order (urgent first, then oldest) served by an index: the claim and the
-    # queue view read the first rows in order instead of sorting every queued row by a CASE (35 ms
-    # a claim at 20,000 queued, docs/benchmarks.md). The expression must match store._ORDER exactly.
+    # 8 -> 9: ribbon and film rolls (printd/supplies/): one append-only ledger of moves. A lot is its `received`
+    # row (lot_id = its own id); installs and removals on a printer bound the window whose cards are the
+    # roll's yield.
     """
-    CREATE INDEX jobs_claim ON jobs (state, card_type, (priority <> 'urgent'), seq);
-    CREATE INDEX jobs_queue_order ON jobs (state, (priority <> 'urgent'), seq);
+    CREATE TABLE supply_moves (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('ribbon', 'film')),
+        action TEXT NOT NULL CHECK (action IN ('received', 'lent', 'installed', 'removed')),
+        lot_id INTEGER,
+        count INTEGER NOT NULL CHECK (count >= 0),
+        source TEXT,
+        nominal_yield INTEGER,
+        printer TEXT,
+        party TEXT,
+        reference TEXT,
+        reason TEXT,
+        detected INTEGER NOT NULL DEFAULT 0,
+        -- the blank ledger's last id when the move was made: a roll's cards are the entries between marks
+        ledger_mark INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX supply_moves_printer ON supply_moves (printer, kind, id) WHERE printer IS NOT NULL;
+    CREATE INDEX supply_moves_day ON supply_moves (day);
+    CREATE TRIGGER supply_moves_no_update BEFORE UPDATE ON supply_moves
+        BEGIN SELECT RAISE(ABORT, 'the supplies ledger is append-only'); END;
+    CREATE TRIGGER supply_moves_no_delete BEFORE DELETE ON supply_moves
+        BEGIN SELECT RAISE(ABORT, 'the supplies ledger is append-only'); END;
+    """,
+    # 9 -> 10: the start-of-day check of each printer (printd/fitness/checks.py), kept for the daily report
+    """
+    CREATE TABLE printer_checks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        day TEXT NOT NULL,
+        printer TEXT NOT NULL,
+        temperature_c REAL,
+        cleaned INTEGER NOT NULL,
+        settings_unchanged INTEGER NOT NULL,
+        note TEXT,
+        actor TEXT NOT NULL
+    );
+    CREATE INDEX printer_checks_printer ON printer_checks (printer, id);
+    CREATE INDEX printer_checks_day ON printer_checks (day);
+    """,
+    # 10 -> 11: the queue's order (printd/queue/rationing.py ORDER: urgent, station day, pemula/data change,
+    # FIFO) served by indexes over exactly that expression: the claim and the start-up read of the order take
+    # the first rows in order instead of sorting every queued row (35 ms a claim at 20,000 queued,
+    # docs/benchmarks.md). The claim (one card type: a hopper holds one) uses jobs_claim; the read of the whole
+    # order (the live queue at start-up, blangko/live_queue.py) uses jobs_queue_order.
+    # tests/queue/test_claim_index.py checks that the plans use them (an edited ORDER would fall back to a sort).
+    """
+    CREATE INDEX jobs_claim ON jobs (state, card_type, (CASE priority WHEN 'urgent' THEN 0 ELSE 1 END), day,
+        (CASE WHEN reason IN ('new', 'data_change') THEN 0 ELSE 1 END), seq);
+    CREATE INDEX jobs_queue_order ON jobs (state, (CASE priority WHEN 'urgent' THEN 0 ELSE 1 END), day,
+        (CASE WHEN reason IN ('new', 'data_change') THEN 0 ELSE 1 END), seq);
     """,
 ]
 

@@ -164,6 +164,8 @@ class Job:
     final_at: float | None
     purged: bool = False
     attempts: list[Attempt] = field(default_factory=list)
+    #: the station day it was submitted (YYYY-MM-DD): part of the queue's order (queue/rationing.py ORDER)
+    day: str = ""
 
     @property
     def dual(self) -> bool:

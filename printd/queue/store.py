@@ -34,6 +34,7 @@ from printd.queue.models import (
     mask_nik,
     new_job_id,
 )
+from printd.queue.rationing import OPEN, ORDER, Gate
 
 #: Called inside the transaction of every job state change (e.g. to write the webhook outbox).
 JobHook = Callable[[sqlite3.Connection, Job, JobState | None], None]
@@ -90,7 +91,7 @@ def _job(row: sqlite3.Row) -> Job:
         state=JobState(row["state"]), state_reason=row["state_reason"], printer=row["printer"],
         front_sha=row["front_sha"], back_sha=row["back_sha"], callback_url=row["callback_url"],
         created_at=row["created_at"], updated_at=row["updated_at"], printed_at=row["printed_at"],
-        final_at=row["final_at"], purged=bool(row["purged"]))
+        final_at=row["final_at"], purged=bool(row["purged"]), day=row["day"])
 
 
 def _attempt(row: sqlite3.Row) -> Attempt:
@@ -101,9 +102,10 @@ def _attempt(row: sqlite3.Row) -> Attempt:
         printed_after=row["printed_after"], note=row["note"])
 
 
-#: urgent first, then oldest; the indexes jobs_claim and jobs_queue_order (queue/db.py) serve exactly
-#: this expression, so neither the claim nor the queue view sorts
-_ORDER = "priority <> 'urgent', seq"
+#: urgent; station day; pemula/data-change first inside a day; FIFO (printd/queue/rationing.py). The indexes
+#: jobs_claim and jobs_queue_order (queue/db.py) are over exactly this expression: neither the claim nor a
+#: read of the order sorts
+_ORDER = ORDER
 
 
 class Store:
@@ -180,10 +182,12 @@ class Store:
                 args.append(value)
         return int(self.db.query(sql, tuple(args))[0][0])
 
-    def queue_entries(self) -> builtins.list[tuple[int, str, str, bool, bool]]:
-        """Queued jobs in print order as (seq, id, card_type, dual, urgent), read by the index."""
-        return [(r[0], r[1], r[2], r[3] is not None, r[4] == Priority.URGENT.value) for r in self.db.query(
-            f"SELECT seq, id, card_type, back_sha, priority FROM jobs WHERE state = 'queued' ORDER BY {_ORDER}")]
+    def queue_entries(self) -> builtins.list[tuple[str, str, str, int, str, str, bool, str]]:
+        """Queued jobs in print order as (priority, day, reason, seq, id, card_type, dual, client), read by the
+        jobs_queue_order index (no sort)."""
+        return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6] is not None, r[7]) for r in self.db.query(
+            "SELECT priority, day, reason, seq, id, card_type, back_sha, client FROM jobs WHERE state = 'queued'"
+            f" ORDER BY {_ORDER}")]
 
     def counts_by_state(self, day: str | None = None) -> dict[str, int]:
         sql = "SELECT state, COUNT(*) FROM jobs"
@@ -274,19 +278,20 @@ class Store:
                       card_type=new.card_type, reason=new.reason, priority=new.priority,
                       state=JobState.QUEUED, state_reason=None, printer=None, front_sha=new.front_sha,
                       back_sha=new.back_sha, callback_url=new.callback_url, created_at=now, updated_at=now,
-                      printed_at=None, final_at=None)
+                      printed_at=None, final_at=None, day=self.clock.day(now))
             c.execute(
                 "INSERT INTO jobs (id, seq, client, request_id, content_hash, nik, nik_masked, name, card_type,"
                 " reason, priority, state, state_reason, printer, front_sha, back_sha, callback_url,"
                 " created_at, updated_at, day) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job.id, seq, job.client, job.request_id, digest, job.nik, job.nik_masked, job.name,
                  job.card_type, job.reason, job.priority.value, job.state.value, None, None, job.front_sha,
-                 job.back_sha, job.callback_url, now, now, self.clock.day(now)))
+                 job.back_sha, job.callback_url, now, now, job.day))
             for hook in self.hooks:
                 hook(c, job, None)
             return job, True
 
-    def claim_next(self, printer: str, card_types: Collection[str], counters: Counters) -> Job | None:
+    def claim_next(self, printer: str, card_types: Collection[str], counters: Counters,
+                   gate: Gate = OPEN) -> Job | None:
         """Atomically give the next queued job this printer can print to it, or None.
 
         `card_types` are those the printer's own sensor allows; the ledger's hopper balance must agree.
@@ -299,10 +304,11 @@ class Store:
                 return None
             marks = ",".join("?" * len(usable))
             now = self.clock.now()
+            waiting, gate_args = gate.sql()   # rationed and over-quota jobs stay queued
             row = c.execute(
                 f"UPDATE jobs SET state='printing', printer=?, state_reason=NULL, updated_at=? WHERE id = ("
-                f" SELECT id FROM jobs WHERE state='queued' AND card_type IN ({marks}) ORDER BY {_ORDER}"
-                f" LIMIT 1) RETURNING *", (printer, now, *usable)).fetchone()
+                f" SELECT id FROM jobs WHERE state='queued' AND card_type IN ({marks}){waiting} ORDER BY {_ORDER}"
+                f" LIMIT 1) RETURNING *", (printer, now, *usable, *gate_args)).fetchone()
             if row is None:
                 return None
             job = _job(row)

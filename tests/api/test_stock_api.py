@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -161,17 +162,27 @@ def test_daily_report_unacceptable_format_and_roles(quiet: Daemon) -> None:
 # ------------------------------------------------------------------ jobs and blanks
 
 
-def test_jobs_without_blanks_wait_and_start_after_a_load(daemon: Daemon) -> None:
-    with daemon.client() as c:
+def test_jobs_without_blanks_wait_and_start_after_a_load(tmp_path: Path) -> None:
+    # card2 is the office's direct-to-card KIA printer (the mock's technology follows its card type)
+    printers = "".join(f'[printers.{n}]\ndriver = "mock"\ntime_scale = 500.0\nhopper_capacity = 400\n'
+                       f'card_type = "{ct}"\n\n' for n, ct in (("card1", "ktp-el"), ("card2", "kia")))
+    with daemon_thread(config_text(printers=printers), tmp_path / "state") as daemon, daemon.client() as c:
+        assert c.get("/api/v1/printers/card2").json()["technology"] == "direct"
+        # the seed put 50 kia blanks into card2: take them out, so the kia job has none to print on
+        assert c.post("/api/v1/stock/unloads", json={"printer": "card2", "card_type": "kia",
+                                                     "count": 50}).status_code == 201
         job = c.post("/api/v1/jobs", json=job_payload(1, card_type="kia")).json()
         ktp = c.post("/api/v1/jobs", json=job_payload(2)).json()
         wait_for(lambda: c.get(f"/api/v1/jobs/{ktp['id']}").json()["state"] == "printed", timeout=30, what="ktp")
         got = c.get(f"/api/v1/jobs/{job['id']}").json()
         assert (got["state"], got["state_reason"], got["estimated_done_at"]) == ("queued", "no-blanks", None)
-        # the kia blanks are in the safe, not in a printer: make card2 a kia printer
+        # kia blanks never go into the retransfer printer, even with its hopper empty
         left = next(ct for ct in c.get("/api/v1/stock").json()["card_types"] if ct["card_type"] == "ktp-el")
-        assert c.post("/api/v1/stock/unloads", json={"printer": "card2", "card_type": "ktp-el",
-                                                     "count": left["hoppers"]["card2"]}).status_code == 201
+        assert c.post("/api/v1/stock/unloads", json={"printer": "card1", "card_type": "ktp-el",
+                                                     "count": left["hoppers"]["card1"]}).status_code == 201
+        r = c.post("/api/v1/stock/loads", json={"printer": "card1", "card_type": "kia", "count": 20})
+        assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["field"]) == (409, "unfit_printer",
+                                                                                          "printer")
         assert c.get(f"/api/v1/jobs/{job['id']}").json()["state_reason"] == "no-blanks"
         r = c.post("/api/v1/stock/loads", json={"printer": "card2", "card_type": "kia", "count": 20})
         assert r.status_code == 201, r.text
@@ -182,7 +193,7 @@ def test_jobs_without_blanks_wait_and_start_after_a_load(daemon: Daemon) -> None
         assert (kia["hoppers"]["card2"], kia["printed_today"]) == (19, 1)
         consumed = [e for e in c.get("/api/v1/stock/ledger").json()["items"] if e["kind"] == "consumed"
                     and e["card_type"] == "kia"]
-        assert [(e["from"], e["job_id"]) for e in consumed] == [("hopper:card2", job["id"])]
+    assert [(e["from"], e["job_id"]) for e in consumed] == [("hopper:card2", job["id"])]
 
 
 def test_sensor_says_empty_ledger_says_full(daemon: Daemon) -> None:

@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from printd.blangko.report_formats import terbilang
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
 from tests.support import Daemon, config_text, daemon_thread, job_payload, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage"]
 OFFICE = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Kepulauan Seribu Utara Provinsi DKI Jakarta"
 WITNESSES = ["Satpol PP: Ahmad Rahman, S.H.", "Inspektorat: Dra. Siti Dewi Lestari", "Kepolisian: Bripka Joko",
              "Bagian Hukum: R. Pratama, S.H., M.H.", "Disdukcapil: Nur Aini, S.Kom.", "Kecamatan: Hendra Wijaya"]
@@ -67,18 +63,6 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon
         yield d, urls
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
-    if shutil.which("pdfinfo") is None:
-        pytest.fail("pdfinfo is missing: apt-get install -y --no-install-recommends poppler-utils")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def pdf_pages(pdf: bytes, path: Path) -> int:

@@ -288,3 +288,21 @@ def test_one_jam_is_one_recent_error_however_many_ways_it_was_seen() -> None:
     first_jam = out[-1]
     assert first_jam["source"] == "printer" and first_jam["vendor_code"] == "CARD JAM"
     assert first_jam["first_at"] == t0 and first_jam["at"] == t0 + 30 and first_jam["job_id"] == "j_1"
+
+
+def test_two_driver_faults_with_other_vendor_codes_are_two_episodes() -> None:
+    # the cable is pulled (offline), then a stranger answers under the name (offline/wrong-printer):
+    # the technician must see the second one first, with its own vendor code
+    from printd.diagnostics.collect import one_per_episode
+
+    t0 = 1_800_000_000.0
+    seen = [
+        {"at": t0, "source": "printer", "reason": "offline", "vendor_code": None, "message": "offline",
+         "job_id": None},
+        {"at": t0 + 0.1, "source": "history", "reason": "offline", "vendor_code": None,
+         "message": "offline: offline", "job_id": None},
+        {"at": t0 + 0.3, "source": "printer", "reason": "offline", "vendor_code": "wrong-printer",
+         "message": "a different printer answers", "job_id": None},
+    ]
+    out = one_per_episode(seen)
+    assert [(e["vendor_code"], e["repeats"]) for e in out] == [("wrong-printer", 1), (None, 2)]

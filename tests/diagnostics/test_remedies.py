@@ -97,3 +97,36 @@ def test_docs_carry_the_current_table() -> None:
     assert m, "docs/diagnostics.md lacks the remedies markers"
     assert m.group(1) == remedies.markdown_table(), \
         "docs/diagnostics.md is stale: run `python -m printd.diagnostics.remedies` and paste the table"
+
+
+# What an HDP5000 technician adjusts, from the HDP5000 & HDPii Plus User Guide (HID Global L000950
+# rev 3.0) and the HDPii User Guide (L001130 rev 1.4): ribbon and film calibration, transfer roller
+# temperature, the card-thickness lever, the flipper and the cleaning procedure.
+HDP5000 = {"HDP-ribbon-calibration": "ribbon", "HDP-film-calibration": "film",
+           "HDP-transfer-temperature": "temperature", "HDP-card-thickness": "thickness",
+           "HDP-flipper": "flipper", "HDP-cleaning": "clean"}
+
+
+@pytest.mark.parametrize(("code", "word"), list(HDP5000.items()))
+def test_the_hdp5000_procedures_are_there_in_both_languages(code: str, word: str) -> None:
+    entry = remedies.lookup(code)
+    assert entry is not None and entry.kind == "hid-fargo"
+    _complete(entry)
+    assert "HDP5000" in entry.text["en"]["title"] and word in entry.text["en"]["title"].lower() + \
+        entry.text["en"]["explanation"].lower()
+
+
+@pytest.mark.parametrize("vendor", ["evolis", "fargo"])
+@pytest.mark.parametrize("defect", ["streaks", "pale", "misregistration", "film-wrinkles"])
+def test_the_print_quality_table_covers_both_vendors(vendor: str, defect: str) -> None:
+    entry = remedies.lookup(f"PQ-{vendor}-{defect}")
+    assert entry is not None and entry.kind == "print-quality"
+    _complete(entry)
+    brand = {"evolis": "Evolis", "fargo": "HID Fargo"}[vendor]
+    assert brand in entry.text["en"]["title"] and brand in entry.text["id"]["title"]
+
+
+def test_the_sources_of_the_vendor_entries_are_cited() -> None:
+    doc = (ROOT / "docs" / "diagnostics.md").read_text()
+    for source in ("L000950", "L001130", "Evolis Dualys user's guide"):
+        assert source in doc

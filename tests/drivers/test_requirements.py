@@ -26,6 +26,7 @@ queue = "Evolis_Primacy"
 driver = "evolis"
 transport = "serial"
 port = "/dev/serial/by-id/usb-Evolis-if00"
+card_type = "kia"
 [printers.card3]
 driver = "mock"
 """

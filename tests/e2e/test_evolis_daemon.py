@@ -21,6 +21,8 @@ hopper_capacity = 200
 [printers.evo1]
 driver = "evolis"
 transport = "emulator"
+# the emulated Evolis stands in for a second KTP-el printer here: an Evolis is direct-to-card by default
+technology = "retransfer"
 time_scale = 400
 timeout_s = 10
 dialect = "{dialect}"

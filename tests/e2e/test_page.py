@@ -22,22 +22,19 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from printd.access.accounts import Accounts
 from printd.app import build_app
 from printd.config import parse
 from printd.daemon import Server
 from printd.queue.db import Database
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
 from tests.support import ROOT, Daemon, config_text, free_port, job_payload, png_b64, wait_for, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 expect.set_options(timeout=10_000)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage"]
 ARTIFACTS = ROOT / "test-artifacts"
 #: a 35 s card in 0.9 s: quick, yet every state shows on the page for a while
 TIME_SCALE = 40
@@ -145,24 +142,13 @@ def enrollment(station: PageDaemon) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the page tests need Debian's Chromium "
-                    "(apt-get install -y --no-install-recommends chromium); they never download a browser")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
-def new_context(browser: Browser) -> BrowserContext:
+def new_context(browser: Browser, bypass_csp: bool = False) -> BrowserContext:
     """A browser profile like the print PC's, except that its clock is on UTC: the page must still show
-    the station's day and time (WIB)."""
+    the station's day and time (WIB). `bypass_csp` lets a test inject a checker (axe-core)."""
     ctx = browser.new_context(viewport={"width": 1366, "height": 768}, timezone_id="UTC", locale="id-ID",
-                              accept_downloads=True)
+                              accept_downloads=True, bypass_csp=bypass_csp)
     ctx.add_init_script(COUNT_BEEPS)
     ctx.set_default_timeout(10_000)
     return ctx

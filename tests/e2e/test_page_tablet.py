@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from printd.access.accounts import Accounts
 from printd.queue.db import Database
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
 from tests.e2e.test_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     PageDaemon,
     job_row,
@@ -78,16 +77,6 @@ def enrollment(station: PageDaemon) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +125,10 @@ def spoiled_job(admin: httpx.Client, enrollment: httpx.Client) -> str:
             job_id = submit(enrollment, 300 + attempt, back={"content_type": "image/png", "data": png_b64(3)})
             wait_for(lambda j=job_id: job_state(admin, j) in ("printing", "printed"), interval=0.01,
                      what="the card to start")
+            # the job is claimed before the printer takes the card (its counters are read first): wait for
+            # the printer itself to be printing, so the jam lands on a card inside it
+            wait_for(lambda j=job_id: admin.get("/api/v1/printers/card2").json()["current_job"] == j
+                     or job_state(admin, j) == "printed", interval=0.01, what="card2 printing the card")
             admin.post("/api/v1/printers/card2/faults", json={"kind": "media-jam", "duration_s": 1})
             wait_for(lambda j=job_id: job_state(admin, j) == "printed", timeout=30, what="the card printed")
             if "spoiled" in attempts_of(admin, job_id):

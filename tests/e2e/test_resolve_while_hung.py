@@ -27,7 +27,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    with daemon_thread(config_text(time_scale=500.0), tmp_path / "state") as d:
+    # a card of 1.4 s: long enough that the hang lands while it is inside the printer, even on a loaded CI
+    with daemon_thread(config_text(time_scale=25.0), tmp_path / "state") as d:
         yield d
 
 

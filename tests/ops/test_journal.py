@@ -18,7 +18,8 @@ def test_faults_spoiled_blanks_and_operator_actions_are_logged_without_personal_
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="printd")
     caplog.handler.addFilter(NikMaskFilter())   # as setup_logging puts it on the journal's handler
-    with daemon_thread(config_text(time_scale=20.0), tmp_path / "state") as d, d.client() as c:
+    # a card of 4.4 s, so the jam lands while it is inside the printer even on a loaded machine
+    with daemon_thread(config_text(time_scale=8.0), tmp_path / "state") as d, d.client() as c:
         # the jam starts when the card is in the printer: the blank is spoiled, the job goes back
         assert c.post("/api/v1/printers/card2/pause", json={"when": "now"}).status_code == 200
         job = c.post("/api/v1/jobs", json=job_payload(3, name="SITI AMINAH"),

@@ -14,6 +14,8 @@ import {
   changed, loadAll, loadJobs, loadStock, onChange, setPrinter, upsertJob,
 } from './state.js';
 import { renderStock, setupStock } from './stock.js';
+import { loadSupplies, setupSupplies } from './supplies.js';
+import { setupFitness } from './fitness.js';
 
 // the views this role has a tab for (no Laporan for a technician: the reports API is not theirs)
 const VIEWS = [...document.querySelectorAll('nav.tabs a[data-view]')].map((a) => a.dataset.view);
@@ -34,6 +36,7 @@ function route() {
     else tab.removeAttribute('aria-current');
   }
   document.title = `${t(`nav.${view}`)} · ${config.station} · printd`;
+  document.dispatchEvent(new CustomEvent('printd:view', { detail: view }));   // users.js loads on its tab
   if (view === 'reports' && !reportShown()) showReport(selectedDay());
   // the language switch comes back to this tab
   const lang = document.getElementById('lang-switch');
@@ -65,6 +68,8 @@ function main() {
   setupRowFocus();
   setupStock();
   setupCustody();
+  setupSupplies();
+  setupFitness();
   if (VIEWS.includes('reports')) {
     setupReport();
     setupMonthly();
@@ -85,12 +90,13 @@ function main() {
   // (and a printed card took a blank from a hopper: the stock view follows)
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
+  const refreshSupplies = debounce(loadSupplies, 1500);   // a card printed or a roll changed
   const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
     job: (job) => { upsertJob(job); refreshJobs(); },
-    printer: (printer) => setPrinter(printer),
+    printer: (printer) => { setPrinter(printer); refreshSupplies(); },
     stock: () => refreshStock(),
     alert: () => refreshStock(),
     reader: (data) => onReader(data),

@@ -2,6 +2,7 @@
 // do, supplies, hopper, current job and today's cards; pause/resume and accept/reject; and, for
 // technicians, the printer's diagnostics when the daemon offers them.
 import { renderDiagnostics } from './diagview.js';
+import { fitnessNotes } from './fitness.js';
 import { api, errorText } from './api.js';
 import { announce, h, replaceChildren } from './dom.js';
 import { config, fmtNum, fmtTime, has, t } from './i18n.js';
@@ -125,6 +126,7 @@ function card(p) {
     p.pause_after_current ? h('p', { class: 'note' }, t('printers.pausing_after')) : null,
     !p.accepting ? h('p', { class: 'note' }, t('printers.not_accepting')) : null,
     reasons(p),
+    fitnessNotes(p),
     h('dl', { class: 'facts' },
       supply(t('printers.ribbon'), p.ribbon, `ribbon-${p.name}`),
       p.film ? supply(t('printers.film'), p.film, `film-${p.name}`) : [],

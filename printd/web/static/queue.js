@@ -164,7 +164,10 @@ function estimateCell(job) {
   if ((job.state === 'queued' || job.state === 'printing') && job.estimated_done_at) {
     return h('td', {}, t('queue.estimate', { time: fmtTime(job.estimated_done_at) }));
   }
-  if (job.state === 'queued' && job.state_reason === 'no-blanks') return h('td', { class: 'warn-text' }, t('jobreason.no-blanks'));
+  // a queued job that cannot start: say why it waits instead of an estimate
+  if (job.state === 'queued' && ['no-blanks', 'no-fit-printer', 'rationed', 'quota_exceeded'].includes(job.state_reason)) {
+    return h('td', { class: 'warn-text' }, t(`jobreason.${job.state_reason}`));
+  }
   return h('td', {}, '—');
 }
 
