@@ -12,6 +12,7 @@ blanks out of the hopper must equal the printer's `fed` counter, and its consume
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from printd.cards.art import sample_card
 from printd.config import parse
 from printd.queue.models import FINAL, JobState, Priority
 from printd.queue.store import NewJob
@@ -59,8 +61,14 @@ def ledger_counts(st_: Station, printer: str) -> tuple[int, int]:
     return used, printed
 
 
+@functools.cache
+def _card(i: int) -> bytes:
+    return sample_card("TEST", i)
+
+
 async def submit(st_: Station, i: int) -> str:
-    sha = st_.images.put(b"\x89PNG card %d" % i)
+    # a real image: the station decodes every accepted card and fails one whose pixels do not decode
+    sha = st_.images.put(_card(i % 7))
     job, _ = await st_.submit(NewJob(client="t", request_id=f"r{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
                                      card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
                                      back_sha=None, callback_url=None))
