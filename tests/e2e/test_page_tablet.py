@@ -20,6 +20,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importabl
 from tests.e2e.test_page import (
     PASSWORD,
     PageDaemon,
+    _fed,
     job_row,
     job_state,
     log_in,
@@ -116,7 +117,7 @@ def attempts_of(admin: httpx.Client, job_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def spoiled_job(admin: httpx.Client, enrollment: httpx.Client) -> str:
+def spoiled_job(admin: httpx.Client, enrollment: httpx.Client, station: PageDaemon) -> str:
     """A job whose first blank was spoiled by a jam mid-card, printed on the next attempt."""
     wait_printers_ready(admin)
     assert admin.post("/api/v1/printers/card1/pause", json={"when": "now"}).status_code == 200
@@ -125,10 +126,10 @@ def spoiled_job(admin: httpx.Client, enrollment: httpx.Client) -> str:
             job_id = submit(enrollment, 300 + attempt, back={"content_type": "image/png", "data": png_b64(3)})
             wait_for(lambda j=job_id: job_state(admin, j) in ("printing", "printed"), interval=0.01,
                      what="the card to start")
-            # the job is claimed before the printer takes the card (its counters are read first): wait for
-            # the printer itself to be printing, so the jam lands on a card inside it
-            wait_for(lambda j=job_id: admin.get("/api/v1/printers/card2").json()["current_job"] == j
-                     or job_state(admin, j) == "printed", interval=0.01, what="card2 printing the card")
+            # the job is claimed before the printer takes the card (its card is prepared and its counters
+            # are read first): wait for the card to be inside the printer, so the jam lands on it
+            wait_for(lambda j=job_id: _fed(station, "card2") == j or job_state(admin, j) == "printed",
+                     interval=0.01, what="card2 printing the card")
             admin.post("/api/v1/printers/card2/faults", json={"kind": "media-jam", "duration_s": 1})
             wait_for(lambda j=job_id: job_state(admin, j) == "printed", timeout=30, what="the card printed")
             if "spoiled" in attempts_of(admin, job_id):
@@ -145,7 +146,8 @@ def wait_printers_ready_one(admin: httpx.Client, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def queue_states(admin: httpx.Client, enrollment: httpx.Client, spoiled_job: str) -> dict[str, list[str]]:
+def queue_states(admin: httpx.Client, enrollment: httpx.Client, spoiled_job: str,
+                 station: PageDaemon) -> dict[str, list[str]]:
     """Today's queue with jobs printed, in doubt, queued and held (card1 offline, card2 paused: they stay so)."""
     wait_printers_ready(admin)
     printed = [submit(enrollment, 310 + i) for i in range(2)]
@@ -155,8 +157,10 @@ def queue_states(admin: httpx.Client, enrollment: httpx.Client, spoiled_job: str
     in_doubt = None
     for attempt in range(4):   # as in test_page: the link drops while the card is inside card1
         candidate = submit(enrollment, 320 + attempt, back={"content_type": "image/png", "data": png_b64(3)})
-        wait_for(lambda c=candidate: job_state(admin, c) in ("printing", "printed"), interval=0.01,
-                 what="the card to start")
+        # fed, not only claimed: a claimed card may still be being prepared (issue 20), and a printer
+        # lost then takes no blank (the job goes back to the queue, not in doubt)
+        wait_for(lambda c=candidate: _fed(station, "card1") == c or job_state(admin, c) == "printed",
+                 interval=0.01, what="the card to start")
         admin.post("/api/v1/printers/card1/faults", json={"kind": "offline"})
         state = wait_for(lambda c=candidate: (s := job_state(admin, c)) in ("in_doubt", "printed") and s,
                          what="the card in doubt")
