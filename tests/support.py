@@ -175,6 +175,19 @@ def printed_log(state_dir: Path, printer: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def card_inside(state_dir: Path, printer: str) -> str | None:
+    """The job whose card is inside the simulated printer (fed, not yet out), from its state file.
+
+    A claimed job is not yet a card in the printer: its card is prepared and the printer's counters are
+    read first (issue 20, 14b); a fault meant to land on a card must wait for this.
+    """
+    try:
+        flight = json.loads((state_dir / "printers" / printer / "state.json").read_text())["in_flight"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return flight.get("job_id") if flight else None
+
+
 def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.05, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import threading
 import time
@@ -30,7 +29,17 @@ from printd.config import parse
 from printd.daemon import Server
 from printd.queue.db import Database
 from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
-from tests.support import ROOT, Daemon, config_text, free_port, job_payload, png_b64, wait_for, wait_healthy
+from tests.support import (
+    ROOT,
+    Daemon,
+    card_inside,
+    config_text,
+    free_port,
+    job_payload,
+    png_b64,
+    wait_for,
+    wait_healthy,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 expect.set_options(timeout=10_000)
@@ -350,12 +359,8 @@ def test_a_jam_shows_in_the_banner_and_on_the_printer_card(page: Page, admin: ht
 
 
 def _fed(station: PageDaemon, printer: str) -> str | None:
-    """The job whose card is inside the simulated printer (fed, not yet out), from its state file."""
-    try:
-        flight = json.loads((station.state_dir / "printers" / printer / "state.json").read_text())["in_flight"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return flight.get("job_id") if flight else None
+    """The job whose card is inside the simulated printer (fed, not yet out)."""
+    return card_inside(station.state_dir, printer)
 
 
 def test_a_card_in_doubt_is_settled_by_the_operator(

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_revoked_streams import open_stream
-from tests.support import Daemon, config_text, daemon_thread, job_payload, printed_log, wait_for
+from tests.support import Daemon, card_inside, config_text, daemon_thread, job_payload, printed_log, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +36,12 @@ def job(c: httpx.Client, job_id: str) -> dict[str, Any]:
     return dict(c.get(f"/api/v1/jobs/{job_id}").json())
 
 
-def hang_a_card_on_card1(c: httpx.Client, siak: httpx.Client) -> str:
+def hang_a_card_on_card1(c: httpx.Client, siak: httpx.Client, state_dir: Path) -> str:
     """card2 paused, a card starts on card1, card1 hangs mid-card: the card goes in doubt."""
     assert c.post("/api/v1/printers/card2/pause", json={"when": "now"}).status_code == 200
     job_id = str(siak.post("/api/v1/jobs", json=job_payload(1)).json()["id"])
-    wait_for(lambda: job(c, job_id)["state"] == "printing", what="the card to start")
+    # inside the printer, not only claimed (its card is prepared and the counters read first)
+    wait_for(lambda: card_inside(state_dir, "card1") == job_id, interval=0.01, what="the card to start")
     assert c.post("/api/v1/printers/card1/faults", json={"kind": "hang"}).status_code in (200, 201)
     wait_for(lambda: job(c, job_id)["state"] == "in_doubt", what="the card to go in doubt")
     assert c.post("/api/v1/printers/card2/resume").status_code == 200   # another printer is ready to take it
@@ -71,7 +72,7 @@ def blanks_used_per_ledger(state_dir: Path, printer: str) -> int:
 def test_resolve_is_refused_while_the_printer_still_owes_its_answer(daemon: Daemon) -> None:
     d = daemon
     with d.client() as c, d.client(d.enrollment) as siak:
-        job_id = hang_a_card_on_card1(c, siak)
+        job_id = hang_a_card_on_card1(c, siak, d.state_dir)
         r = c.post(f"/api/v1/jobs/{job_id}/resolve", json={"outcome": "not_fed"})
         assert r.status_code == 409, r.text
         err = r.json()["error"]
@@ -92,7 +93,7 @@ def test_a_forced_resolve_contradicted_by_the_late_answer_raises_an_alert_and_co
     d = daemon
     with d.client() as c, d.client(d.enrollment) as siak, httpx.Client(base_url=d.url, timeout=60) as sse:
         stream = open_stream(sse, {"Authorization": f"Bearer {d.admin}"})
-        job_id = hang_a_card_on_card1(c, siak)
+        job_id = hang_a_card_on_card1(c, siak, d.state_dir)
         r = c.post(f"/api/v1/jobs/{job_id}/resolve", json={"outcome": "not_fed", "force": True, "note": "hopper"})
         assert r.status_code == 200, r.text
         wait_for(lambda: job(c, job_id)["state"] == "printed", what="the reprint on card2")
