@@ -49,7 +49,7 @@ from bench.harness import (
     start_printd,
     table,
 )
-from bench.submit import drive, job_body
+from bench.submit import bench_nik, drive, job_body
 
 IDEAL_CARDS_S = 1000 / 35.0
 
@@ -62,7 +62,7 @@ def _small_png() -> str:
 
 def fill_bodies(start: int, count: int) -> list[bytes]:
     img = {"content_type": "image/png", "data": _small_png()}
-    return [json.dumps({"request_id": f"FILL-{i:06d}", "nik": f"327401120390{(i % 9999) + 1:04d}",
+    return [json.dumps({"request_id": f"FILL-{i:06d}", "nik": bench_nik(i),
                         "name": f"WARGA ANTRI {i}", "card_type": "ktp-el", "front": img}).encode()
             for i in range(start, start + count)]
 

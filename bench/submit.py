@@ -84,10 +84,17 @@ def card_png(job: int, side: int) -> bytes:
             + _chunk(b"IEND", b""))
 
 
+def bench_nik(i: int) -> str:
+    """A valid NIK of its own for each job number (up to 3.3 million): one open card per NIK is the rule
+    (a second would be 409 duplicate_open_job), so the birth date carries i // 9999 and the serial the rest."""
+    block, serial = divmod(i, 9999)
+    return f"327401{block % 28 + 1:02d}{(block // 28) % 12 + 1:02d}{90 + block // 336:02d}{serial + 1:04d}"
+
+
 def job_body(i: int, run: str) -> bytes:
     """The JSON body of job `i`, as the enrollment system would send it."""
     body = {
-        "request_id": f"BENCH-{run}-{i:06d}", "nik": f"327401120390{(i % 9999) + 1:04d}", "name": f"WARGA BENCH {i}",
+        "request_id": f"BENCH-{run}-{i:06d}", "nik": bench_nik(i), "name": f"WARGA BENCH {i}",
         "card_type": "ktp-el", "reason": "new", "priority": "normal",
         "front": {"content_type": "image/png", "data": base64.b64encode(card_png(i, 0)).decode()},
         "back": {"content_type": "image/png", "data": base64.b64encode(card_png(i, 1)).decode()},
