@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from printd.chips.reader import MESSAGES, PcscReader, ReaderError, ReaderProblem, ReaderStatus
 from printd.chips.registry import ChipRegistry, chip_view
 from printd.errors import RequestError
-from printd.queue.models import Job
+from printd.queue.models import Job, JobState
 
 log = logging.getLogger(__name__)
 POLL_S = 0.5
@@ -125,7 +125,11 @@ def install(app: FastAPI) -> None:
     def fields(job: Job) -> dict[str, Any]:
         if station.store is None:
             return {}
-        chips = ChipRegistry(station.store).for_job(job.id)
+        # a chip is recorded against an attempt: a job unchanged since its submission (never claimed) has
+        # none, and its view (every submission's answer and event) then does not read the database on the
+        # event loop, where it waited for the database thread's commits (docs/benchmarks.md, issue 20)
+        fresh = job.state == JobState.QUEUED and job.updated_at == job.created_at and not job.attempts
+        chips = [] if fresh else ChipRegistry(station.store).for_job(job.id)
         current = next((c for c in reversed(chips) if c.state.value in ("encoded", "handed_over")), None)
         return {"chip_uid": current.uid if current else None,
                 "handed_over_at": station.clock.iso(current.handed_over_at) if current else None,
