@@ -3,6 +3,9 @@
 - A job accepted (201) is prepared in the background, for the kinds of printer that can take its
   card type now (usually one kind; a mixed station prepares each kind), as soon as submissions pause
   for QUIET_S (at most MAX_DEFER_S after its acceptance): a burst of submissions keeps both cores.
+  One scheduler feeds the pool in acceptance order, at most `workers + 1` jobs at a time: a burst of
+  thousands costs one wake-up per pause (not one per job and pause), and a card a printer asks for
+  now waits for a few preparations ahead of it, not for the whole burst.
 - A job whose image does not decode is failed (`invalid_image`) while it is still pending, through
   the store, so the state change, its webhook (outbox) and its event go out as for any other change.
 - A printer's worker asks for the card in its own form when it starts the card; a form not made
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -53,6 +57,12 @@ class CardPipeline:
         self._workers = workers
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_accepted = 0.0
+        #: accepted jobs waiting to be prepared ahead, with the time each was accepted, oldest first
+        self._ahead: deque[tuple[Job, float]] = deque()
+        #: jobs that became final while waiting there (skipped when their turn comes)
+        self._gone: set[str] = set()
+        self._wake: asyncio.Event | None = None
+        self._runner: asyncio.Task[None] | None = None
         #: seconds from acceptance to "prepared" of recent jobs (benchmark, metrics)
         self.latencies: list[float] = []
 
@@ -62,21 +72,52 @@ class CardPipeline:
         able = [w for w in fitting if w.enabled and w.accepting] or fitting
         return tuple(dict.fromkeys(form_of(w.driver_kind, w.driver) for w in able)) or (DECODED,)
 
+    @property
+    def waiting(self) -> int:
+        """Accepted jobs not yet handed to the pool."""
+        return len(self._ahead)
+
     def accepted(self, job: Job) -> None:
         """A job was just made durable: prepare it in the background."""
         if job.front_sha is None:
             return
-        self._last_accepted = time.monotonic()
-        task = asyncio.get_running_loop().create_task(self._prepare_ahead(job, time.monotonic()),
-                                                      name=f"prepare-{job.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        now = time.monotonic()
+        self._last_accepted = now
+        self._ahead.append((job, now))
+        if self._runner is None:
+            self._wake = asyncio.Event()
+            self._runner = asyncio.get_running_loop().create_task(self._run_ahead(), name="prepare-ahead")
+        assert self._wake is not None
+        self._wake.set()
 
-    async def _prepare_ahead(self, job: Job, accepted_at: float) -> None:
+    async def _run_ahead(self) -> None:
+        """Hand accepted jobs to the pool, oldest first, once submissions pause (or the oldest's deadline)."""
+        assert self._wake is not None
+        slots = asyncio.Semaphore(self.preparer.workers + 1)
+        while True:
+            if not self._ahead:
+                self._gone.clear()   # what it named is no longer waiting
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            job, accepted_at = self._ahead[0]
+            # a deadline that moves with each new submission: sleeping to it is the wait (no event to await)
+            wait = min(self._last_accepted + QUIET_S, accepted_at + MAX_DEFER_S) - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._ahead.popleft()
+            if job.id in self._gone:
+                self._gone.discard(job.id)
+                continue
+            await slots.acquire()
+            task = asyncio.get_running_loop().create_task(self._prepare_ahead(job, accepted_at, slots),
+                                                          name=f"prepare-{job.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _prepare_ahead(self, job: Job, accepted_at: float, slots: asyncio.Semaphore) -> None:
         assert job.front_sha is not None
-        # a deadline that moves with each new submission: sleeping to it is the wait (no event to await)
-        while (wait := min(self._last_accepted + QUIET_S, accepted_at + MAX_DEFER_S) - time.monotonic()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
         try:
             await self.preparer.prepare(job.id, job.front_sha, job.back_sha, self.forms_for(job.card_type),
                                         ahead=True)
@@ -91,6 +132,8 @@ class CardPipeline:
         else:
             self.latencies.append(time.monotonic() - accepted_at)
             del self.latencies[:-5000]
+        finally:
+            slots.release()
 
     async def _fail(self, job: Job, why: str) -> None:
         log.warning("job %s: %s; failed with reason %s before any blank was used", job.id, why, INVALID_IMAGE)
@@ -118,6 +161,8 @@ class CardPipeline:
     def job_changed(self, job: Job) -> None:
         if job.state in FINAL:
             self.preparer.discard(job.id)
+            if self._ahead:
+                self._gone.add(job.id)
 
     async def resume(self) -> None:
         """At start-up: prepare pending jobs that were accepted but not checked before the last stop,
@@ -144,7 +189,8 @@ class CardPipeline:
         return out
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        runner, self._runner = self._runner, None
+        for task in [*self._tasks, *([runner] if runner else [])]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *([runner] if runner else []), return_exceptions=True)
         await self.preparer.stop()

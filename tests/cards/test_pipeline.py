@@ -3,6 +3,7 @@ does not decode fails its job before any blank is touched; a job moved to a prin
 is prepared again for it and prints right."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -11,13 +12,18 @@ import sqlite3
 import struct
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from printd.cards.art import sample_card
+from printd.cards.pipeline import CardPipeline
+from printd.cards.prepare import Preparer
 from printd.drivers.evolis.panels import separate_front
+from printd.queue.images import ImageStore
+from printd.queue.models import Job, JobState, Priority
 from tests.support import Daemon, config_text, daemon_thread, job_payload, printed_log, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -153,3 +159,46 @@ def test_a_job_prepared_for_one_printer_kind_prints_right_on_another(tmp_path: P
             panels = [p for r in records if not r.get("test") for p in r.get("panels", [])]
             expected = {p.name: hashlib.sha256(p.data).hexdigest() for p in separate_front(front, "ymcko", 128)}
             assert {p["panel"]: p["sha256"] for p in panels if p["side"] == "front"} == expected
+
+
+async def test_a_burst_is_fed_to_the_pool_a_few_at_a_time_and_a_claimed_card_goes_first(tmp_path: Path) -> None:
+    """40 jobs accepted at once: the scheduler hands the pool at most workers + 1 of them at a time (one
+    wake-up per pause, not one task per job), and a card a printer asks for meanwhile is prepared without
+    waiting for the burst."""
+    images = ImageStore(tmp_path / "images")
+    preparer = Preparer(tmp_path, images.dir, workers=1)
+    preparer.start()
+    changed: list[Job] = []
+
+    async def db(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    pipeline = CardPipeline(preparer, lambda: None, db, changed.append, dict)  # type: ignore[arg-type]
+    try:
+        jobs = [_job(i, images.put(sample_card("BURST", i % 5))) for i in range(41)]
+        most = 0
+        for job in jobs[:40]:
+            pipeline.accepted(job)
+        claimed = asyncio.create_task(pipeline.card_for(jobs[40], SimpleNamespace(driver_kind="mock", driver=None)))
+        while not claimed.done():
+            most = max(most, len(preparer._pending))
+            await asyncio.sleep(0.001)
+        assert await claimed is None   # the simulated printer takes the images as they are
+        assert preparer.is_prepared(jobs[40].id)
+        assert len(preparer.prepared_jobs()) < 41        # the burst was still being prepared
+        while pipeline.waiting or preparer._pending:
+            most = max(most, len(preparer._pending))
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*pipeline._tasks)
+        assert preparer.prepared_jobs() == {j.id for j in jobs}
+        assert most <= preparer.workers + 1 + 1          # the burst's slots, and the claimed card
+        assert changed == []                              # every image decoded: no job failed
+    finally:
+        await pipeline.stop()
+
+
+def _job(i: int, sha: str) -> Job:
+    return Job(id=f"j{i}", seq=i, client="c", request_id=f"r{i}", content_hash="h", nik="n", nik_masked="m",
+               name="x", card_type="ktp-el", reason="new", priority=Priority.NORMAL, state=JobState.QUEUED,
+               state_reason=None, printer=None, front_sha=sha, back_sha=None, callback_url=None, created_at=0.0,
+               updated_at=0.0, printed_at=None, final_at=None)
