@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import printd_config
+from bench.submit import bench_nik
 from printd.cards.art import sample_card
 from printd.config import parse
 from printd.queue.models import Priority
@@ -35,7 +36,7 @@ async def measure(depth: int, changes: int) -> float:
         seed.open_store()
         sha = seed.images.put(sample_card("BENCH", 1))
         for i in range(depth):
-            seed.store.submit(NewJob(client="bench", request_id=f"r{i}", nik="3274011203900001", name="N",
+            seed.store.submit(NewJob(client="bench", request_id=f"r{i}", nik=bench_nik(i), name="N",
                                      card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
                                      back_sha=None, callback_url=None))
         assert seed.database is not None

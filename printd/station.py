@@ -43,7 +43,7 @@ from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.rationing import OPEN, Gate, order_key
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
-from printd.supplies.gate import station_gate
+from printd.supplies.gate import gates_anything, station_gate
 from printd.supplies.service import Supplies
 from printd.supplies.watch import SupplyWatch
 from printd.worker import PrinterWorker
@@ -436,6 +436,8 @@ class Station:
 
     async def _update_gate(self) -> None:
         """Recompute what `[policy]` keeps from starting; the estimates leave the held-back jobs out."""
+        if not gates_anything(self.settings):
+            return   # no rationing, no quota: always OPEN, and no trip to the database thread before a claim
         gate = await self.db(station_gate, self)
         if gate != self.gate:
             self.gate = gate
