@@ -31,6 +31,7 @@ from printd.api import docs as api_docs
 from printd.api import fitness as fitness_api
 from printd.api import metrics as metrics_api
 from printd.api import openapi as api_openapi
+from printd.api import policy as policy_api
 from printd.api import supplies as supplies_api
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
@@ -85,7 +86,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     alerts.install(app)
     app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
     for module in (health, jobs, printers, stock, custody, reports, events, diag, accounts_api, board, chips_api,
-                   supplies_api, fitness_api):
+                   supplies_api, fitness_api, policy_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     revocation.install(app)   # revoked tokens and ended sessions close their event streams at once

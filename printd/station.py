@@ -18,7 +18,7 @@ from printd.blangko.forecast import QueueView, WorkingHours, estimate_jobs, used
 from printd.blangko.stock import Stock
 from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
 from printd.clock import StationClock
-from printd.config import Settings
+from printd.config import PolicyConfig, Settings
 from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
@@ -36,6 +36,7 @@ from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.policy_store import PolicyStore
 from printd.queue.rationing import OPEN, Gate, waiting_ids
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.supplies.gate import station_gate
@@ -71,6 +72,8 @@ class Station:
         #: queued jobs the gate holds back, as of the last view refresh (left out of the estimates)
         self._waiting: frozenset[str] = frozenset()
         self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: the rationing policy in force: saved from the page, else the config file's [policy]
+        self.policy: PolicyStore = None  # type: ignore[assignment]  # set in open()
         #: measured card seconds per printer and side count (printd/queue/card_times.py)
         self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
         #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
@@ -119,6 +122,8 @@ class Station:
         self.supplies = Supplies(self.database, self.clock, self.settings)
         self.checks = Checks(self.database, self.clock, self.settings)
         self.checks.load()
+        self.policy = PolicyStore(self.database, self.clock, self.settings.policy)
+        self.policy.load()
         with self.database._lock:
             self.card_times.load(self.database.conn)
 
@@ -588,6 +593,16 @@ class Station:
         await self.audit(actor, f"stock.{action}", str(doc_id), kwargs)
         self._stock_changed()
         return doc_id
+
+    async def set_policy(self, policy: PolicyConfig | None, actor: str) -> None:
+        """Save (None: reset to the config file's) the rationing policy durably, and apply it now: the gate
+        is recomputed, so rationed jobs are released or held and quotas recounted before the answer."""
+        await self.db(self.policy.save, policy, actor)
+        log_action(actor, "policy.save" if policy is not None else "policy.reset", "policy", None)
+        self.gate = await self.db(station_gate, self)
+        self._estimates_dirty = True
+        self.wake_dispatcher()
+        self._views_changed()
 
     def _stock_changed(self) -> None:
         self._estimates_dirty = True

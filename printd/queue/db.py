@@ -308,6 +308,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX printer_checks_printer ON printer_checks (printer, id);
     CREATE INDEX printer_checks_day ON printer_checks (day);
     """,
+    # 10 -> 11: the rationing policy saved from the admin page (printd/queue/policy_store.py); the newest row
+    # wins over the config file's [policy]; a row with policy NULL is a reset (the file applies again)
+    """
+    CREATE TABLE policy_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        policy TEXT
+    );
+    CREATE TRIGGER policy_versions_no_update BEFORE UPDATE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'the policy history is append-only'); END;
+    CREATE TRIGGER policy_versions_no_delete BEFORE DELETE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'the policy history is append-only'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,7 @@ from printd.supplies.watch import levels
 
 def station_gate(station: Any) -> Gate:
     """What may not start now under `[policy]`; `OPEN` when the policy rations nothing."""
-    cfg = station.settings.policy
+    cfg = station.policy.effective   # saved from the page, else the config file's [policy]
     rationing = cfg.ration_blanks_below or cfg.ration_ribbon_below or cfg.ration_film_below
     if not (rationing or cfg.quota_per_reason or cfg.quota_per_client):
         return OPEN
