@@ -79,6 +79,8 @@ class Station:
         #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
         self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
                      for n, c in settings.printers.items()}
+        #: printer -> the end of the rest a dispatcher wake-up is already set for
+        self._rest_wakes: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -363,7 +365,12 @@ class Station:
         duty = self.duty[w.name]
         if not w.busy:
             duty.idle(now)
-        return not self.checks.unfit_reasons(w.name) and duty.blocked_until(now) is None
+        blocked = duty.blocked_until(now)
+        if blocked is not None and not w.busy and self._rest_wakes.get(w.name) != blocked[1]:
+            # dispatch again the moment the rest ends, not up to a second later: the estimates count on it
+            self._rest_wakes[w.name] = blocked[1]
+            asyncio.get_running_loop().call_later(max(0.0, blocked[1] - now), self.wake_dispatcher)
+        return not self.checks.unfit_reasons(w.name) and blocked is None
 
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
@@ -621,14 +628,14 @@ class Station:
             if self.checks is not None and self.checks.unfit_reasons(w.name):
                 continue   # an unfit printer takes no card until a new check: it prints none of these
             types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
-            rest = self.duty[w.name].blocked_until(time.time())   # resting: free only when the rest ends
-            free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
-            printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
+            # when the card in it is out; a rest (owed, running or still ahead) comes from the duty replay
+            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
                          # jobs held back by rationing or a quota take no printer time
                          estimates=estimate_jobs([o for o in order if o[0] not in self._waiting], printers,
                                                  time.time(), self._hours,
-                                                 self.settings.station.daily_capacity, used_today),
+                                                 self.settings.station.daily_capacity, used_today,
+                                                 duty={n: d.forecast() for n, d in self.duty.items()}),
                          hoppers=hoppers, used_today=used_today)
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from printd.config import StationConfig
+from printd.fitness.duty import DutyCycle
 from printd.queue.store import Store
 
 #: the rate behind days left: this many working days before today
@@ -118,11 +119,17 @@ class WorkingHours:
 
 
 def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], now: float, hours: WorkingHours,
-                  capacity: int, used_today: int = 0) -> dict[str, float]:
+                  capacity: int, used_today: int = 0,
+                  duty: Mapping[str, DutyCycle | None] | None = None) -> dict[str, float]:
     """Predicted finish time per queued job, within working hours and the daily capacity.
 
     Jobs no printer can print (no blanks, no able printer) get no estimate. A printer still busy
     (free_at > now) counts its card against today's capacity.
+
+    `duty`: per printer, a `DutyCycle.forecast()` copy (changed here). The replay records each card on it
+    as the dispatcher would, so a rest after `cool_down_after` cards and the `max_cards_per_hour` cap
+    delay the cards behind them even when the rest has not started yet (the card in the printer, or one
+    further down the queue, will start it). `free_at` is then when the card in the printer is out.
 
     Outside working hours the station still prints what able printers can take (the dispatcher does
     not look at the clock), so `printers` being able now means overtime: cards start at once, until
@@ -153,19 +160,39 @@ def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], n
             t = hours.bounds(hours.next_working_day(d))[0]
         raise ValueError("no working day configured")
 
+    sims = {name: sim for name, sim in (duty or {}).items() if sim is not None and name in free}
+    for name, sim in sims.items():
+        sim.idle(free[name])   # the card in the printer is out: a rest owed starts then
+
+    def start_on(name: str, t: float, seconds: float) -> float:
+        """When the printer may start a card at or after `t`: working hours, capacity and its duty cycle."""
+        sim = sims.get(name)
+        for _ in range(_MAX_DAYS_AHEAD):
+            t = slot(t, seconds)
+            if sim is None:
+                return t
+            rested = sim.next_start(t)
+            if rested == t:
+                return t
+            t = rested
+        raise ValueError("no working day configured")
+
     out: dict[str, float] = {}
     for job_id, card_type, dual in queue:
         options = []
         for name, types, _, single, double in printers:
             if card_type in types:
                 secs = double if dual else single
-                options.append((slot(free[name], secs), name, secs))
+                options.append((start_on(name, free[name], secs), name, secs))
         if not options:
             continue
         start, name, secs = min(options)
         free[name] = start + secs
         used[hours.day_of(start)] += 1
         out[job_id] = start + secs
+        if name in sims:
+            sims[name].record(start)
+            sims[name].idle(start + secs)
     return out
 
 
