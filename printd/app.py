@@ -37,6 +37,7 @@ from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.blangko import alerts
 from printd.chips import service as chips_service
+from printd.clock import StationClock
 from printd.config import Settings
 from printd.notify import delivery as webhooks
 from printd.ops import retention, runfile
@@ -46,9 +47,9 @@ from printd.station import Station
 log = logging.getLogger("printd")
 
 
-def build_app(settings: Settings, state_dir: Path) -> FastAPI:
-    """The whole HTTP application around one Station."""
-    station = Station(settings, state_dir)
+def build_app(settings: Settings, state_dir: Path, clock: StationClock | None = None) -> FastAPI:
+    """The whole HTTP application around one Station (`clock`: only tests pass one; printd/clock.py)."""
+    station = Station(settings, state_dir, clock)
     station.events.listen(JournalListener())   # faults, spoiled blanks, cards in doubt: one journal line each
 
     @asynccontextmanager

@@ -51,10 +51,11 @@ T = TypeVar("T")
 class Station:
     """The print station: queue, printers, stock and the events that tell about them."""
 
-    def __init__(self, settings: Settings, state_dir: Path) -> None:
+    def __init__(self, settings: Settings, state_dir: Path, clock: StationClock | None = None) -> None:
         self.settings = settings
         self.state_dir = state_dir
-        self.clock = StationClock(settings.station.timezone)
+        #: the station's time; only code may hand it another clock (tests: printd/clock.py SimulatedClock)
+        self.clock = clock if clock is not None else StationClock(settings.station.timezone)
         self.events = EventBus()
         self._db_executor = ThreadPoolExecutor(1, thread_name_prefix="printd-db")
         self.db_path = state_dir / "printd.sqlite3"
@@ -361,7 +362,7 @@ class Station:
 
     def may_take(self, w: PrinterWorker) -> bool:
         """Fit (start-of-day check) and not resting (duty cycle): the printer may take a card now."""
-        now = time.time()
+        now = self.clock.now()
         duty = self.duty[w.name]
         if not w.busy:
             duty.idle(now)
@@ -397,7 +398,7 @@ class Station:
             for observe in self.claim_observers:
                 observe(worker.name, elapsed)
             worker.assign(job)
-            self.duty[worker.name].record(time.time())
+            self.duty[worker.name].record(self.clock.now())
             self.checks.note_card(worker.name)
             self.job_changed(job)
             started += 1
@@ -615,7 +616,7 @@ class Station:
         self._estimates_dirty = True
         self.wake_dispatcher()
         self._views_changed()
-        self.events.publish("stock", {"changed_at": self.clock.iso(time.time())})
+        self.events.publish("stock", {"changed_at": self.clock.iso(self.clock.now())})
 
     # ------------------------------------------------------------------ views (API objects)
 
@@ -633,7 +634,7 @@ class Station:
         return QueueView(positions={job_id: i + 1 for i, (job_id, _, _) in enumerate(order)},
                          # jobs held back by rationing or a quota take no printer time
                          estimates=estimate_jobs([o for o in order if o[0] not in self._waiting], printers,
-                                                 time.time(), self._hours,
+                                                 self.clock.now(), self._hours,
                                                  self.settings.station.daily_capacity, used_today,
                                                  duty={n: d.forecast() for n, d in self.duty.items()}),
                          hoppers=hoppers, used_today=used_today)
