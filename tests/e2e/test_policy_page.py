@@ -5,16 +5,14 @@ fits the tablet and passes axe like the other tabs.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from printd.access.accounts import Accounts
-from printd.queue.db import Database
-from tests.e2e.test_page import PASSWORD, PageDaemon, log_in, new_context, shot
-from tests.e2e.test_users_page import AXE, OFF_SCREEN
+from tests.browser import axe_violations
+from tests.e2e.test_page import PAGE_USERS, PageDaemon, log_in, new_context, page_station, shot
+from tests.e2e.test_users_page import OFF_SCREEN
 from tests.support import job_payload, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -22,20 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageDaemon]:
-    state_dir = tmp_path_factory.mktemp("policy") / "state"
-    state_dir.mkdir()
-    db = Database(state_dir / "printd.sqlite3")
-    accounts = Accounts(db)
-    accounts.add_user("kepala", "admin", PASSWORD)
-    accounts.add_user("sari", "operator", PASSWORD)
-    accounts.add_user("teknisi", "technician", PASSWORD)
-    db.close()
-    daemon = PageDaemon(state_dir)
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    yield from page_station(tmp_path_factory, "policy", (("kepala", "admin"), *PAGE_USERS))
 
 
 @pytest.fixture(scope="module")
@@ -141,15 +126,12 @@ def test_a_bad_entry_is_named_and_nothing_is_saved(admin_page: Page, station: Pa
 
 @pytest.mark.parametrize(("width", "height"), ((800, 1280), (1280, 800), (1366, 768)))
 def test_the_policy_tab_fits_and_passes_axe(admin_page: Page, width: int, height: int) -> None:
-    assert AXE.exists(), f"{AXE} is missing: run scripts/install-test-deps (npm install axe-core@4)"
     page = admin_page
     page.set_viewport_size({"width": width, "height": height})
     page.locator("#tab-policy").click()
     expect(page.locator('#policy-body tr[data-rule="ration_print"]')).to_be_visible()
     assert page.evaluate(OFF_SCREEN, "policy") == []
-    page.add_script_tag(path=str(AXE))
-    violations = json.loads(page.evaluate("async () => JSON.stringify((await axe.run(document)).violations.map("
-                                          "v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))})))"))
+    violations = axe_violations(page)
     assert violations == [], f"{width}x{height}, policy: axe violations: {violations}"
     if (width, height) == (800, 1280):
         shot(page, "policy-tablet", full=True)
