@@ -102,6 +102,27 @@ def test_a_saved_policy_applies_at_once_and_resets_to_the_file(admin_page: Page,
                  what="the lost card released by the reset")
 
 
+def test_whether_rationing_is_on_follows_the_stock_while_the_tab_is_shown(admin_page: Page,
+                                                                         station: PageDaemon) -> None:
+    page = admin_page
+    with station.d.client() as c:
+        total = next(t["total"] for t in c.get("/api/v1/stock").json()["card_types"] if t["card_type"] == "ktp-el")
+        policy = c.get("/api/v1/policy").json()["effective"]
+        assert c.put("/api/v1/policy", json={**policy, "ration_blanks_below": total + 5}).status_code == 200
+        page.locator("#tab-policy").click()
+        expect(page.locator("#policy-now")).to_have_text("Penjatahan aktif sekarang: KTP-EL (blangko); KIA (blangko).")
+        typing = page.get_by_label("Klien dan kuota")
+        typing.fill("dukcapil=10")          # what the admin is typing stays while the status changes
+        # a delivery brings the blanks over the threshold: the status changes without a reload
+        r = c.post("/api/v1/stock/receipts", json={"card_type": "ktp-el", "count": 10, "reference": "BAST-LIVE"})
+        assert r.status_code == 201, r.text
+        # (the station holds fewer KIA blanks: those stay rationed)
+        expect(page.locator("#policy-now")).to_have_text("Penjatahan aktif sekarang: KIA (blangko).")
+        expect(typing).to_have_value("dukcapil=10")
+        assert c.delete("/api/v1/policy").status_code == 200
+        typing.fill("")
+
+
 def test_a_bad_entry_is_named_and_nothing_is_saved(admin_page: Page, station: PageDaemon) -> None:
     page = admin_page
     page.locator("#tab-policy").click()

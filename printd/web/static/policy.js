@@ -1,7 +1,8 @@
 // Kebijakan (admin only): the rationing policy. Which request reasons still print when blanks, ribbon or
 // film fall below their thresholds, and the daily quotas per reason and per client. Saved here it wins
 // over the config file's [policy] until reset; the table shows both side by side. The daemon applies a
-// change on its next dispatch pass (printd/api/policy.py).
+// change on its next dispatch pass (printd/api/policy.py). Whether rationing is on now follows the
+// stock live while the tab is shown.
 import { api, errorText } from './api.js';
 import { confirmDialog } from './dialogs.js';
 import { announce, h, replaceChildren } from './dom.js';
@@ -172,6 +173,10 @@ function setup() {
   }));
   document.addEventListener('printd:view', (ev) => {
     if (ev.detail === 'policy') load().catch((e) => say(errorText(e), true));
+  });
+  // live while shown: whether rationing is on follows the stock; the form keeps what the admin is typing
+  document.addEventListener('printd:stock', () => {
+    if (current && !document.getElementById('view-policy').hidden) load(false).catch(() => {});
   });
   if (window.location.hash === '#policy') load().catch((e) => say(errorText(e), true));
 }
