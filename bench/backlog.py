@@ -17,8 +17,8 @@ turn, and at each depth:
 - RSS of the daemon;
 - one printer resumed for `--cards` cards: cards/s and daemon CPU per card; then paused again.
 
-Measuring starts once the fill's cards are all prepared (decoded after their 201): that background
-work belongs to the set-up, and its time is reported (`fill_prepared_s`).
+Measuring starts once the fill's cards are all prepared (decoded after their 201) and the daemon is
+quiet again: that background work belongs to the set-up, and its time is reported (`fill_prepared_s`).
 
 The operator page's first load in Chromium is measured by tests/e2e/test_page.py's harness only at
 small depths; see docs/benchmarks.md for what this run does not cover.
@@ -43,6 +43,7 @@ import httpx
 from PIL import Image
 
 from bench.harness import (
+    children_cpu_seconds,
     cpu_seconds,
     describe_machine,
     machine,
@@ -201,6 +202,7 @@ def run(depths: list[int], cards: int) -> dict[str, Any]:
                 # a real office the backlog builds over days and is long prepared; measured from the fill's
                 # end and reported, not mixed into the figures below
                 prepared_s = _wait_prepared(Path(tmp) / "state", depth)
+                prepared_s += _wait_quiet(server.pid)
                 res = measure(server, depth, cards, serial)
                 res["fill_s"], res["fill_prepared_s"] = fill_s, prepared_s
                 serial += 1000
@@ -218,6 +220,22 @@ def _wait_prepared(state_dir: Path, queued: int, timeout_s: float = 1800.0) -> f
                 return time.perf_counter() - t0
         time.sleep(0.5)
     raise RuntimeError(f"the queue's {queued} cards were not prepared within {timeout_s:.0f} s")
+
+
+def _wait_quiet(pid: int, timeout_s: float = 600.0) -> float:
+    """Seconds until the daemon and its preparation pool use under 5 % of a core for two seconds running
+    (the fill's after-effects over: the last preparations, their bookkeeping)."""
+    t0 = time.perf_counter()
+    quiet = 0
+    last = cpu_seconds(pid) + children_cpu_seconds(pid)
+    while time.perf_counter() - t0 < timeout_s:
+        time.sleep(1.0)
+        now = cpu_seconds(pid) + children_cpu_seconds(pid)
+        quiet = quiet + 1 if now - last < 0.05 else 0
+        last = now
+        if quiet >= 2:
+            return time.perf_counter() - t0
+    raise RuntimeError(f"the daemon did not settle within {timeout_s:.0f} s after the fill")
 
 
 def _queued(c: httpx.Client) -> int:

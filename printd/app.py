@@ -31,11 +31,13 @@ from printd.api import docs as api_docs
 from printd.api import fitness as fitness_api
 from printd.api import metrics as metrics_api
 from printd.api import openapi as api_openapi
+from printd.api import policy as policy_api
 from printd.api import supplies as supplies_api
 from printd.api import webhooks as webhooks_api
 from printd.api.limits import BodyLimit
 from printd.blangko import alerts
 from printd.chips import service as chips_service
+from printd.clock import StationClock
 from printd.config import Settings
 from printd.notify import delivery as webhooks
 from printd.ops import retention, runfile
@@ -45,9 +47,9 @@ from printd.station import Station
 log = logging.getLogger("printd")
 
 
-def build_app(settings: Settings, state_dir: Path) -> FastAPI:
-    """The whole HTTP application around one Station."""
-    station = Station(settings, state_dir)
+def build_app(settings: Settings, state_dir: Path, clock: StationClock | None = None) -> FastAPI:
+    """The whole HTTP application around one Station (`clock`: only tests pass one; printd/clock.py)."""
+    station = Station(settings, state_dir, clock)
     station.events.listen(JournalListener())   # faults, spoiled blanks, cards in doubt: one journal line each
 
     @asynccontextmanager
@@ -85,7 +87,7 @@ def build_app(settings: Settings, state_dir: Path) -> FastAPI:
     alerts.install(app)
     app.state.on_revoke = []   # async (name) -> count: end a revoked client's or disabled user's streams
     for module in (health, jobs, printers, stock, custody, reports, events, diag, accounts_api, board, chips_api,
-                   supplies_api, fitness_api):
+                   supplies_api, fitness_api, policy_api):
         app.include_router(module.router)
     web.install(app)   # the operator page: sessions, /login, /, /static
     revocation.install(app)   # revoked tokens and ended sessions close their event streams at once

@@ -23,7 +23,7 @@ from printd.cards.pipeline import CardPipeline
 from printd.cards.prepare import Preparer
 from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
 from printd.clock import StationClock
-from printd.config import Settings
+from printd.config import PolicyConfig, Settings
 from printd.drivers import create_driver
 from printd.drivers.base import FAULT_KINDS, Simulated
 from printd.errors import Conflict, Invalid, NotFound
@@ -41,6 +41,7 @@ from printd.queue.dispatch import Candidate, claim_order
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
+from printd.queue.policy_store import PolicyStore
 from printd.queue.rationing import OPEN, Gate, order_key
 from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
 from printd.supplies.gate import gates_anything, station_gate
@@ -59,10 +60,11 @@ T = TypeVar("T")
 class Station:
     """The print station: queue, printers, stock and the events that tell about them."""
 
-    def __init__(self, settings: Settings, state_dir: Path) -> None:
+    def __init__(self, settings: Settings, state_dir: Path, clock: StationClock | None = None) -> None:
         self.settings = settings
         self.state_dir = state_dir
-        self.clock = StationClock(settings.station.timezone)
+        #: the station's time; only code may hand it another clock (tests: printd/clock.py SimulatedClock)
+        self.clock = clock if clock is not None else StationClock(settings.station.timezone)
         self.events = EventBus()
         self._db_executor = ThreadPoolExecutor(1, thread_name_prefix="printd-db")
         self.db_path = state_dir / "printd.sqlite3"
@@ -81,11 +83,15 @@ class Station:
         #: what `[policy]` keeps from starting now (rationing, quotas); recomputed at every dispatch
         self.gate: Gate = OPEN
         self.checks: Checks = None  # type: ignore[assignment]  # set in open()
+        #: the rationing policy in force: saved from the page, else the config file's [policy]
+        self.policy: PolicyStore = None  # type: ignore[assignment]  # set in open()
         #: measured card seconds per printer and side count (printd/queue/card_times.py)
         self.card_times = CardTimes({n: configured_seconds(c) for n, c in settings.printers.items()})
         #: each printer's duty cycle (max cards an hour, rest after a run): printd/fitness/duty.py
         self.duty = {n: DutyCycle(c.max_cards_per_hour, c.cool_down_after, c.cool_down_s)
                      for n, c in settings.printers.items()}
+        #: printer -> the end of the rest a dispatcher wake-up is already set for
+        self._rest_wakes: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
@@ -133,6 +139,8 @@ class Station:
         self.supplies = Supplies(self.database, self.clock, self.settings)
         self.checks = Checks(self.database, self.clock, self.settings)
         self.checks.load()
+        self.policy = PolicyStore(self.database, self.clock, self.settings.policy)
+        self.policy.load()
         with self.database._lock:
             self.card_times.load(self.database.conn)
 
@@ -395,11 +403,16 @@ class Station:
 
     def may_take(self, w: PrinterWorker) -> bool:
         """Fit (start-of-day check) and not resting (duty cycle): the printer may take a card now."""
-        now = time.time()
+        now = self.clock.now()
         duty = self.duty[w.name]
         if not w.busy:
             duty.idle(now)
-        return not self.checks.unfit_reasons(w.name) and duty.blocked_until(now) is None
+        blocked = duty.blocked_until(now)
+        if blocked is not None and not w.busy and self._rest_wakes.get(w.name) != blocked[1]:
+            # dispatch again the moment the rest ends, not up to a second later: the estimates count on it
+            self._rest_wakes[w.name] = blocked[1]
+            asyncio.get_running_loop().call_later(max(0.0, blocked[1] - now), self.wake_dispatcher)
+        return not self.checks.unfit_reasons(w.name) and blocked is None
 
     async def dispatch_once(self) -> int:
         """Give each idle, able printer its next job. Returns how many jobs were started."""
@@ -427,7 +440,7 @@ class Station:
             for observe in self.claim_observers:
                 observe(worker.name, elapsed)
             worker.assign(job)
-            self.duty[worker.name].record(time.time())
+            self.duty[worker.name].record(self.clock.now())
             self.checks.note_card(worker.name)
             self.job_changed(job)
             started += 1
@@ -436,8 +449,8 @@ class Station:
 
     async def _update_gate(self) -> None:
         """Recompute what `[policy]` keeps from starting; the estimates leave the held-back jobs out."""
-        if not gates_anything(self.settings):
-            return   # no rationing, no quota: always OPEN, and no trip to the database thread before a claim
+        if self.gate == OPEN and not gates_anything(self.policy.effective):
+            return   # no rationing, no quota: it stays OPEN, with no trip to the database thread before a claim
         gate = await self.db(station_gate, self)
         if gate != self.gate:
             self.gate = gate
@@ -650,11 +663,21 @@ class Station:
         self._stock_changed()
         return doc_id
 
+    async def set_policy(self, policy: PolicyConfig | None, actor: str) -> None:
+        """Save (None: reset to the config file's) the rationing policy durably, and apply it now: the gate
+        is recomputed, so rationed jobs are released or held and quotas recounted before the answer."""
+        await self.db(self.policy.save, policy, actor)
+        log_action(actor, "policy.save" if policy is not None else "policy.reset", "policy", None)
+        self.gate = await self.db(station_gate, self)
+        self._estimates_dirty = True
+        self.wake_dispatcher()
+        self._views_changed()
+
     def _stock_changed(self) -> None:
         self._estimates_dirty = True
         self.wake_dispatcher()
         self._views_changed()
-        self.events.publish("stock", {"changed_at": self.clock.iso(time.time())})
+        self.events.publish("stock", {"changed_at": self.clock.iso(self.clock.now())})
 
     # ------------------------------------------------------------------ views (API objects)
 
@@ -666,15 +689,16 @@ class Station:
             if self.checks is not None and self.checks.unfit_reasons(w.name):
                 continue   # an unfit printer takes no card until a new check: it prints none of these
             types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
-            rest = self.duty[w.name].blocked_until(time.time())   # resting: free only when the rest ends
-            free = max(w.busy_until(), rest[1]) if rest else w.busy_until()
-            printers.append((w.name, types, free, w.seconds_single, w.seconds_dual))
+            # when the card in it is out; a rest (owed, running or still ahead) comes from the duty replay
+            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
         capacity = self.settings.station.daily_capacity
         # jobs held back by rationing or a quota take no printer time: the replay skips them
         head = self.queue.head(capacity * ESTIMATE_DAYS, self._held_back())
-        replay = Replay(printers, time.time(), self._hours, capacity, used_today)
-        return QueueView(estimates=estimate_jobs(head, printers, time.time(), self._hours, capacity, used_today,
-                                                 replay),
+        now = self.clock.now()
+        duty = {n: d.forecast() for n, d in self.duty.items()}   # copies the replay advances
+        replay = Replay(printers, now, self._hours, capacity, used_today, duty)
+        return QueueView(estimates=estimate_jobs(head, printers, now, self._hours, capacity, used_today,
+                                                 replay=replay),
                          hoppers=hoppers, used_today=used_today, replay=replay, replayed=len(head),
                          version=self.queue.version)
 

@@ -193,10 +193,11 @@ class PrinterWorker:
 
     def busy_until(self) -> float:
         """When the card in progress should be done (for estimates)."""
+        now = self.host.store.clock.now()   # the station's clock, as the estimates' "now"
         if not self.busy or self.current_started is None or self.current_job is None:
-            return time.time()
+            return now
         secs = self.seconds_dual if self.current_job.dual else self.seconds_single
-        return max(time.time(), self.current_started + secs)
+        return max(now, self.current_started + secs)
 
     # ------------------------------------------------------------------ calling the driver
 
@@ -387,7 +388,7 @@ class PrinterWorker:
     def assign(self, job: Job) -> None:
         """Print `job` (already claimed for this printer) in the background."""
         self.current_job = job
-        self.current_started = time.time()
+        self.current_started = self.host.store.clock.now()
         self._publish_if_changed()
         self._print_task = asyncio.create_task(self._print(job), name=f"print-{job.id}")
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: axe-core, installed by scripts/install-test-deps (npm install --prefix /opt/printd-test/axe axe-core@4)
+AXE = Path("/opt/printd-test/axe/node_modules/axe-core/axe.min.js")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                  "--disable-dev-shm-usage"]
@@ -33,3 +36,19 @@ def browser() -> Iterator[Browser]:
             yield b
         finally:
             b.close()
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """What axe-core finds wrong on the page as shown (the context must bypass CSP to inject it)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run scripts/install-test-deps (npm install axe-core@4)")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate("""async () => {
+        const r = await axe.run(document);
+        return { passes: r.passes.length, violations: r.violations.map((v) => ({
+          id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) })) };
+      }""")
+    assert result["passes"] > 10, result   # axe really looked at the page
+    violations: list[dict[str, Any]] = result["violations"]
+    return violations

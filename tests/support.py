@@ -112,8 +112,9 @@ def wait_healthy(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] 
 
 
 @contextmanager
-def daemon_thread(config: str, state_dir: Path) -> Iterator[Daemon]:
-    """The real uvicorn server in a background thread of this process."""
+def daemon_thread(config: str, state_dir: Path, clock: Any = None) -> Iterator[Daemon]:
+    """The real uvicorn server in a background thread of this process (`clock`: a printd.clock
+    SimulatedClock to run it across station days)."""
     import uvicorn
 
     from printd.app import build_app
@@ -125,7 +126,7 @@ def daemon_thread(config: str, state_dir: Path) -> Iterator[Daemon]:
     settings = settings.model_copy(update={"server": settings.server.model_copy(
         update={"listen": f"127.0.0.1:{port}"})})
     state_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings, state_dir)
+    app = build_app(settings, state_dir, clock)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -53,7 +53,8 @@ def allowed_methods(request: Request, fallback: str | None) -> str | None:
 
 
 def _field(loc: tuple[object, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # pydantic marks a bad dict key with a "[key]" step after the key: the key itself is the place to name
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "[key]")]
     return ".".join(parts) or None
 
 

@@ -672,3 +672,28 @@ class DestructionCards(StockDocument):
     """A destruction with the chip UIDs of its cards; `added` says how many were new."""
 
     added: int
+
+
+# ------------------------------------------------------------------------------------------------ policy
+class PolicyValues(_Out):
+    """A rationing policy (the keys of `[policy]` in the config file)."""
+
+    ration_print: list[Literal["new", "data_change", "lost", "damaged", "other"]]
+    ration_blanks_below: int
+    ration_ribbon_below: int
+    ration_film_below: int
+    quota_per_reason: dict[str, int]
+    quota_per_client: dict[str, int]
+
+
+class Policy(_Out):
+    """The rationing policy in force and where it comes from; a saved one wins over the config file's."""
+
+    source: Literal["saved", "config"] = Field(description="saved from the page (API), or the config file's")
+    effective: PolicyValues
+    config: PolicyValues = Field(description="the config file's [policy], which applies again after a reset")
+    saved: PolicyValues | None = None
+    saved_at: str | None = None
+    saved_by: str | None = None
+    rationing: dict[str, list[Literal["blanks", "ribbon", "film"]]] = Field(
+        description="card types rationed now and for what")

@@ -89,6 +89,9 @@ RESPONSES: dict[tuple[str, str], tuple[str, type[BaseModel] | None]] = {
     ("post", "/api/v1/reader/read"): ("200", m.ReadUid),
     ("get", "/api/v1/chips/{uid}"): ("200", m.Chip),
     ("post", "/api/v1/stock/destructions/{doc_id}/cards"): ("200", m.DestructionCards),
+    ("get", "/api/v1/policy"): ("200", m.Policy),
+    ("put", "/api/v1/policy"): ("200", m.Policy),
+    ("delete", "/api/v1/policy"): ("200", m.Policy),
 }
 #: operations whose success answer is a JSON array of the model
 LISTS = frozenset({("get", "/api/v1/printers")})

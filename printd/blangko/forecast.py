@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from printd.config import StationConfig
+from printd.fitness.duty import DutyCycle
 from printd.queue.store import Store
 
 #: the rate behind days left: this many working days before today
@@ -129,7 +130,7 @@ class Replay:
     """
 
     def __init__(self, printers: Sequence[PrinterSpec], now: float, hours: WorkingHours, capacity: int,
-                 used_today: int = 0) -> None:
+                 used_today: int = 0, duty: Mapping[str, DutyCycle | None] | None = None) -> None:
         self.printers = printers
         self.hours = hours
         self.capacity = capacity
@@ -143,6 +144,10 @@ class Replay:
         self._day: tuple[float, float, date] = (0.0, 0.0, self.today)
         self._bounds: dict[date, tuple[float, float]] = {}
         self._next_day: dict[date, date] = {}
+        #: each printer's duty cycle simulated forward (its own copy): rests the replay must leave
+        self.sims = {name: sim for name, sim in (duty or {}).items() if sim is not None and name in self.free}
+        for name, sim in self.sims.items():
+            sim.idle(self.free[name])   # the card in the printer is out: a rest owed starts then
 
     def _day_of(self, ts: float) -> date:
         lo, hi, d = self._day
@@ -197,34 +202,58 @@ class Replay:
             t = self._bounds_of(self._next_working_day(d))[0]
         raise ValueError("no working day configured")
 
+    def _start_on(self, name: str, t: float, seconds: float) -> float:
+        """When the printer may start a card at or after `t`: working hours, capacity and its duty cycle."""
+        sim = self.sims.get(name)
+        for _ in range(_MAX_DAYS_AHEAD):
+            t = self._slot(t, seconds)
+            if sim is None:
+                return t
+            rested = sim.next_start(t)
+            if rested == t:
+                return t
+            t = rested
+        raise ValueError("no working day configured")
+
     def add(self, card_type: str, dual: bool) -> float | None:
         """The next job in the order: its predicted finish, or None when no printer can print it."""
         options = []
         for name, types, _, single, double in self.printers:
             if card_type in types:
                 secs = double if dual else single
-                options.append((self._slot(self.free[name], secs), name, secs))
+                options.append((self._start_on(name, self.free[name], secs), name, secs))
         if not options:
             return None
         start, name, secs = min(options)
         self.free[name] = start + secs
         self.used[self._day_of(start)] += 1
+        sim = self.sims.get(name)
+        if sim is not None:
+            sim.record(start)
+            sim.idle(start + secs)
         return start + secs
 
 
 def estimate_jobs(queue: Sequence[QueuedJob], printers: Sequence[PrinterSpec], now: float, hours: WorkingHours,
-                  capacity: int, used_today: int = 0, replay: Replay | None = None) -> dict[str, float]:
+                  capacity: int, used_today: int = 0, duty: Mapping[str, DutyCycle | None] | None = None,
+                  replay: Replay | None = None) -> dict[str, float]:
     """Predicted finish time per queued job, within working hours and the daily capacity.
 
     Jobs no printer can print (no blanks, no able printer) get no estimate. A printer still busy
     (free_at > now) counts its card against today's capacity.
 
+    `duty`: per printer, a `DutyCycle.forecast()` copy (changed here). The replay records each card on it
+    as the dispatcher would, so a rest after `cool_down_after` cards and the `max_cards_per_hour` cap
+    delay the cards behind them even when the rest has not started yet (the card in the printer, or one
+    further down the queue, will start it). `free_at` is then when the card in the printer is out.
+
     Outside working hours the station still prints what able printers can take (the dispatcher does
     not look at the clock), so `printers` being able now means overtime: cards start at once, until
     the opening or the end of the station day, within today's capacity; the rest goes by the hours.
-    `replay`, when given, is the replay to use (and leaves it ready to extend).
+    `duty`: each printer's duty cycle, a copy the replay may advance (rests it must leave); `replay`,
+    when given, is the replay to use (made with the same arguments; left ready to extend).
     """
-    replay = replay or Replay(printers, now, hours, capacity, used_today)
+    replay = replay or Replay(printers, now, hours, capacity, used_today, duty)
     out: dict[str, float] = {}
     for job_id, card_type, dual in queue:
         done = replay.add(card_type, dual)

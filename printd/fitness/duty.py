@@ -1,8 +1,9 @@
 """The duty cycle of a printer: at most `max_cards_per_hour`, and a rest of `cool_down_s` after
 `cool_down_after` cards in a row ("kalau mesinnya sudah panas, terpaksa kita berhentikan dulu", issue 18).
 
-Pure bookkeeping on wall-clock seconds; the station asks `blocked_until` before giving the printer a card
-and shows the countdown. A natural pause of `cool_down_s` between cards also counts as a rest.
+Pure bookkeeping on the station clock's seconds; the station asks `blocked_until` before giving the printer
+a card and shows the countdown. A natural pause of `cool_down_s` between cards also counts as a rest. The
+estimates replay the queue ahead on a `forecast()` copy, so a rest that has not started yet is in them.
 """
 from __future__ import annotations
 
@@ -55,6 +56,27 @@ class DutyCycle:
         if self.max_per_hour is not None and len(starts) >= self.max_per_hour and starts[0] > now - HOUR:
             return "hour_limit", starts[0] + HOUR
         return None
+
+    def forecast(self) -> DutyCycle | None:
+        """A copy to replay the queue ahead on (printd/blangko/forecast.py): the estimates then include the
+        rests and hourly caps that have not started yet. None when the printer has no duty cycle."""
+        if self.max_per_hour is None and self.cool_after is None:
+            return None
+        sim = DutyCycle(self.max_per_hour, self.cool_after, self.cool_s)
+        # read-only copies (the dispatcher may record on the event loop while the database thread reads)
+        sim.starts.extend(list(self.starts))
+        sim.run, sim.last_end, sim.cooling_until, sim.rest_owed = (self.run, self.last_end, self.cooling_until,
+                                                                   self.rest_owed)
+        return sim
+
+    def next_start(self, t: float) -> float:
+        """The first moment at or after `t` when this printer may take a card."""
+        for _ in range(1000):   # each step moves past one rest or one hour window: a few at most
+            blocked = self.blocked_until(t)
+            if blocked is None or blocked[1] <= t:
+                return t
+            t = blocked[1]
+        return t
 
     def view(self, now: float) -> dict[str, object]:
         blocked = self.blocked_until(now)

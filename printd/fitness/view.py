@@ -2,7 +2,6 @@
 countdown and the cleaning reminder."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 
@@ -27,7 +26,7 @@ def fitness_view(station: Any, w: Any) -> dict[str, Any]:
 
 
 def _duty(station: Any, name: str) -> dict[str, Any]:
-    now = time.time()
+    now = station.clock.now()
     view = station.duty[name].view(now)
     left = view["seconds_left"]
     # an absolute end too: the page counts down from it whenever the printer object arrived

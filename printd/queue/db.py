@@ -308,7 +308,21 @@ MIGRATIONS: list[str] = [
     CREATE INDEX printer_checks_printer ON printer_checks (printer, id);
     CREATE INDEX printer_checks_day ON printer_checks (day);
     """,
-    # 10 -> 11: the queue's order (printd/queue/rationing.py ORDER: urgent, station day, pemula/data change,
+    # 10 -> 11: the rationing policy saved from the admin page (printd/queue/policy_store.py); the newest row
+    # wins over the config file's [policy]; a row with policy NULL is a reset (the file applies again)
+    """
+    CREATE TABLE policy_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        policy TEXT
+    );
+    CREATE TRIGGER policy_versions_no_update BEFORE UPDATE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'the policy history is append-only'); END;
+    CREATE TRIGGER policy_versions_no_delete BEFORE DELETE ON policy_versions
+        BEGIN SELECT RAISE(ABORT, 'the policy history is append-only'); END;
+    """,
+    # 11 -> 12: the queue's order (printd/queue/rationing.py ORDER: urgent, station day, pemula/data change,
     # FIFO) served by indexes over exactly that expression: the claim and the start-up read of the order take
     # the first rows in order instead of sorting every queued row (35 ms a claim at 20,000 queued,
     # docs/benchmarks.md). The claim (one card type: a hopper holds one) uses jobs_claim; the read of the whole

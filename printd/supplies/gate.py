@@ -14,17 +14,17 @@ from printd.queue.rationing import OPEN, Gate, compute_gate, started_today
 from printd.supplies.watch import levels
 
 
-def gates_anything(settings: Any) -> bool:
-    """Whether `[policy]` rations or sets a quota at all (else the gate is always OPEN)."""
-    cfg = settings.policy
+def gates_anything(cfg: Any) -> bool:
+    """Whether a policy (`[policy]`, or the one saved from the page) rations or sets a quota at all (else
+    the gate is always OPEN)."""
     rationing = cfg.ration_blanks_below or cfg.ration_ribbon_below or cfg.ration_film_below
     return bool(rationing or cfg.quota_per_reason or cfg.quota_per_client)
 
 
 def station_gate(station: Any) -> Gate:
     """What may not start now under `[policy]`; `OPEN` when the policy rations nothing."""
-    cfg = station.settings.policy
-    if not gates_anything(station.settings):
+    cfg = station.policy.effective   # saved from the page, else the config file's [policy]
+    if not gates_anything(cfg):
         return OPEN
     blanks = {ct: int(b["total"]) for ct, b in station.stock.balances().items()} if cfg.ration_blanks_below else {}
     prints_left: dict[str, int | None] = {}

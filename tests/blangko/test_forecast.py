@@ -218,3 +218,59 @@ def test_the_station_estimates_within_capacity(tmp_path: Path) -> None:
     est_days = [j["estimated_done_at"][:10] for j in queued]
     assert est_days[0] == today or est_days[0] > today   # the 3rd card of the day (later only near midnight)
     assert all(day > today for day in est_days[1:]), est_days
+
+
+# ------------------------------------------------------------------------------------------------ duty cycle
+def _one_printer(now: float, free: float | None = None) -> list[tuple[str, frozenset[str], float, float, float]]:
+    return [("card1", BOTH, now if free is None else free, 10.0, 10.0)]
+
+
+def test_a_rest_not_yet_started_delays_the_cards_behind_it() -> None:
+    from printd.fitness.duty import DutyCycle
+
+    now = wib(2026, 11, 30, 9, 0).timestamp()
+    cycle = DutyCycle(None, cool_down_after=3, cool_down_s=100.0)
+    queue = [(f"j{i}", "ktp-el", False) for i in range(7)]
+    est = estimate_jobs(queue, _one_printer(now), now, HOURS, capacity=250, duty={"card1": cycle.forecast()})
+    # three cards, the rest after the third is out, three more, a rest, the seventh
+    assert [est[f"j{i}"] - now for i in range(7)] == [10, 20, 30, 140, 150, 160, 270]
+    assert (cycle.run, cycle.rest_owed, cycle.cooling_until) == (0, False, None)   # the real cycle untouched
+    # without the duty cycle, the same queue is estimated back to back
+    plain = estimate_jobs(queue, _one_printer(now), now, HOURS, capacity=250)
+    assert plain["j6"] - now == 70
+
+
+def test_a_run_already_under_way_rests_after_the_card_in_the_printer() -> None:
+    from printd.fitness.duty import DutyCycle
+
+    now = wib(2026, 11, 30, 9, 0).timestamp()
+    cycle = DutyCycle(None, cool_down_after=3, cool_down_s=100.0)
+    cycle.record(now - 25)
+    cycle.idle(now - 15)
+    cycle.record(now - 15)
+    cycle.idle(now - 5)
+    cycle.record(now - 5)           # the third card of the run, out at now + 5: the rest is owed
+    queue = [("a", "ktp-el", False), ("b", "ktp-el", False)]
+    est = estimate_jobs(queue, _one_printer(now, free=now + 5), now, HOURS, capacity=250,
+                        duty={"card1": cycle.forecast()})
+    assert (est["a"] - now, est["b"] - now) == (115, 125)
+
+
+def test_the_hourly_cap_moves_a_card_to_the_next_hour_unless_another_printer_takes_it() -> None:
+    from printd.fitness.duty import DutyCycle
+
+    now = wib(2026, 11, 30, 9, 0).timestamp()
+    capped = DutyCycle(max_cards_per_hour=2, cool_down_after=None, cool_down_s=0.0)
+    queue = [(f"j{i}", "ktp-el", False) for i in range(3)]
+    alone = estimate_jobs(queue, _one_printer(now), now, HOURS, capacity=250, duty={"card1": capped.forecast()})
+    assert [alone[f"j{i}"] - now for i in range(3)] == [10, 20, 3610]     # the third waits for the window
+    slow = [("card1", BOTH, now, 10.0, 10.0), ("card2", BOTH, now, 60.0, 60.0)]
+    both = estimate_jobs(queue, slow, now, HOURS, capacity=250, duty={"card1": capped.forecast(), "card2": None})
+    # j1 starts at once on the idle card2; j2 is card1's second card of the hour; none waits for the window
+    assert [both[f"j{i}"] - now for i in range(3)] == [10, 60, 20]
+
+
+def test_no_duty_cycle_no_copy() -> None:
+    from printd.fitness.duty import DutyCycle
+
+    assert DutyCycle(None, None, 600.0).forecast() is None

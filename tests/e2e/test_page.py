@@ -106,6 +106,28 @@ class PageDaemon:
             self.thread.join(20)
 
 
+#: the page users every page test logs in as (an admin's API token comes with the daemon)
+PAGE_USERS = (("sari", "operator"), ("teknisi", "technician"))
+
+
+def page_station(tmp_path_factory: pytest.TempPathFactory, name: str,
+                 users: tuple[tuple[str, str], ...] = PAGE_USERS) -> Iterator[PageDaemon]:
+    """A module's daemon for page tests: a fresh state folder with `users`, started, stopped after."""
+    state_dir = tmp_path_factory.mktemp(name) / "state"
+    state_dir.mkdir()
+    db = Database(state_dir / "printd.sqlite3")
+    accounts = Accounts(db)
+    for user, role in users:
+        accounts.add_user(user, role, PASSWORD)
+    db.close()
+    daemon = PageDaemon(state_dir)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
 def id_num(n: int) -> str:
     """A number as the Indonesian page writes it (1.100)."""
     return f"{n:,}".replace(",", ".")
@@ -124,19 +146,7 @@ def shot(page: Page, name: str, full: bool = False) -> None:
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageDaemon]:
-    state_dir = tmp_path_factory.mktemp("page") / "state"
-    state_dir.mkdir()
-    db = Database(state_dir / "printd.sqlite3")
-    accounts = Accounts(db)
-    accounts.add_user("sari", "operator", PASSWORD)
-    accounts.add_user("teknisi", "technician", PASSWORD)
-    db.close()
-    daemon = PageDaemon(state_dir)
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    yield from page_station(tmp_path_factory, "page")
 
 
 @pytest.fixture(scope="module")

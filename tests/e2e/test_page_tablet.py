@@ -7,23 +7,20 @@ technician, "rusak" for a spoiled attempt, the language switch keeping the tab, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from printd.access.accounts import Accounts
-from printd.queue.db import Database
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations  # noqa: F401  (kept importable from here)
 from tests.e2e.test_page import (
-    PASSWORD,
     PageDaemon,
     _fed,
     job_row,
     job_state,
     log_in,
+    page_station,
     shot,
     submit,
     today,
@@ -34,8 +31,6 @@ from tests.support import png_b64, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 expect.set_options(timeout=10_000)
 
-#: installed by scripts/install-test-deps (npm install --prefix /opt/printd-test/axe axe-core@4)
-AXE = Path("/opt/printd-test/axe/node_modules/axe-core/axe.min.js")
 VIEWPORTS = ((800, 1280), (1280, 800), (1366, 768))
 TABS = ("queue", "printers", "stock", "reports")
 
@@ -51,19 +46,7 @@ OUTSIDE = """() => [...document.querySelectorAll('button, a[href], input:not([ty
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageDaemon]:
-    state_dir = tmp_path_factory.mktemp("tablet") / "state"
-    state_dir.mkdir()
-    db = Database(state_dir / "printd.sqlite3")
-    accounts = Accounts(db)
-    accounts.add_user("sari", "operator", PASSWORD)
-    accounts.add_user("teknisi", "technician", PASSWORD)
-    db.close()
-    daemon = PageDaemon(state_dir)
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    yield from page_station(tmp_path_factory, "tablet")
 
 
 @pytest.fixture(scope="module")
@@ -224,21 +207,6 @@ def test_every_control_is_on_screen_at_every_size(page: Page, queue_states: dict
                     for j in queue_states[state]:
                         expect(job_row(page, j).locator(f'button[data-action="{action}"]')).to_be_visible()
     page.set_viewport_size({"width": 1366, "height": 768})
-
-
-def axe_violations(page: Page) -> list[dict[str, Any]]:
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run scripts/install-test-deps (npm install axe-core@4)")
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate("""async () => {
-        const r = await axe.run(document);
-        return { passes: r.passes.length, violations: r.violations.map((v) => ({
-          id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) })) };
-      }""")
-    assert result["passes"] > 10, result   # axe really looked at the page
-    violations: list[dict[str, Any]] = result["violations"]
-    return violations
 
 
 def test_axe_finds_no_violation_at_any_size(page: Page, queue_states: dict[str, list[str]]) -> None:

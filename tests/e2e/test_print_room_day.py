@@ -3,8 +3,8 @@ and fit again, a cool-down pause, the ribbon running out mid-run, rationing swit
 and off when a borrowed ribbon is fitted (detected from the printer), a KIA card waiting for a
 direct-to-card printer; then the supplies ledger, the blank ledger and the reports must agree.
 
-What is not here: several station days (the daemon's clock is the wall clock); the day-by-day pieces
-are tested with a manual clock in tests/supplies and tests/queue/test_rationing.py.
+Several station days (quotas resetting, daily reports per day, the monthly report over them) are in
+tests/e2e/test_print_room_week.py, on a simulated station clock.
 """
 from __future__ import annotations
 

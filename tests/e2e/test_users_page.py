@@ -5,23 +5,17 @@ tablet and passes axe like the other tabs.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from printd.access.accounts import Accounts
-from printd.queue.db import Database
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (kept importable from here)
-from tests.e2e.test_page import PASSWORD, PageDaemon, log_in, new_context, shot
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, axe_violations  # noqa: F401  (kept importable from here)
+from tests.e2e.test_page import PAGE_USERS, PASSWORD, PageDaemon, log_in, new_context, page_station, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-#: where scripts/install-test-deps puts axe-core (npm install --prefix /opt/printd-test/axe axe-core@4)
-AXE = Path("/opt/printd-test/axe/node_modules/axe-core/axe.min.js")
 
 # every enabled button or button-like link in the shown view, with its box in viewport coordinates
 # after scrolling it into view: a button outside [0, width) horizontally cannot be reached by scrolling
@@ -52,26 +46,9 @@ OFF_SCREEN = """
 """
 
 
-
-
-
-
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageDaemon]:
-    state_dir = tmp_path_factory.mktemp("users") / "state"
-    state_dir.mkdir()
-    db = Database(state_dir / "printd.sqlite3")
-    accounts = Accounts(db)
-    accounts.add_user("kepala", "admin", PASSWORD)
-    accounts.add_user("sari", "operator", PASSWORD)
-    accounts.add_user("teknisi", "technician", PASSWORD)
-    db.close()
-    daemon = PageDaemon(state_dir)
-    daemon.start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+    yield from page_station(tmp_path_factory, "users", (("kepala", "admin"), *PAGE_USERS))
 
 
 @pytest.fixture(scope="module")
@@ -180,13 +157,10 @@ def test_a_technician_has_no_reports_tab(browser: Browser, station: PageDaemon) 
 
 @pytest.mark.parametrize(("width", "height"), ((800, 1280), (1280, 800), (1366, 768)))
 def test_the_users_tab_fits_and_passes_axe(admin_page: Page, width: int, height: int) -> None:
-    assert AXE.exists(), f"{AXE} is missing: run scripts/install-test-deps (npm install axe-core@4)"
     page = admin_page
     page.set_viewport_size({"width": width, "height": height})
     page.locator("#tab-users").click()
     expect(page.locator('#users-body tr[data-user="sari"]')).to_be_visible()
     assert page.evaluate(OFF_SCREEN, "users") == []
-    page.add_script_tag(path=str(AXE))
-    violations = json.loads(page.evaluate("async () => JSON.stringify((await axe.run(document)).violations.map("
-                                          "v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))})))"))
+    violations = axe_violations(page)
     assert violations == [], f"{width}x{height}, users: axe violations: {violations}"

@@ -1,5 +1,5 @@
 """The claim and the read of the queue's order are served by the indexes over `rationing.ORDER` (migration
-10 -> 11): SQLite reads the first rows in order instead of sorting every queued row. A change to ORDER that
+11 -> 12): SQLite reads the first rows in order instead of sorting every queued row. A change to ORDER that
 the indexes do not follow would bring the sort back (35 ms a claim at 20,000 queued, docs/benchmarks.md);
 these plans catch it. The statements checked are the ones the store really runs, taken from SQLite's trace."""
 from __future__ import annotations

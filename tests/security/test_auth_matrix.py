@@ -92,6 +92,10 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/tokens"): set(),
     ("POST", "/api/v1/tokens/{name}/rotate"): set(),
     ("POST", "/api/v1/tokens/{name}/revoke"): set(),
+    # the rationing policy (issue 18): admin only
+    ("GET", "/api/v1/policy"): set(),
+    ("PUT", "/api/v1/policy"): set(),
+    ("DELETE", "/api/v1/policy"): set(),
 }
 ROLES = (E, O, T, A)
 

@@ -91,13 +91,15 @@ function main() {
   const refreshJobs = debounce(() => Promise.all([loadJobs(), loadStock()]), 1500);
   const refreshStock = debounce(loadStock, 300);
   const refreshSupplies = debounce(loadSupplies, 1500);   // a card printed or a roll changed
+  // stock and printer levels decide whether rationing is on: the Kebijakan tab re-reads it (policy.js)
+  const stockMoved = debounce(() => document.dispatchEvent(new CustomEvent('printd:stock')), 1500);
   const reloadAll = () => Promise.all([loadAll(), loadReader()]).catch(() => {});
   startLive({
     open: reloadAll,
     resync: reloadAll,
     job: (job) => { upsertJob(job); refreshJobs(); },
-    printer: (printer) => { setPrinter(printer); refreshSupplies(); },
-    stock: () => refreshStock(),
+    printer: (printer) => { setPrinter(printer); refreshSupplies(); stockMoved(); },
+    stock: () => { refreshStock(); stockMoved(); },
     alert: () => refreshStock(),
     reader: (data) => onReader(data),
   });
