@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: axe-core, installed by scripts/install-test-deps (npm install --prefix /opt/printd-test/axe axe-core@4)
@@ -28,14 +28,41 @@ def launch(p: Playwright) -> Browser:
     return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
 
 
+#: uncaught script errors of every page in every browser context of the running test (see `browser`)
+SCRIPT_ERRORS: list[str] = []
+
+
+def _watched(b: Browser) -> Browser:
+    """Every context `b` makes reports its pages' uncaught script errors into SCRIPT_ERRORS."""
+    make = b.new_context
+
+    def new_context(**kwargs: Any) -> BrowserContext:
+        ctx = make(**kwargs)
+        ctx.on("weberror", lambda e: SCRIPT_ERRORS.append(f"{e.page.url if e.page else '?'}: {e.error}"))
+        return ctx
+
+    b.new_context = new_context  # type: ignore[method-assign]
+    return b
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = launch(p)
+        b = _watched(launch(p))
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(autouse=True)
+def no_uncaught_script_errors() -> Iterator[None]:
+    """A page test fails when any page it opened threw: an error there is a broken page for the operator."""
+    SCRIPT_ERRORS.clear()
+    yield
+    found = list(SCRIPT_ERRORS)
+    SCRIPT_ERRORS.clear()
+    assert found == [], f"a page threw: {found}"
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

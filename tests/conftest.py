@@ -11,7 +11,7 @@ from printd.config import Settings, parse
 from printd.queue.db import Database
 from printd.queue.store import Store
 from printd.station import Station
-from tests.browser import browser  # noqa: F401  (Debian's Chromium for the page tests, per module)
+from tests.browser import browser, no_uncaught_script_errors  # noqa: F401  (Debian's Chromium for the page tests, per module; none may throw)
 from tests.conftest_cups import cups_harness, cups_socket, cups_socket_station, cups_station  # noqa: F401  (one private CUPS per session)
 from tests.conftest_pcsc import pcscd  # noqa: F401  (one private pcscd per session)
 from tests.conftest_wheelhouse import wheelhouse  # noqa: F401  (one offline wheelhouse per session)

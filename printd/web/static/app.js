@@ -45,11 +45,12 @@ function route() {
 }
 
 // Several events in a row (a card finishing changes the job and the printer) give one reload.
+// fn at most once per `ms`; it may return a promise (its failure is left to the next event)
 function debounce(fn, ms) {
   let timer = null;
   return () => {
     if (timer) return;
-    timer = setTimeout(() => { timer = null; fn().catch(() => {}); }, ms);
+    timer = setTimeout(() => { timer = null; Promise.resolve(fn()).catch(() => {}); }, ms);
   };
 }
 
