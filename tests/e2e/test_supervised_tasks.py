@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.outsider import daemon, mount_tmpfs, umount
-from tests.support import config_text, job_payload, wait_for
+from tests.support import card_inside, config_text, job_payload, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,8 +45,8 @@ def test_a_worker_that_fails_settling_a_card_is_restarted_reported_and_prints_ag
         with daemon(tmp_path, state, config=config) as d, d.client() as admin, d.client(d.enrollment) as c:
             admin.post("/api/v1/printers/card2/pause", json={"when": "now"})
             first = c.post("/api/v1/jobs", json=job_payload(1)).json()["id"]
-            wait_for(lambda: c.get(f"/api/v1/jobs/{first}").json()["state"] == "printing", timeout=30,
-                     what="the card printing")
+            # inside the printer, not only claimed (a claimed card is prepared and its counters read first)
+            wait_for(lambda: card_inside(state, "card1") == first, timeout=30, what="the card inside card1")
             assert admin.post("/api/v1/printers/card1/faults", json={"kind": "hang"}).status_code == 200
             wait_for(lambda: c.get(f"/api/v1/jobs/{first}").json()["state"] == "in_doubt", timeout=30,
                      what="the card in doubt")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from printd.ops.logs import NikMaskFilter
-from tests.support import config_text, daemon_thread, job_payload, nik, wait_for
+from tests.support import card_inside, config_text, daemon_thread, job_payload, nik, wait_for
 
 
 def test_faults_spoiled_blanks_and_operator_actions_are_logged_without_personal_data(
@@ -24,7 +24,8 @@ def test_faults_spoiled_blanks_and_operator_actions_are_logged_without_personal_
         assert c.post("/api/v1/printers/card2/pause", json={"when": "now"}).status_code == 200
         job = c.post("/api/v1/jobs", json=job_payload(3, name="SITI AMINAH"),
                      headers={"Authorization": f"Bearer {d.enrollment}"}).json()
-        wait_for(lambda: c.get(f"/api/v1/jobs/{job['id']}").json()["state"] == "printing", what="printing")
+        # inside the printer, not only claimed (a claimed card is prepared and its counters read first)
+        wait_for(lambda: card_inside(d.state_dir, "card1") == job["id"], what="the card inside card1")
         assert c.post("/api/v1/printers/card1/faults", json={"kind": "media-jam", "duration_s": 1}).status_code == 200
         wait_for(lambda: any(a["outcome"] == "spoiled" for a in c.get(f"/api/v1/jobs/{job['id']}").json()["attempts"]),
                  what="a spoiled attempt")
