@@ -308,5 +308,6 @@ def test_cupsd_restart_during_the_day_the_daemon_reconnects_and_finishes(cups_ha
         wait_states(admin, ids, {"printed"}, timeout=60, what="every job printed")
         final = assert_accounts_agree(admin, cups_harness, ids)
         assert {j["printer"] for j in final.values()} == {"card1", "card2"}
-        for name in ("card1", "card2"):
-            assert printer(admin, name)["state"] == "idle"
+        for name in ("card1", "card2"):   # a printer reports idle on its next status after its last card
+            wait_for(lambda n=name: printer(admin, n)["state"] == "idle", timeout=30, interval=0.2,
+                     what=f"{name} idle")
