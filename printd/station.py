@@ -43,7 +43,7 @@ from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.policy_store import PolicyStore
 from printd.queue.rationing import OPEN, Gate, order_key
-from printd.queue.store import CANCEL_REQUESTED, JobHook, NewJob, Store
+from printd.queue.store import CANCEL_REQUESTED, HISTORY_FLUSH_S, JobHook, NewJob, Store
 from printd.supplies.gate import gates_anything, station_gate
 from printd.supplies.service import Supplies
 from printd.supplies.watch import SupplyWatch
@@ -93,6 +93,9 @@ class Station:
         #: printer -> the end of the rest a dispatcher wake-up is already set for
         self._rest_wakes: dict[str, float] = {}
         self._wake: asyncio.Event | None = None
+        #: the pending write of kept printer history rows (history_changed), and writes under way
+        self._history_flush: asyncio.TimerHandle | None = None
+        self._history_tasks: set[asyncio.Future[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
         self._view = QueueView()
@@ -236,6 +239,12 @@ class Station:
                 w.driver.close()
             except Exception:  # noqa: BLE001, S110 - best effort: one driver must not keep the rest open
                 pass
+        if self._history_flush is not None:
+            self._history_flush.cancel()
+            self._history_flush = None
+        await asyncio.gather(*self._history_tasks, return_exceptions=True)
+        if self.database:
+            await self.flush_history()
         # a coalesced view refresh may still be pending: it must not run on a closed database
         if self._views_task is not None and not self._views_task.done():
             self._views_task.cancel()
@@ -245,6 +254,24 @@ class Station:
         self._db_executor.shutdown(wait=True)
 
     # ------------------------------------------------------------------ Host protocol (for workers)
+
+    def history_changed(self) -> None:
+        """A printer history row is waiting: write it (with any others) within HISTORY_FLUSH_S."""
+        if self._history_flush is None and not self._stopping:
+            self._history_flush = asyncio.get_running_loop().call_later(HISTORY_FLUSH_S, self._flush_history_soon)
+
+    def _flush_history_soon(self) -> None:
+        self._history_flush = None
+        task = asyncio.ensure_future(self.flush_history())
+        self._history_tasks.add(task)
+        task.add_done_callback(self._history_tasks.discard)
+
+    async def flush_history(self) -> None:
+        """Write the printer history kept so far (before reading it, and when stopping)."""
+        try:
+            await self.db(self.store.flush_printer_events)
+        except Exception:   # the rows stay kept; the next flush tries again
+            log.exception("could not write the printer history; trying again with the next change")
 
     def wake_dispatcher(self) -> None:
         if self._wake is not None:
@@ -327,11 +354,15 @@ class Station:
         self._view = self._queue_view(hoppers, used)
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
+        """The job's images, read on the default thread pool (files: the database thread stays free)."""
         if job.front_sha is None:
             raise FileNotFoundError("the job's images were deleted (retention)")
-        front = await self.db(self.images.get, job.front_sha)
-        back = await self.db(self.images.get, job.back_sha) if job.back_sha else None
-        return front, back
+        front_sha, back_sha = job.front_sha, job.back_sha
+
+        def read() -> tuple[bytes, bytes | None]:
+            return self.images.get(front_sha), self.images.get(back_sha) if back_sha else None
+
+        return await asyncio.get_running_loop().run_in_executor(None, read)
 
     async def prepared_card(self, job: Job, worker: PrinterWorker) -> object | None:
         """The job's card in the worker's printer form (ImageUndecodable: it cannot print)."""

@@ -39,7 +39,7 @@ from printd.errors import (
 from printd.events import EventBus
 from printd.queue.late import record_late_answer
 from printd.queue.models import AttemptOutcome, Job
-from printd.queue.store import CANCEL_REQUESTED, IMAGES_MISSING, INVALID_IMAGE, Store
+from printd.queue.store import IMAGES_MISSING, INVALID_IMAGE, Store
 
 log = logging.getLogger("printd.printer")
 T = TypeVar("T")
@@ -58,6 +58,7 @@ class Host(Protocol):
     def printer_changed(self, worker: PrinterWorker) -> None: ...
     def job_changed(self, job: Job) -> None: ...
     def wake_dispatcher(self) -> None: ...
+    def history_changed(self) -> None: ...
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
     async def prepared_card(self, job: Job, worker: PrinterWorker) -> object | None: ...
     async def settle_in_doubt(self, worker: PrinterWorker) -> bool: ...
@@ -109,8 +110,6 @@ class PrinterWorker:
         self._call_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._print_task: asyncio.Task[None] | None = None
-        #: history writes in flight: the event loop keeps only weak references to tasks
-        self._history_writes: set[asyncio.Future[None]] = set()
         self._poll_now = asyncio.Event()
         self._stopping = False
         self._backoff = 1.0
@@ -376,12 +375,9 @@ class PrinterWorker:
             return
         reasons = [r.keyword for r in self.reasons]
         job = self.current_job.id if self.current_job else None
-        write = asyncio.ensure_future(self.host.db(self._store_event, self.state.value, reasons, job))
-        self._history_writes.add(write)
-        write.add_done_callback(self._history_writes.discard)
-
-    def _store_event(self, state: str, reasons: list[str], job: str | None) -> None:
-        self.host.store.add_printer_event(self.name, state, reasons, job)
+        # timed now, written with the next flush: no commit of its own between two cards
+        self.host.store.note_printer_event(self.name, self.state.value, reasons, job)
+        self.host.history_changed()
 
     # ------------------------------------------------------------------ printing
 
@@ -398,9 +394,12 @@ class PrinterWorker:
         reason: str | None = None
         counters: Counters | None = None
         try:
+            # the images, the prepared card and the printer's fresh counters at once: files, the
+            # preparation and the printer's thread are three different places (issue 20)
+            status_read = asyncio.ensure_future(self._fresh_status(job))
             try:
-                front, back = await self.host.read_card_images(job)
-                prepared = await self.host.prepared_card(job, self)
+                (front, back), prepared = await asyncio.gather(self.host.read_card_images(job),
+                                                               self.host.prepared_card(job, self))
             except ImageUndecodable as exc:
                 # found before the printer is asked for anything: no blank touched
                 log.error("%s: job %s cannot print: %s", self.name, job.id, exc)
@@ -414,14 +413,15 @@ class PrinterWorker:
             else:
                 card = Card(job_id=job.id, attempt=attempt, card_type=job.card_type, front_png=front,
                             back_png=back, title=f"printd {job.id} #{attempt}", prepared=prepared)
-                unsent = await self._read_start_counters(job, attempt)
-                if unsent is not None:
-                    outcome, reason = unsent
-                elif await self._cancel_requested(job):
+                status = await status_read
+                if isinstance(status, tuple):
+                    outcome, reason = status   # the printer could not be read: the card was never sent
+                elif await self._start_counters(job, attempt, status):
                     # canceled while its card was being prepared: the driver was never asked
                     outcome, reason = AttemptOutcome.CANCELED, "canceled"
                 else:
                     outcome, reason, counters = await self._print_card(job, card)
+            await asyncio.gather(status_read, return_exceptions=True)   # read even when the card was not sent
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
@@ -442,12 +442,8 @@ class PrinterWorker:
             self.poll_soon()
             self.host.wake_dispatcher()
 
-    async def _cancel_requested(self, job: Job) -> bool:
-        current = await self.host.db(self.host.store.get, job.id)
-        return current.state_reason == CANCEL_REQUESTED
-
-    async def _read_start_counters(self, job: Job, attempt: int) -> tuple[AttemptOutcome, str] | None:
-        """Read the printer's counters now, just before the card is sent, and keep them with the attempt.
+    async def _fresh_status(self, job: Job) -> PrinterStatus | tuple[AttemptOutcome, str]:
+        """Read the printer's status now, just before the card is sent.
 
         The claim's counters come from the last poll, which may predate the previous card's jam or
         cancel: a card then in doubt would be charged with the previous card's feed (issue 14).
@@ -465,9 +461,14 @@ class PrinterWorker:
             return AttemptOutcome.NOT_FED, "driver-error"
         self.status = status
         self.last_seen_at = time.time()
-        if status.counters.fed is not None or status.counters.printed is not None:
-            await self.host.db(self.host.store.record_start_counters, job.id, attempt, status.counters)
-        return None
+        return status
+
+    async def _start_counters(self, job: Job, attempt: int, status: PrinterStatus) -> bool:
+        """Keep the fresh counters with the attempt (what a card in doubt is compared with) and learn,
+        in the same transaction, whether the job was canceled meanwhile."""
+        counters = status.counters
+        known = counters if counters.fed is not None or counters.printed is not None else None
+        return await self.host.db(self.host.store.record_start_counters, job.id, attempt, known)
 
     def _images_unreadable(self, job: Job, exc: BaseException) -> None:
         if self.images_fault is None:

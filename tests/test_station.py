@@ -299,3 +299,36 @@ async def test_rationing_holds_lost_cards_until_blanks_return_and_a_quota_holds_
         assert await state_of(st, second) == JobState.QUEUED
     finally:
         await st.stop()
+
+
+def _history(st: Station, printer: str) -> list[tuple[str, str | None]]:
+    assert st.database is not None
+    return [(r["state"], r["job_id"]) for r in st.database.query(
+        "SELECT state, job_id FROM printer_events WHERE printer = ? ORDER BY at, id", (printer,))]
+
+
+async def test_printer_history_is_written_without_a_commit_per_card_and_nothing_is_lost_at_stop(
+        tmp_path: Path) -> None:
+    """A card's printing/idle rows are kept and written together within HISTORY_FLUSH_S (issue 20: two
+    commits fewer between two cards); a stop writes what is still kept."""
+    st = Station(parse(config_text(time_scale=500, seed=200), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        await st.pause("card2", "now", "t")
+        j = await submit(st, 1)
+        await until(lambda: _is(st, j, JobState.PRINTED), what="printed")
+        # the rows reach the database by themselves, in order, with the job on the printing row
+        await until(lambda: ("printing", j) in _history(st, "card1"), what="history written")
+        rows = _history(st, "card1")
+        assert rows.index(("printing", j)) < len(rows) - 1 and rows[-1] == ("idle", None)
+        await st.inject_fault("card1", "cover-open", None, "t")
+        await st.workers["card1"].refresh()   # the open cover is noted just before the stop
+    finally:
+        await st.stop()
+    reopened = Station(parse(config_text(time_scale=500, seed=200), "<t>"), tmp_path / "s")
+    reopened.open_store()
+    try:
+        assert _history(reopened, "card1")[-1][0] == "stopped"
+    finally:
+        assert reopened.database is not None
+        reopened.database.close()

@@ -106,6 +106,7 @@ async def collect(station: Station, name: str) -> dict[str, Any]:
     view = station.printer_view(w)
     db = station.database
     assert db is not None, "the station is not started"
+    await station.flush_history()   # the rows kept since the last flush belong in it
     history = await station.db(state_history, db, name, station.clock, now, HISTORY_DAYS)
     events = await station.db(fault_events, db, name, RECENT_ERRORS)
     driver = await _driver_report(w)

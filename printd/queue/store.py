@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import collections
 import hashlib
 import json
 import sqlite3
@@ -40,6 +41,8 @@ from printd.queue.rationing import OPEN, ORDER, Gate
 JobHook = Callable[[sqlite3.Connection, Job, JobState | None], None]
 
 CANCEL_REQUESTED = "cancel-requested"
+#: the longest a printer history row waits before it is written (`Store.note_printer_event`)
+HISTORY_FLUSH_S = 0.5
 #: the attempt's reason when the job's card images cannot be read
 IMAGES_MISSING = "images-missing"
 #: the reason of a job whose image passed the structure check at submission but does not decode
@@ -119,6 +122,9 @@ class Store:
         self.clock = clock
         self.max_attempts = max_attempts
         self.hooks: list[JobHook] = []
+        #: printer history rows not yet written (deque: appended on the loop, drained on the database thread)
+        self._pending_events: collections.deque[tuple[float, str, str, str, str | None, str | None]] = \
+            collections.deque()
 
     # ------------------------------------------------------------------ reading
 
@@ -322,12 +328,19 @@ class Store:
                 hook(c, job, JobState.QUEUED)
             return job
 
-    def record_start_counters(self, job_id: str, n: int, counters: Counters) -> None:
+    def record_start_counters(self, job_id: str, n: int, counters: Counters | None) -> bool:
         """The printer's counters read just before attempt `n` is sent (those given at the claim may be
-        stale): what a card in doubt is later compared with."""
+        stale): what a card in doubt is later compared with. None: the printer reports no counters.
+
+        Returns whether an operator asked to cancel the job meanwhile (then the card is not sent).
+        One transaction, one trip to the database thread, between the counter read and the card.
+        """
         with self.db.tx() as c:
-            c.execute("UPDATE attempts SET fed_before=?, printed_before=? WHERE job_id=? AND n=? AND outcome=?",
-                      (counters.fed, counters.printed, job_id, n, AttemptOutcome.PRINTING.value))
+            if counters is not None:
+                c.execute("UPDATE attempts SET fed_before=?, printed_before=? WHERE job_id=? AND n=? AND outcome=?",
+                          (counters.fed, counters.printed, job_id, n, AttemptOutcome.PRINTING.value))
+            row = c.execute("SELECT state_reason FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is not None and row["state_reason"] == CANCEL_REQUESTED
 
     def finish_attempt(self, job_id: str, n: int, outcome: AttemptOutcome, *, reason: str | None = None,
                        counters: Counters | None = None, actor: str = "station", note: str | None = None,
@@ -524,9 +537,35 @@ class Store:
 
     def add_printer_event(self, printer: str, state: str, reasons: builtins.list[str], job_id: str | None = None,
                           detail: str | None = None) -> None:
-        with self.db.tx() as c:
-            c.execute("INSERT INTO printer_events (at, printer, state, reasons, job_id, detail) VALUES (?,?,?,?,?,?)",
-                      (self.clock.now(), printer, state, json.dumps(reasons), job_id, detail))
+        """Write one printer history row now (on the database thread)."""
+        self.note_printer_event(printer, state, reasons, job_id, detail)
+        self.flush_printer_events()
+
+    def note_printer_event(self, printer: str, state: str, reasons: builtins.list[str], job_id: str | None = None,
+                           detail: str | None = None) -> None:
+        """Keep a printer history row, timed now, for the next `flush_printer_events` (any thread).
+
+        A printer goes printing and idle again with every card; writing each change in its own
+        commit put two extra trips to the database thread between two cards (issue 20). The
+        history is for technicians (time in each state, faults), not a promise to anyone: the
+        station flushes it within `HISTORY_FLUSH_S`, before every read of it and when it stops.
+        """
+        self._pending_events.append((self.clock.now(), printer, state, json.dumps(reasons), job_id, detail))
+
+    def flush_printer_events(self) -> int:
+        """Write the kept printer history rows in one transaction (database thread). Returns how many."""
+        rows = []
+        while self._pending_events:
+            rows.append(self._pending_events.popleft())
+        if rows:
+            try:
+                with self.db.tx() as c:
+                    c.executemany("INSERT INTO printer_events (at, printer, state, reasons, job_id, detail)"
+                                  " VALUES (?,?,?,?,?,?)", rows)
+            except BaseException:
+                self._pending_events.extendleft(reversed(rows))   # kept, in order, for the next flush
+                raise
+        return len(rows)
 
     def audit(self, actor: str, action: str, target: str | None = None, detail: object = None) -> None:
         with self.db.tx() as c:

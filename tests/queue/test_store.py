@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -270,3 +271,55 @@ def test_running_balances_are_built_from_existing_entries_on_upgrade(tmp_path: P
     assert ledger.balance(db.conn, "safe", "ktp-el") == 70
     assert ledger.hopper_card_types(db.conn, "card1") == {"ktp-el": 30}
     db.close()
+
+
+# ------------------------------------------------------------------ printer history (kept, then flushed)
+
+def _events(store: Store) -> list[tuple[float, str, str]]:
+    return [(r["at"], r["state"], r["reasons"]) for r in
+            store.db.query("SELECT at, state, reasons FROM printer_events ORDER BY at, id")]
+
+
+def test_printer_history_is_timed_when_noted_and_written_in_order_by_one_flush(store: Store) -> None:
+    times = iter([100.0, 101.0, 102.0])
+    store.clock.now = lambda: next(times)  # type: ignore[method-assign]
+    store.note_printer_event("card1", "printing", [], "J1")
+    store.note_printer_event("card1", "idle", [])
+    store.note_printer_event("card1", "stopped", ["media-jam"])
+    assert _events(store) == []   # kept, not yet written
+    assert store.flush_printer_events() == 3
+    assert _events(store) == [(100.0, "printing", "[]"), (101.0, "idle", "[]"), (102.0, "stopped", '["media-jam"]')]
+    assert store.flush_printer_events() == 0
+
+
+def test_a_failed_history_flush_keeps_its_rows_for_the_next(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.note_printer_event("card1", "printing", [], "J1")
+    store.note_printer_event("card1", "idle", [])
+    real_tx = store.db.tx
+
+    def full_disk() -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store.db, "tx", full_disk)
+    with pytest.raises(sqlite3.OperationalError):
+        store.flush_printer_events()
+    store.note_printer_event("card1", "printing", [], "J2")   # noted after the failure: stays after the rest
+    monkeypatch.setattr(store.db, "tx", real_tx)
+    assert store.flush_printer_events() == 3
+    rows = store.db.query("SELECT state, job_id FROM printer_events ORDER BY id")
+    assert [(r["state"], r["job_id"]) for r in rows] == [("printing", "J1"), ("idle", None), ("printing", "J2")]
+
+
+def test_start_counters_are_kept_and_a_cancel_request_is_reported_in_the_same_trip(store: Store) -> None:
+    stock(store, "card1", 5)
+    job, _ = store.submit(new_job(1))
+    claimed = store.claim_next("card1", {"ktp-el"}, Counters(fed=7, printed=7))
+    assert claimed is not None and claimed.id == job.id
+    n = claimed.attempts[-1].n
+    assert store.record_start_counters(job.id, n, Counters(fed=9, printed=8)) is False
+    row = store.db.query("SELECT fed_before, printed_before FROM attempts WHERE job_id=? AND n=?", (job.id, n))[0]
+    assert (row["fed_before"], row["printed_before"]) == (9, 8)
+    store.cancel(job.id)   # an operator's cancel while the card is being prepared
+    assert store.record_start_counters(job.id, n, None) is True
+    row = store.db.query("SELECT fed_before, printed_before FROM attempts WHERE job_id=? AND n=?", (job.id, n))[0]
+    assert (row["fed_before"], row["printed_before"]) == (9, 8)   # None: no counters, nothing overwritten
