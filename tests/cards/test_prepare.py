@@ -144,3 +144,17 @@ def test_a_finished_run_whose_callback_has_not_run_yet_is_settled_not_spun_on(tm
     thread.join(10)
     assert not thread.is_alive(), "prepare() spun on a finished run"
     assert p.is_prepared("j_4") and "j_4" not in p._pending
+
+
+async def test_the_pool_processes_start_with_the_preparer_not_with_the_first_card(tmp_path: Path) -> None:
+    """A spawned worker costs ~0.3 s of CPU: paid at start-up, not in the first burst of submissions."""
+    p = Preparer(tmp_path / "state", ImageStore(tmp_path / "images").dir, workers=2)
+    p.start()
+    try:
+        pool = p._pool
+        assert pool is not None
+        assert len(pool._processes) == 2   # both spawned before any card was asked for
+        assert all(proc.is_alive() for proc in pool._processes.values())
+        assert p.prepared_jobs() == set()
+    finally:
+        await p.stop()
