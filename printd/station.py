@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -96,6 +97,9 @@ class Station:
         #: the pending write of kept printer history rows (history_changed), and writes under way
         self._history_flush: asyncio.TimerHandle | None = None
         self._history_tasks: set[asyncio.Future[None]] = set()
+        #: submissions waiting for the next group commit, and the task writing them (None: idle)
+        self._submissions: list[tuple[NewJob, bool, asyncio.Future[tuple[Job, bool]]]] = []
+        self._submitting: asyncio.Future[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
         self._view = QueueView()
@@ -496,20 +500,67 @@ class Station:
 
     async def submit(self, new: NewJob, check_headroom: bool = False) -> tuple[Job, bool]:
         """Make the job durable. `check_headroom` first refuses (503) on a disk or database too full,
-        in the same trip to the database thread."""
+        in the same trip to the database thread.
 
-        def write() -> tuple[Job, bool]:
-            if check_headroom:
-                assert self.database is not None
-                self.database.check_headroom()
-            return self.store.submit(new)
-
-        job, created = await self.db(write)
+        Submissions that arrive while the database thread is writing others are written together
+        next, in one transaction with one commit (group commit, `_write_submissions`); each still
+        returns only once its own job is durable, and each succeeds or fails on its own.
+        """
+        answer: asyncio.Future[tuple[Job, bool]] = asyncio.get_running_loop().create_future()
+        self._submissions.append((new, check_headroom, answer))
+        if self._submitting is None:
+            self._submitting = asyncio.ensure_future(self._write_submissions())
+        job, created = await answer
         if created:
             self.job_changed(job)
             self.cards.accepted(job)
             self.wake_dispatcher()
         return job, created
+
+    async def _write_submissions(self) -> None:
+        """Write what was submitted, a batch per trip to the database thread, until none is waiting."""
+        try:
+            while self._submissions:
+                batch, self._submissions = self._submissions, []
+                try:
+                    results = await self.db(self._write_batch, [(new, check) for new, check, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - the commit failed: none of the batch is durable
+                    results = [exc] * len(batch)
+                for (_, _, answer), result in zip(batch, results, strict=True):
+                    if answer.done():
+                        continue   # its request went away; the job stands (idempotent by request_id)
+                    if isinstance(result, BaseException):
+                        answer.set_exception(result)
+                    else:
+                        answer.set_result(result)
+        finally:
+            self._submitting = None
+
+    def _write_batch(self, items: list[tuple[NewJob, bool]]) -> list[tuple[Job, bool] | Exception]:
+        """On the database thread: the batch in one transaction, each job under its own savepoint."""
+        assert self.database is not None
+        full: Exception | None = None
+        if any(check for _, check in items):
+            try:
+                self.database.check_headroom()
+            except Exception as exc:  # noqa: BLE001 - StoreUnavailable: refused to those that asked
+                full = exc
+        out: list[tuple[Job, bool] | Exception] = []
+        with self.database.tx() as c:
+            for new, check in items:
+                if check and full is not None:
+                    out.append(full)
+                    continue
+                c.execute("SAVEPOINT submission")
+                try:
+                    out.append(self.store.submit(new))
+                except sqlite3.Error:
+                    raise   # the database's trouble, not this job's: the whole batch fails (503 or 500)
+                except Exception as exc:  # noqa: BLE001 - this job's answer (409, 422...); the rest go on
+                    c.execute("ROLLBACK TO submission")
+                    out.append(exc)
+                c.execute("RELEASE submission")
+        return out
 
     async def get_job(self, job_id: str, client: str | None = None) -> Job:
         job = await self.db(self.store.get, job_id)

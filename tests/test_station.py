@@ -12,6 +12,7 @@ import pytest
 from printd.cards.art import sample_card
 from printd.config import parse
 from printd.drivers.base import Counters
+from printd.errors import Conflict, StoreUnavailable
 from printd.queue.models import AttemptOutcome, JobState, Priority, Resolution
 from printd.queue.store import NewJob
 from printd.station import Station
@@ -332,3 +333,42 @@ async def test_printer_history_is_written_without_a_commit_per_card_and_nothing_
     finally:
         assert reopened.database is not None
         reopened.database.close()
+
+
+async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_own_answer(tmp_path: Path) -> None:
+    """Group commit (issue 20): one transaction for the submissions waiting together, a savepoint each,
+    so one job's refusal (request_id reused for other content) leaves the rest durable."""
+    st = Station(parse(config_text(time_scale=500, seed=200, enabled=False), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        sha = st.images.put(_card(1))
+
+        def new(i: int, name: str) -> NewJob:
+            return NewJob(client="t", request_id=f"g{i}", nik=f"327401120390{i + 1:04d}", name=name,
+                          card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha, back_sha=None,
+                          callback_url=None)
+
+        await st.submit(new(0, "FIRST"))
+        trips: list[int] = []
+        real = st._write_batch
+        st._write_batch = lambda items: (trips.append(len(items)), real(items))[1]  # type: ignore[method-assign]
+        answers = await asyncio.gather(*(st.submit(new(i, "OTHER" if i == 0 else f"N{i}")) for i in range(6)),
+                                       return_exceptions=True)
+        assert isinstance(answers[0], Conflict) and answers[0].code == "request_id_conflict"
+        assert all(isinstance(a, tuple) and a[1] for a in answers[1:])
+        assert sum(trips) == 6 and len(trips) < 6   # fewer commits than jobs
+        assert {(await st.get_job(a[0].id)).name for a in answers[1:] if isinstance(a, tuple)} == {
+            f"N{i}" for i in range(1, 6)}
+
+        # a commit that fails fails every job of its batch, and none of them is stored
+        def broken(items: list[Any]) -> Any:
+            raise StoreUnavailable("database cannot persist: disk I/O error")
+
+        st._write_batch = broken  # type: ignore[method-assign]
+        failed = await asyncio.gather(*(st.submit(new(10 + i, f"X{i}")) for i in range(3)), return_exceptions=True)
+        assert all(isinstance(f, StoreUnavailable) for f in failed)
+        st._write_batch = real  # type: ignore[method-assign]
+        job, created = await st.submit(new(20, "AFTER"))   # the writer goes on after a failed batch
+        assert created and (await st.get_job(job.id)).name == "AFTER"
+    finally:
+        await st.stop()
