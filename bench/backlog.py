@@ -9,13 +9,15 @@ turn, and at each depth:
 
 - 50 more submissions with the standard two ~300 KB images (bench/submit.py's bodies) from 1 client
   and from 8 clients: p50 / p99 and jobs/s;
-- `GET /api/v1/jobs?limit=500` (operator): median of 5;
-- one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 20,
+- `GET /api/v1/jobs?limit=500` (operator): median of 15;
+- one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 60,
   with the daemon's CPU per change (less its idle CPU over as long a quiet time after);
-- `/healthz` round trips sampled every 20 ms while one printer prints: p99, an outside view of the
-  event loop's stalls (the daemon runs in its own process);
+- `/healthz` round trips sampled every 20 ms while one printer prints 50 cards: p99, an outside view
+  of the event loop's stalls (the daemon runs in its own process);
 - RSS of the daemon;
-- one printer resumed for `--cards` cards: cards/s and daemon CPU per card; then paused again. Its
+- one printer resumed for `--cards` cards, nothing else asked of the daemon but a look at the printer
+  every 0.25 s: cards/s from the resume to the last card's exit in the simulated printer's own log
+  (printed.jsonl, its wall-clock times), and daemon CPU per card; then paused again. Its
   baseline, measured right before in this process: the same simulated printer (same configuration,
   its own directory) printing as many cards back to back with nothing between them
   (`bench/card_chain.py`'s `printer_alone`): the most any station could get out of it here and now.
@@ -77,7 +79,7 @@ def fill_bodies(start: int, count: int) -> list[bytes]:
             for i in range(start, start + count)]
 
 
-def _sse_change_ms(url: str, admin: str, pid: int, rounds: int = 20) -> tuple[float, float, float]:
+def _sse_change_ms(url: str, admin: str, pid: int, rounds: int = 60) -> tuple[float, float, float]:
     """Hold/release the head job: ms from the request to its SSE event (median, max), and the daemon's
     CPU per change (its CPU over the changes less its idle CPU over as long a quiet time after)."""
     headers = {"authorization": f"Bearer {admin}"}
@@ -126,7 +128,37 @@ def _sse_change_ms(url: str, admin: str, pid: int, rounds: int = 20) -> tuple[fl
     return median(waits), max(waits), max(0.0, busy - idle) / rounds * 1000
 
 
-def _print_phase(server: Any, admin: str, cards: int) -> dict[str, Any]:
+STALL_CARDS = 50
+
+
+def _printed_log(state_dir: Path) -> list[float]:
+    """When each card came out of `card1`, by the simulated printer's own log (printed.jsonl, fsync'd)."""
+    log = state_dir / "printers" / "card1" / "printed.jsonl"
+    return sorted(json.loads(line)["at"] for line in log.read_text().splitlines() if line.strip())
+
+
+def _run_card1(c: httpx.Client, cards: int) -> float:
+    """Resume card1 until it has printed `cards` more cards, pause it; returns the wall time of the resume."""
+    printed0 = c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0
+    resumed_at = time.time()
+    c.post("/api/v1/printers/card1/resume")
+    deadline = time.monotonic() + 600
+    while True:
+        time.sleep(0.25)
+        printer = c.get("/api/v1/printers/card1").json()
+        if (printer["counters"]["today"] or 0) - printed0 >= cards:
+            break
+        if time.monotonic() > deadline or printer["state"] == "stopped":
+            raise RuntimeError(f"card1 stopped printing: {printer['state']} {printer['reasons']}")
+    c.post("/api/v1/printers/card1/pause", json={"when": "now"})
+    return resumed_at
+
+
+def _print_phase(server: Any, admin: str, cards: int, state_dir: Path) -> dict[str, Any]:
+    """Two runs of card1: STALL_CARDS cards with `/healthz` sampled every 20 ms (the event loop's stalls
+    while printing, seen from outside), then `cards` cards with nothing else asked of the daemon but a
+    look at the printer every 0.25 s: cards/s from the resume to the `cards`-th card out of the printer
+    (the simulated printer's own log), and the daemon's CPU per card over that run."""
     headers = {"authorization": f"Bearer {admin}"}
     samples: list[float] = []
     done = threading.Event()
@@ -140,30 +172,21 @@ def _print_phase(server: Any, admin: str, cards: int) -> dict[str, Any]:
                 time.sleep(0.02)
 
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as c:
-        printed0 = c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0
-        cpu0 = cpu_seconds(server.pid)
         probe = threading.Thread(target=sample, daemon=True)
         probe.start()
-        t0 = time.perf_counter()
-        c.post("/api/v1/printers/card1/resume")
-        deadline = time.monotonic() + 600
-        while True:
-            printer = c.get("/api/v1/printers/card1").json()
-            if (printer["counters"]["today"] or 0) - printed0 >= cards:
-                break
-            if time.monotonic() > deadline or printer["state"] == "stopped":
-                raise RuntimeError(f"card1 stopped printing: {printer['state']} {printer['reasons']}")
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - t0
-        c.post("/api/v1/printers/card1/pause", json={"when": "now"})
+        _run_card1(c, STALL_CARDS)
         done.set()
         probe.join()
-        printed = (c.get("/api/v1/printers/card1").json()["counters"]["today"] or 0) - printed0
-    return {"cards_per_s": printed / elapsed, "cpu_ms_per_card": (cpu_seconds(server.pid) - cpu0) / printed * 1000,
+        time.sleep(0.5)
+        cpu0 = cpu_seconds(server.pid)
+        resumed_at = _run_card1(c, cards)
+        cpu = cpu_seconds(server.pid) - cpu0
+    out_at = [t for t in _printed_log(state_dir) if t >= resumed_at]
+    return {"cards_per_s": cards / (out_at[cards - 1] - resumed_at), "cpu_ms_per_card": cpu / len(out_at) * 1000,
             "healthz_p99_ms": percentile(samples, 0.99), "healthz_p50_ms": percentile(samples, 0.5)}
 
 
-def measure(server: Any, depth: int, cards: int, serial: int) -> dict[str, Any]:
+def measure(server: Any, depth: int, cards: int, serial: int, state_dir: Path) -> dict[str, Any]:
     admin, enrollment = server.tokens["admin"], server.tokens["enrollment"]
     out: dict[str, Any] = {"depth": depth}
     one = drive(server.url, enrollment, [job_body(serial + i, "one") for i in range(50)], 1)
@@ -172,7 +195,7 @@ def measure(server: Any, depth: int, cards: int, serial: int) -> dict[str, Any]:
                submit8_p99_ms=eight["p99_ms"], submit8_jobs_s=eight["jobs_per_s"])
     with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {admin}"}, timeout=60) as c:
         times = []
-        for _ in range(5):
+        for _ in range(15):
             t0 = time.perf_counter()
             assert c.get("/api/v1/jobs", params={"limit": 500}).status_code == 200
             times.append((time.perf_counter() - t0) * 1000)
@@ -180,14 +203,14 @@ def measure(server: Any, depth: int, cards: int, serial: int) -> dict[str, Any]:
     out["change_to_sse_ms"], out["change_to_sse_max_ms"], out["cpu_ms_per_change"] = _sse_change_ms(
         server.url, admin, server.pid)
     out["rss_mb"] = rss_mb(server.pid)[0]
-    out.update(_print_phase(server, admin, cards))
+    out.update(_print_phase(server, admin, cards, state_dir))
     return out
 
 
 def run(depths: list[int], cards: int) -> dict[str, Any]:
     results = []
     with tempfile.TemporaryDirectory(prefix="printd-bench-backlog-") as tmp:
-        need = max(depths) + 3 * (cards + 200) + 1000
+        need = max(depths) + len(depths) * (cards + STALL_CARDS + 200) + 1000
         cfg = printd_config(enabled=False, time_scale=1000.0, hopper=need, seed=need,
                             extra_printer=f"ribbon_capacity = {need}\nfilm_capacity = {need}\n")
         with start_printd(cfg, Path(tmp) / "state") as server:
@@ -209,7 +232,7 @@ def run(depths: list[int], cards: int) -> dict[str, Any]:
                 prepared_s = _wait_prepared(Path(tmp) / "state", depth)
                 prepared_s += _wait_quiet(server.pid)
                 alone = printer_alone(cards, sample_card("BENCH", 1))
-                res = measure(server, depth, cards, serial)
+                res = measure(server, depth, cards, serial, Path(tmp) / "state")
                 res["printer_alone_cards_s"] = alone
                 res["fill_s"], res["fill_prepared_s"] = fill_s, prepared_s
                 serial += 1000

@@ -6,6 +6,7 @@ printer runs on that printer's own thread. The event loop only coordinates.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -55,6 +56,10 @@ log = logging.getLogger("printd.station")
 ESTIMATE_DAYS = 3
 #: how often the live queue's length is compared with the database's count, as a safety net
 QUEUE_RESYNC_S = 30.0
+#: a change is followed by a background refresh of the cached views after VIEWS_COALESCE_S, and at
+#: most once every VIEWS_MIN_INTERVAL_S while changes keep coming (reads refresh a changed view at once)
+VIEWS_COALESCE_S = 0.05
+VIEWS_MIN_INTERVAL_S = 0.25
 T = TypeVar("T")
 
 
@@ -96,6 +101,8 @@ class Station:
         self._wake: asyncio.Event | None = None
         #: the pending write of kept printer history rows (history_changed), and writes under way
         self._history_flush: asyncio.TimerHandle | None = None
+        self._views_refreshed_at = 0.0
+        self._hoppers_version = 0
         self._history_tasks: set[asyncio.Future[None]] = set()
         #: submissions waiting for the next group commit, and the task writing them (None: idle)
         self._submissions: list[tuple[NewJob, bool, asyncio.Future[tuple[Job, bool]]]] = []
@@ -317,13 +324,34 @@ class Station:
                 pass
 
     async def _refresh_views_soon(self) -> None:
-        await asyncio.sleep(0.05)   # coalesce bursts (a dispatch round, a batch of submissions)
+        # coalesce bursts (a dispatch round, a batch of submissions), and replay the estimates at most
+        # every VIEWS_MIN_INTERVAL_S in the background: a replay of the queue's next working days costs
+        # ~2 ms of the event loop, which a printer at 1000x would otherwise pay with every card. Reads
+        # do not wait for it: they refresh a changed view first (fresh_views).
+        since = time.monotonic() - self._views_refreshed_at
+        await asyncio.sleep(max(VIEWS_COALESCE_S, VIEWS_MIN_INTERVAL_S - since))
         await self.refresh_views()
 
-    async def fresh_views(self) -> None:
-        """Make the cached queue order and hopper balances current before answering a read."""
-        if self._estimates_dirty:
+    async def fresh_views(self, *, estimates: bool = True) -> None:
+        """Make the cached queue order and hopper balances current before answering a read.
+
+        `estimates=False` (the printer views): only the hopper balances and blanks used today are
+        read again; the estimates' replay (~2 ms of the event loop at a long queue) waits for a read
+        that shows them, or for the background refresh.
+        """
+        if not self._estimates_dirty:
+            return
+        if estimates:
             await self.refresh_views()
+            return
+        version = self._hoppers_version
+        hoppers, used = await self.db(self._read_hoppers)
+        if version == self._hoppers_version:   # no full refresh finished meanwhile with newer balances
+            self._view = dataclasses.replace(self._view, hoppers=hoppers, used_today=used)
+
+    def _read_hoppers(self) -> tuple[dict[str, dict[str, int]], int]:
+        """On the database thread: each printer's hopper by the ledger, and the blanks used today."""
+        return {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store)
 
     async def refresh_views(self) -> None:
         """Read hopper balances on the db thread; estimates are replayed from the live queue's head.
@@ -342,7 +370,7 @@ class Station:
             entries = None
             if first or (resync and self.store.count(state=JobState.QUEUED.value) != expected):
                 entries = self.store.queue_entries()
-            return entries, {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store)
+            return entries, *self._read_hoppers()
 
         self._estimates_dirty = False
         version = self.queue.version
@@ -356,6 +384,8 @@ class Station:
                                 for p, d, r, q, i, t, du, cl in entries)
             self._queue_synced_at = time.monotonic()
         self._view = self._queue_view(hoppers, used)
+        self._hoppers_version += 1
+        self._views_refreshed_at = time.monotonic()
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
         """The job's images, read on the default thread pool (files: the database thread stays free)."""

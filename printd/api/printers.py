@@ -19,14 +19,14 @@ Technician = Annotated[Principal, Depends(require(Role.TECHNICIAN))]
 @router.get("", summary="All printers")
 async def list_printers(request: Request, _: Staff) -> list[dict[str, Any]]:
     station = request.app.state.station
-    await station.fresh_views()
+    await station.fresh_views(estimates=False)
     return [station.printer_view(w) for w in station.workers.values()]
 
 
 @router.get("/{name}", summary="One printer")
 async def get_printer(name: str, request: Request, _: Staff) -> dict[str, Any]:
     station = request.app.state.station
-    await station.fresh_views()
+    await station.fresh_views(estimates=False)
     return station.printer_view(station.worker(name))
 
 

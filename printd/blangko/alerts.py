@@ -18,6 +18,7 @@ Only card types the station uses are checked: those with blanks, in a printer's 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,10 +114,16 @@ def compute_alerts(balances: Mapping[str, Mapping[str, Any]], pending: Mapping[s
     return sorted(out)
 
 
-def _pending(store: Any) -> dict[str, int]:
-    rows = store.db.query("SELECT card_type, COUNT(*) FROM jobs WHERE state IN ('queued', 'printing')"
-                          " GROUP BY card_type")
-    return {r[0]: int(r[1]) for r in rows}
+def _pending(station: Any) -> dict[str, int]:
+    """Jobs waiting for a blank or on one now, per card type: the live queue's counts (kept with every
+    change, resynchronised with the database every QUEUE_RESYNC_S) and the cards in the printers. A
+    COUNT over the jobs table here cost the database thread ~1 ms per 2,000 queued jobs at every event
+    (issue 20)."""
+    pending = collections.Counter(station.queue.by_card_type())
+    for w in station.workers.values():
+        if w.current_job is not None:
+            pending[w.current_job.card_type] += 1
+    return dict(pending)
 
 
 def snapshots(station: Any) -> list[PrinterSnapshot]:
@@ -135,7 +142,7 @@ async def evaluate(station: Any, balances: Mapping[str, Mapping[str, Any]] | Non
     """The station's alerts now."""
     if balances is None:
         balances = await station.db(station.stock.balances)
-    pending = await station.db(_pending, station.store)
+    pending = _pending(station)
     overdue = await station.db(custody_overdue, station.store.db, station.clock.day())
     return compute_alerts(balances, pending, snapshots(station), station.settings.stock, overdue)
 

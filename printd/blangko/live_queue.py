@@ -15,6 +15,7 @@ GIL keeps safe: at worst that position is one change behind.
 """
 from __future__ import annotations
 
+import collections
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class LiveQueue:
         #: by sequence number (unique per job, the key's last term)
         self._by_seq: dict[int, Entry] = {}
         self._key_of: dict[str, OrderKey] = {}
+        #: queued jobs per card type, kept with every change (the stock alerts read it for each event)
+        self._types: collections.Counter[str] = collections.Counter()
         #: bumped at every change; views computed from an older version are stale
         self.version = 0
 
@@ -62,7 +65,12 @@ class LiveQueue:
         self._by_seq = {e.key[-1]: e for e in entries}
         self._key_of = {e.job_id: e.key for e in self._by_seq.values()}
         self._keys = sorted(self._key_of.values())
+        self._types = collections.Counter(e.card_type for e in self._by_seq.values())
         self.version += 1
+
+    def by_card_type(self) -> dict[str, int]:
+        """How many jobs of each card type are queued. O(card types)."""
+        return {t: n for t, n in self._types.items() if n > 0}
 
     def update(self, job: Job) -> bool:
         """Follow one job's change; True when the order changed. O(log n) plus one list move."""
@@ -82,6 +90,7 @@ class LiveQueue:
             insort(keys, entry.key)  # pemula ahead of today's others, urgent, a job back in the queue
         self._by_seq[entry.key[-1]] = entry
         self._key_of[entry.job_id] = entry.key
+        self._types[entry.card_type] += 1
         self.version += 1
         return True
 
@@ -91,6 +100,7 @@ class LiveQueue:
             del self._keys[i]
         del self._by_seq[entry.key[-1]]
         del self._key_of[entry.job_id]
+        self._types[entry.card_type] -= 1
         self.version += 1
 
     def position(self, job_id: str) -> int | None:

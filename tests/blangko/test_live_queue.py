@@ -19,7 +19,7 @@ REASONS = ("new", "data_change", "lost", "damaged", "renewal")
 def _job(seq: int, state: JobState = JobState.QUEUED, urgent: bool = False, day: str = DAYS[0],
          reason: str = "lost") -> Job:
     return Job(id=f"j{seq}", seq=seq, client="c", request_id=f"r{seq}", content_hash="h", nik="n",
-               nik_masked="m", name="x", card_type="ktp-el", reason=reason,
+               nik_masked="m", name="x", card_type="kia" if seq % 3 == 0 else "ktp-el", reason=reason,
                priority=Priority.URGENT if urgent else Priority.NORMAL, state=state, state_reason=None,
                printer=None, front_sha="f", back_sha=None, callback_url=None, created_at=0.0, updated_at=0.0,
                printed_at=None, final_at=None, day=day)
@@ -55,6 +55,9 @@ def test_order_and_positions_match_the_sql_order(changes: list[tuple[int, JobSta
         order = _sql_order(truth)
         assert [j for j, _, _ in q.order()] == order
         assert len(q) == len(order)
+        # the stock alerts' "pending" counts come from here, not from a COUNT over the jobs table
+        queued = [j.card_type for j in truth.values() if j.state == JobState.QUEUED]
+        assert q.by_card_type() == {t: queued.count(t) for t in set(queued)}
     for i, job_id in enumerate(_sql_order(truth)):
         assert q.position(job_id) == i + 1
     assert q.position("j999") is None
