@@ -129,6 +129,8 @@ class Station:
         self.job_view_extras: list[Callable[[Job], dict[str, Any]]] = []
         #: fields added to every job object, the webhook body's too (cheap, safe on the database thread)
         self.job_view_fields: list[Callable[[Job], dict[str, Any]]] = []
+        #: run on the database thread over a listing's jobs, so their view fields need no read each
+        self.job_loaders: list[Callable[[Store, list[Job]], None]] = []
         #: called with (printer, seconds) after each successful claim (metrics)
         self.claim_observers: list[Callable[[str, float], None]] = []
         #: every long-running task (workers, dispatcher, webhook delivery, retention) runs under it

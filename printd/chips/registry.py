@@ -94,6 +94,17 @@ class ChipRegistry:
         rows = self.store.db.query("SELECT * FROM chips WHERE job_id = ? ORDER BY attempt_n, updated_at", (job_id,))
         return [Chip.from_row(r) for r in rows]
 
+    def for_jobs(self, job_ids: list[str]) -> dict[str, list[Chip]]:
+        """`for_job` of many jobs in a few queries (a listing's page): job id -> its chips, in order."""
+        out: dict[str, list[Chip]] = {j: [] for j in job_ids}
+        for i in range(0, len(job_ids), 500):
+            chunk = job_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.store.db.query(f"SELECT * FROM chips WHERE job_id IN ({marks})"
+                                         " ORDER BY attempt_n, updated_at", tuple(chunk)):
+                out[r["job_id"]].append(Chip.from_row(r))
+        return out
+
     def get(self, uid: str) -> Chip | None:
         rows = self.store.db.query("SELECT * FROM chips WHERE uid = ?", (uid,))
         return Chip.from_row(rows[0]) if rows else None

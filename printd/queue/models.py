@@ -164,6 +164,9 @@ class Job:
     final_at: float | None
     purged: bool = False
     attempts: list[Attempt] = field(default_factory=list)
+    #: the chip registry's rows for this job when they were read with it on the database thread (a
+    #: listing: printd/chips/service.py `preload`); None: not read, the job view reads them itself
+    chips: list[Any] | None = None
     #: the station day it was submitted (YYYY-MM-DD): part of the queue's order (queue/rationing.py ORDER)
     day: str = ""
 

@@ -55,3 +55,36 @@ def test_a_claimed_job_shows_its_chip(tmp_path: Path) -> None:
     # as the job object of a later read would be built: the job row as loaded, whatever its attempts field
     view = st.job_view(st.store.get(printed.id), extras=False)
     assert view["chip_uid"] == "04A1B2C3D40000" and len(view["chips"]) == 1
+
+
+def test_a_listing_reads_its_jobs_chips_with_the_jobs_not_one_job_at_a_time(tmp_path: Path) -> None:
+    """GET /api/v1/jobs: the page's chips are read on the database thread with its jobs (issue 20: a page
+    of 500 printed jobs made 500 reads on the event loop), and show the same as a job's own view."""
+    _, st = _app(tmp_path)
+    st.stock.receive("ktp-el", 10, "BAST-1", "op")
+    st.stock.load("card1", "ktp-el", 10, "op")
+    ids = []
+    for i in range(3):
+        st.store.submit(NewJob(client="siak", request_id=f"R{i}", nik=f"327401120390000{i + 1}", name="N",
+                               card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha="a" * 64,
+                               back_sha=None, callback_url=None))
+        claimed = st.store.claim_next("card1", ["ktp-el"], Counters(fed=i, printed=i))
+        assert claimed is not None
+        st.store.finish_attempt(claimed.id, 1, AttemptOutcome.PRINTED, counters=Counters(fed=i + 1, printed=i + 1))
+        if i != 1:
+            ChipRegistry(st.store).record_encoding(claimed.id, 1, f"04A1B2C3D4000{i}", True, None, "siak")
+        ids.append(claimed.id)
+    one_by_one = [st.job_view(st.store.get(j), extras=False) for j in ids]
+    jobs = st.store.list()
+    for load in st.job_loaders:
+        load(st.store, jobs)
+    reads: list[str] = []
+    assert st.database is not None
+    st.database.conn.set_trace_callback(reads.append)
+    try:
+        listed = [st.job_view(j, extras=False) for j in jobs]
+    finally:
+        st.database.conn.set_trace_callback(None)
+    assert reads == []
+    assert [(v["chip_uid"], v["chips"]) for v in listed] == [(v["chip_uid"], v["chips"]) for v in one_by_one]
+    assert [v["chip_uid"] for v in listed] == ["04A1B2C3D40000", None, "04A1B2C3D40002"]
