@@ -268,6 +268,15 @@ class Station:
 
     # ------------------------------------------------------------------ Host protocol (for workers)
 
+    def for_view(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """On the database thread: `fn`'s job (or None) with what its view reads (chips) read now too,
+        so the event the change publishes does not read the database on the event loop (issue 20)."""
+        job = fn(*args, **kwargs)
+        if isinstance(job, Job):
+            for load in self.job_loaders:
+                load(self.store, [job])
+        return job
+
     def history_changed(self) -> None:
         """A printer history row is waiting: write it (with any others) within HISTORY_FLUSH_S."""
         if self._history_flush is None and not self._stopping:
@@ -498,7 +507,8 @@ class Station:
             if not worker.able:
                 continue
             t0 = time.perf_counter()
-            job = await self.db(self.store.claim_next, worker.name, cand.card_types, worker.counters, self.gate)
+            job = await self.db(self.for_view, self.store.claim_next, worker.name, cand.card_types, worker.counters,
+                                self.gate)
             if job is None:
                 continue
             elapsed = time.perf_counter() - t0

@@ -46,6 +46,8 @@ T = TypeVar("T")
 #: the attempt's reason when the images exist but cannot be read now (I/O error, out of descriptors):
 #: the job goes back to the queue, unlike IMAGES_MISSING, and the printer waits until reading works
 IMAGES_UNREADABLE = "images-unreadable"
+#: after a card printed cleanly, the printer is polled this much later (the next card may start first)
+AFTER_CARD_POLL_S = 0.05
 
 
 class Host(Protocol):
@@ -59,6 +61,7 @@ class Host(Protocol):
     def job_changed(self, job: Job) -> None: ...
     def wake_dispatcher(self) -> None: ...
     def history_changed(self) -> None: ...
+    def for_view(self, fn: Callable[..., Job], *args: Any, **kwargs: Any) -> Job: ...
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]: ...
     async def prepared_card(self, job: Job, worker: PrinterWorker) -> object | None: ...
     async def settle_in_doubt(self, worker: PrinterWorker) -> bool: ...
@@ -393,6 +396,8 @@ class PrinterWorker:
         outcome: AttemptOutcome
         reason: str | None = None
         counters: Counters | None = None
+        clean = False
+        updated: Job | None = None
         try:
             # the images, the prepared card and the printer's fresh counters at once: files, the
             # preparation and the printer's thread are three different places (issue 20)
@@ -425,9 +430,9 @@ class PrinterWorker:
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
             updated = await self._record(job, attempt, outcome, reason, counters)
-            self.host.job_changed(updated)
             if outcome == AttemptOutcome.PRINTED:
                 self.cards_today += 1
+                clean = True
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -438,9 +443,19 @@ class PrinterWorker:
             if self.pause_after_current:
                 self.pause_after_current = False
                 self.enabled = False
-            self._publish_if_changed()
-            self.poll_soon()
+            loop = asyncio.get_running_loop()
+            if clean:
+                # a next card reads the status itself before it is sent: poll once it has started (then
+                # the poll waits for the card) rather than in the middle of its claim (issue 20)
+                loop.call_later(AFTER_CARD_POLL_S, self.poll_soon)
+            else:
+                self.poll_soon()   # a fault, a cancel, a card not sent: show the printer as it is now
             self.host.wake_dispatcher()
+            # the views and events of this card's end (~0.5 ms of the event loop) run right after the
+            # dispatcher has sent the next claim to the database thread, not before it (issue 20)
+            loop.call_soon(self._publish_if_changed)
+            if updated is not None:
+                loop.call_soon(self.host.job_changed, updated)
 
     async def _fresh_status(self, job: Job) -> PrinterStatus | tuple[AttemptOutcome, str]:
         """Read the printer's status now, just before the card is sent.
@@ -499,8 +514,8 @@ class PrinterWorker:
         delay = 0.5
         while True:
             try:
-                return await self.host.db(self.host.store.finish_attempt, job.id, attempt, outcome, reason=reason,
-                                          counters=counters)
+                return await self.host.db(self.host.for_view, self.host.store.finish_attempt, job.id, attempt,
+                                          outcome, reason=reason, counters=counters)
             except StoreUnavailable as exc:
                 log.error("%s: cannot record job %s (%s); retrying in %.0f s", self.name, job.id, exc, delay)
                 await asyncio.sleep(delay)
