@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import footprint, fuzz_report, latency, submit
+from bench import card_chain, footprint, fuzz_report, latency, submit
 from bench.harness import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -28,6 +28,13 @@ def test_submit_smallest() -> None:
     assert res["runs"][0]["printd"]["statuses"] == {201: 5}
     assert 250 < m["png_kb"] < 350   # the noisy cards really are ~300 KB
     assert "| total time (s) |" in submit.render(res)
+
+
+async def test_card_chain_smallest() -> None:
+    from printd.cards.art import sample_card
+
+    assert card_chain.printer_alone(3, sample_card("BENCH", 1)) > 0
+    assert await card_chain.through_station(5, 3) > 0
 
 
 def test_latency_smallest() -> None:
