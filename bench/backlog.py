@@ -14,7 +14,7 @@ turn, and at each depth:
   loads): median of 15 each;
 - one state change (hold, then release, of the job at the head) to its SSE `job` event: median of 60,
   with the daemon's CPU per change (less its idle CPU over as long a quiet time after);
-- `/healthz` round trips sampled every 20 ms while one printer prints 50 cards: p99, an outside view
+- `/healthz` round trips sampled every 20 ms while one printer prints 150 cards: p99, an outside view
   of the event loop's stalls (the daemon runs in its own process);
 - RSS of the daemon;
 - one printer resumed for `--cards` cards, nothing else asked of the daemon but a look at the printer
@@ -130,7 +130,7 @@ def _sse_change_ms(url: str, admin: str, pid: int, rounds: int = 60) -> tuple[fl
     return median(waits), max(waits), max(0.0, busy - idle) / rounds * 1000
 
 
-STALL_CARDS = 50
+STALL_CARDS = 150
 
 
 def _printed_log(state_dir: Path) -> list[float]:

@@ -56,6 +56,8 @@ log = logging.getLogger("printd.station")
 ESTIMATE_DAYS = 3
 #: how often the live queue's length is compared with the database's count, as a safety net
 QUEUE_RESYNC_S = 30.0
+#: a count that differs is checked again this much later, and only a difference that lasts reloads
+QUEUE_SUSPECT_S = 1.0
 #: a change is followed by a background refresh of the cached views after VIEWS_COALESCE_S, and at
 #: most once every VIEWS_MIN_INTERVAL_S while changes keep coming (reads refresh a changed view at once)
 VIEWS_COALESCE_S = 0.05
@@ -103,6 +105,8 @@ class Station:
         self._history_flush: asyncio.TimerHandle | None = None
         self._views_refreshed_at = 0.0
         self._hoppers_version = 0
+        #: when the live queue's length was first seen to differ from the database's count (None: it agrees)
+        self._queue_suspect: float | None = None
         self._history_tasks: set[asyncio.Future[None]] = set()
         #: submissions waiting for the next group commit, and the task writing them (None: idle)
         self._submissions: list[tuple[NewJob, bool, asyncio.Future[tuple[Job, bool]]]] = []
@@ -368,32 +372,51 @@ class Station:
         """Read hopper balances on the db thread; estimates are replayed from the live queue's head.
 
         Every QUEUE_RESYNC_S, a safety net: the live queue's length is compared with the database's
-        count of queued jobs, and on a difference (a change the station did not see) it is reloaded.
+        count of queued jobs, and if they still differ a second later (a change the station did not
+        see, not one on its way: a commit whose job the loop has not followed yet), it is reloaded.
+        A reload reads every queued row (~50 ms of the database thread at 20,000): it must not run
+        for a difference that a burst of submissions or a printing printer makes for a moment.
         """
         if self.store is None:
             return
-        resync = time.monotonic() - self._queue_synced_at > QUEUE_RESYNC_S
-        expected = len(self.queue)
+        now = time.monotonic()
         first = self._queue_synced_at == 0.0
+        resync = first or now - self._queue_synced_at > QUEUE_RESYNC_S
+        expected = len(self.queue)
+        lasting = self._queue_suspect is not None and now - self._queue_suspect >= QUEUE_SUSPECT_S
 
-        def read() -> tuple[list[tuple[str, str, str, int, str, str, bool, str]] | None,
+        def read() -> tuple[list[tuple[str, str, str, int, str, str, bool, str]] | None, int | None,
                             dict[str, dict[str, int]], int]:
-            entries = None
-            if first or (resync and self.store.count(state=JobState.QUEUED.value) != expected):
-                entries = self.store.queue_entries()
-            return entries, *self._read_hoppers()
+            entries = count = None
+            if resync:
+                count = None if first else self.store.count(state=JobState.QUEUED.value)
+                if first or (lasting and count != expected):
+                    entries = self.store.queue_entries()
+            return entries, count, *self._read_hoppers()
 
         self._estimates_dirty = False
         version = self.queue.version
-        entries, hoppers, used = await self.db(read)
-        if resync and self.queue.version == version:   # no change raced the read
-            if entries is not None:
+        entries, count, hoppers, used = await self.db(read)
+        if resync:
+            if self.queue.version != version:
+                # a change raced the read: look again in a second rather than at every refresh
+                self._queue_synced_at = time.monotonic() - QUEUE_RESYNC_S + QUEUE_SUSPECT_S
+            elif entries is not None:
                 if not first:
                     log.info("the queue view was resynchronised (%d queued, %d in view)",
-                                len(entries), expected)
+                             len(entries), expected)
                 self.queue.load(QueueEntry(order_key(p, d, r, q), i, t, du, r, cl)
                                 for p, d, r, q, i, t, du, cl in entries)
-            self._queue_synced_at = time.monotonic()
+                self._queue_synced_at, self._queue_suspect = time.monotonic(), None
+            elif count != expected:
+                # it differs now: reload if it still differs QUEUE_SUSPECT_S from now
+                if self._queue_suspect is None:
+                    self._queue_suspect = time.monotonic()
+                self._queue_synced_at = time.monotonic() - QUEUE_RESYNC_S + QUEUE_SUSPECT_S
+                # so the check comes back even if nothing else changes meanwhile
+                asyncio.get_running_loop().call_later(QUEUE_SUSPECT_S * 1.05, self._views_changed)
+            else:
+                self._queue_synced_at, self._queue_suspect = time.monotonic(), None
         self._view = self._queue_view(hoppers, used)
         self._hoppers_version += 1
         self._views_refreshed_at = time.monotonic()

@@ -372,3 +372,55 @@ async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_ow
         assert created and (await st.get_job(job.id)).name == "AFTER"
     finally:
         await st.stop()
+
+
+async def test_the_live_queue_follows_a_change_it_did_not_see_but_not_one_on_its_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resync safety net (issue 20): a queued job written behind the station's back is picked up once
+    the count still differs QUEUE_SUSPECT_S later; a difference that is gone by then reads nothing more
+    than a count (a reload reads every queued row: ~50 ms of the database thread at 20,000)."""
+    import printd.station as station_module
+
+    monkeypatch.setattr(station_module, "QUEUE_RESYNC_S", 0.3)
+    monkeypatch.setattr(station_module, "QUEUE_SUSPECT_S", 0.3)
+    st = Station(parse(config_text(time_scale=500, seed=200, enabled=False), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        await submit(st, 1)
+        loads: list[int] = []
+        real_entries = st.store.queue_entries
+
+        def entries() -> Any:
+            rows = real_entries()
+            loads.append(len(rows))
+            return rows
+
+        st.store.queue_entries = entries  # type: ignore[method-assign]
+        # a transient difference: the database is one job ahead only for a moment
+        real_count = st.store.count
+        ahead = {"n": 1}
+
+        def count(**kw: Any) -> int:
+            n = real_count(**kw)
+            return n + ahead.pop("n", 0)
+
+        st.store.count = count  # type: ignore[method-assign]
+        await asyncio.sleep(0.4)
+        await st.refresh_views()   # differs now...
+        await asyncio.sleep(0.7)
+        await st.refresh_views()   # ...and not any more: no reload
+        assert loads == []
+        # a job the station never saw (another writer): reloaded once the difference lasts
+        assert st.database is not None
+        hidden = st.store.submit(NewJob(client="t", request_id="hidden", nik="3274011203909999", name="H",
+                                        card_type="ktp-el", reason="new", priority=Priority.NORMAL,
+                                        front_sha=st.images.put(_card(2)), back_sha=None, callback_url=None))[0]
+        assert st.queue.position(hidden.id) is None
+        async def seen() -> bool:
+            await st.refresh_views()   # what any read or change does
+            return st.queue.position(hidden.id) is not None
+
+        await until(seen, timeout=10, what="resynchronised")
+        assert loads and loads[-1] == 2
+    finally:
+        await st.stop()
