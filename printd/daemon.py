@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import gc
 import logging
 import socket
 import time
@@ -125,6 +126,10 @@ async def _serve(settings: Settings, state_dir: Path, app_hooks: list[object]) -
             status = StatusLine(station)
             helpers.append(station.supervisor.spawn("status-line", status.refresh_forever))
             await asyncio.sleep(0)
+            # everything made to start (modules, the app, its schemas, a backlog read at start) lives as
+            # long as the daemon: the cycle collector need not walk it again. A full collection of the
+            # started daemon took 50-100 ms (docs/benchmarks.md, issue 20), a pause in every request then
+            gc.freeze()
             notifier.ready(status() if status.text != "starting" else "ready")
             # a task that cannot recover stops the pings: systemd then restarts the daemon
             helpers.append(asyncio.create_task(watchdog_loop(notifier, status,
