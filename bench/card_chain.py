@@ -24,14 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import describe_machine, machine, printd_config
-from bench.submit import bench_nik
+from bench.harness import describe_machine, fill_queue, machine, printd_config
 from printd.cards.art import sample_card
 from printd.config import MockPrinterConfig, parse
 from printd.drivers.base import Card
 from printd.drivers.mock import MockPrinter
-from printd.queue.models import Priority
-from printd.queue.store import NewJob
 from printd.station import Station
 
 TIME_SCALE = 1000.0
@@ -58,15 +55,7 @@ async def through_station(depth: int, cards: int) -> float:
     with tempfile.TemporaryDirectory(prefix="printd-bench-chain-") as tmp:
         settings = parse(printd_config(enabled=False, time_scale=TIME_SCALE, hopper=cards + 10,
                                        seed=depth + cards), "<bench>")
-        seed = Station(settings, Path(tmp))
-        seed.open_store()
-        sha = seed.images.put(sample_card("BENCH", 1))
-        for i in range(depth):
-            seed.store.submit(NewJob(client="bench", request_id=f"r{i}", nik=bench_nik(i), name="N",
-                                     card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
-                                     back_sha=None, callback_url=None))
-        assert seed.database is not None
-        seed.database.close()
+        fill_queue(settings, Path(tmp), depth)
         st = Station(settings, Path(tmp))
         await st.start()
         try:

@@ -19,12 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import printd_config
-from bench.submit import bench_nik
-from printd.cards.art import sample_card
+from bench.harness import fill_queue, printd_config
 from printd.config import parse
-from printd.queue.models import Priority
-from printd.queue.store import NewJob
 from printd.station import Station
 
 
@@ -32,15 +28,7 @@ async def measure(depth: int, changes: int) -> float:
     """ms of CPU per state change with `depth` jobs queued."""
     with tempfile.TemporaryDirectory(prefix="printd-bench-change-") as tmp:
         settings = parse(printd_config(enabled=False, time_scale=1000.0), "<bench>")
-        seed = Station(settings, Path(tmp))
-        seed.open_store()
-        sha = seed.images.put(sample_card("BENCH", 1))
-        for i in range(depth):
-            seed.store.submit(NewJob(client="bench", request_id=f"r{i}", nik=bench_nik(i), name="N",
-                                     card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
-                                     back_sha=None, callback_url=None))
-        assert seed.database is not None
-        seed.database.close()
+        fill_queue(settings, Path(tmp), depth)
         st = Station(settings, Path(tmp))
         await st.start()
         try:

@@ -306,3 +306,23 @@ def serve_in_thread(config: str, state_dir: Path) -> Iterator[InProcess]:
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def fill_queue(settings: Any, state_dir: Path, depth: int) -> None:
+    """Write `depth` queued single-sided jobs (one sample card) straight through the store of a station
+    that is not running: the set-up of the in-process benches, not something they measure."""
+    from bench.submit import bench_nik
+    from printd.cards.art import sample_card
+    from printd.queue.models import Priority
+    from printd.queue.store import NewJob
+    from printd.station import Station
+
+    seed = Station(settings, state_dir)
+    seed.open_store()
+    sha = seed.images.put(sample_card("BENCH", 1))
+    for i in range(depth):
+        seed.store.submit(NewJob(client="bench", request_id=f"r{i}", nik=bench_nik(i), name="N", card_type="ktp-el",
+                                 reason="new", priority=Priority.NORMAL, front_sha=sha, back_sha=None,
+                                 callback_url=None))
+    assert seed.database is not None
+    seed.database.close()

@@ -209,3 +209,23 @@ def all_jobs(c: httpx.Client) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
         if not cursor:
             return items
+
+
+def mock_and_evolis(dialect: str = "guide") -> str:
+    """`[printers]` for a simulated printer `card1` beside an emulated Evolis `evo1` of the given dialect,
+    both KTP-el retransfer printers at 400x (for config_text's `printers`)."""
+    return f"""
+[printers.card1]
+driver = "mock"
+time_scale = 400
+hopper_capacity = 200
+
+[printers.evo1]
+driver = "evolis"
+transport = "emulator"
+# the emulated Evolis stands in for a second KTP-el printer here: an Evolis is direct-to-card by default
+technology = "retransfer"
+time_scale = 400
+timeout_s = 10
+dialect = "{dialect}"
+"""

@@ -1,9 +1,6 @@
 """The structure check at submission: what it refuses without decoding a pixel, and what it lets through."""
 from __future__ import annotations
 
-import base64
-import io
-import re
 import struct
 import zlib
 from pathlib import Path
@@ -15,36 +12,8 @@ from PIL import Image, ImageFile
 from printd.cards.checks import MAX_SCANS, check_card_image
 from printd.cards.structure import StructureError, read_structure
 from printd.errors import Invalid
+from tests.cards.images import b64, jpeg_segments, noise_card
 from tests.support import config_text, daemon_thread, job_payload
-
-_SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7]")
-
-
-def _card(fmt: str = "PNG", size: tuple[int, int] = (1012, 638), **save: Any) -> bytes:
-    img = Image.effect_noise(size, 40).convert("RGB")
-    buf = io.BytesIO()
-    img.save(buf, fmt, **save)
-    return buf.getvalue()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
-
-
-def _segments(jpeg: bytes) -> list[tuple[int, int, int]]:
-    """(marker, start, end) of each JPEG segment, a scan including its entropy-coded data."""
-    out, pos = [], 2
-    while True:
-        while jpeg[pos] == 0xFF:
-            pos += 1
-        marker, start = jpeg[pos], pos - 1
-        pos += 1
-        if marker == 0xD9:
-            return out
-        pos += struct.unpack_from(">H", jpeg, pos)[0]
-        if marker == 0xDA:
-            pos = _SCAN_END.search(jpeg, pos).start()   # type: ignore[union-attr]
-        out.append((marker, start, pos))
 
 
 def scan_bomb(copies: int = 3000) -> bytes:
@@ -53,8 +22,8 @@ def scan_bomb(copies: int = 3000) -> bytes:
     Built as such bombs are: a real progressive file with one small scan (its Huffman table and
     scan header) repeated; libjpeg decodes each repeat as another pass over the image.
     """
-    jpeg = _card("JPEG", (2048, 1291), progressive=True, quality=85)
-    segs = _segments(jpeg)
+    jpeg = noise_card("JPEG", (2048, 1291), progressive=True, quality=85)
+    segs = jpeg_segments(jpeg)
     i = min((k for k, s in enumerate(segs) if s[0] == 0xDA and segs[k - 1][0] == 0xC4),
             key=lambda k: segs[k][2] - segs[k][1])
     repeat = jpeg[segs[i - 1][1]:segs[i][2]]
@@ -73,16 +42,16 @@ def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_good_png_and_jpeg_pass_without_decoding(no_decoding: None) -> None:
-    for ctype, raw in (("image/png", _card("PNG")), ("image/jpeg", _card("JPEG", quality=90)),
-                       ("image/jpeg", _card("JPEG", progressive=True, quality=90))):
-        assert check_card_image(ctype, _b64(raw), "front") == raw
+    for ctype, raw in (("image/png", noise_card("PNG")), ("image/jpeg", noise_card("JPEG", quality=90)),
+                       ("image/jpeg", noise_card("JPEG", progressive=True, quality=90))):
+        assert check_card_image(ctype, b64(raw), "front") == raw
 
 
 def test_the_scan_bomb_is_refused_without_decoding(no_decoding: None) -> None:
     bomb = scan_bomb()
     assert len(bomb) > 1_000_000
     with pytest.raises(Invalid) as err:
-        check_card_image("image/jpeg", _b64(bomb), "front")
+        check_card_image("image/jpeg", b64(bomb), "front")
     assert err.value.code == "invalid_image" and err.value.field == "front.data"
     assert f"more than {MAX_SCANS} scans" in str(err.value)
 
@@ -92,12 +61,12 @@ def test_many_scans_on_a_large_image_are_bounded_by_decode_work() -> None:
     bomb = scan_bomb(copies=50)
     assert read_structure(bomb, max_scans=10_000).scans <= MAX_SCANS
     with pytest.raises(Invalid, match="passes over 2048x1291 px"):
-        check_card_image("image/jpeg", _b64(bomb), "front")
+        check_card_image("image/jpeg", b64(bomb), "front")
 
 
 def test_declared_type_must_match_the_magic_bytes() -> None:
     with pytest.raises(Invalid, match="declared image/jpeg but the data is PNG"):
-        check_card_image("image/jpeg", _b64(_card("PNG")), "back")
+        check_card_image("image/jpeg", b64(noise_card("PNG")), "back")
 
 
 def _rechunk(png: bytes, kind: bytes, body: bytes | None = None, fix_crc: bool = True) -> bytes:
@@ -124,7 +93,7 @@ def _rechunk(png: bytes, kind: bytes, body: bytes | None = None, fix_crc: bool =
 ])
 def test_malformed_png_is_refused(mutate: Any, message: str) -> None:
     with pytest.raises(StructureError, match=message):
-        read_structure(mutate(_card("PNG")), max_scans=MAX_SCANS)
+        read_structure(mutate(noise_card("PNG")), max_scans=MAX_SCANS)
 
 
 @pytest.mark.parametrize("mutate,message", [
@@ -135,14 +104,14 @@ def test_malformed_png_is_refused(mutate: Any, message: str) -> None:
 ])
 def test_malformed_jpeg_is_refused(mutate: Any, message: str) -> None:
     with pytest.raises(StructureError, match=message):
-        read_structure(mutate(_card("JPEG", quality=80)), max_scans=MAX_SCANS)
+        read_structure(mutate(noise_card("JPEG", quality=80)), max_scans=MAX_SCANS)
 
 
 def test_a_png_whose_pixels_do_not_decode_passes_the_structure_check() -> None:
     """The contract's split: chunks whole and CRCs right, but the compressed pixels are garbage. The
     structure check lets it through; preparation (tests/cards/test_prepare.py) finds it."""
-    png = _rechunk(_card("PNG"), b"IDAT", b"\x78\x9c" + b"\x13\x37" * 500)
-    assert check_card_image("image/png", _b64(png), "front") == png
+    png = _rechunk(noise_card("PNG"), b"IDAT", b"\x78\x9c" + b"\x13\x37" * 500)
+    assert check_card_image("image/png", b64(png), "front") == png
 
 
 @pytest.mark.e2e
@@ -150,7 +119,7 @@ def test_the_daemon_refuses_the_scan_bomb_with_422_and_stores_nothing(tmp_path: 
     """Issue 14, item 9, against the real daemon: the bomb is a 422 invalid_image, no job, no image file."""
     bomb = scan_bomb()
     with daemon_thread(config_text(), tmp_path / "state") as d, d.client(d.enrollment) as c:
-        r = c.post("/api/v1/jobs", json=job_payload(1, front={"content_type": "image/jpeg", "data": _b64(bomb)}))
+        r = c.post("/api/v1/jobs", json=job_payload(1, front={"content_type": "image/jpeg", "data": b64(bomb)}))
         assert r.status_code == 422, r.text
         assert r.json()["error"]["code"] == "invalid_image" and r.json()["error"]["field"] == "front.data"
         assert c.get("/api/v1/jobs").json()["items"] == []

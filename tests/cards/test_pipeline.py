@@ -24,24 +24,18 @@ from printd.cards.prepare import Preparer
 from printd.drivers.evolis.panels import separate_front
 from printd.queue.images import ImageStore
 from printd.queue.models import Job, JobState, Priority
-from tests.support import Daemon, config_text, daemon_thread, job_payload, printed_log, wait_for
+from tests.support import (
+    Daemon,
+    config_text,
+    daemon_thread,
+    job_payload,
+    mock_and_evolis,
+    printed_log,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
-MIXED = """
-[printers.card1]
-driver = "mock"
-time_scale = 400
-hopper_capacity = 200
-
-[printers.evo1]
-driver = "evolis"
-transport = "emulator"
-# the emulated Evolis stands in for a second KTP-el printer here: an Evolis is direct-to-card by default
-technology = "retransfer"
-time_scale = 400
-timeout_s = 10
-"""
 
 
 def undecodable_png() -> str:
@@ -131,7 +125,7 @@ def _prepared(d: Daemon, job_id: str) -> set[str]:
 @pytest.mark.parametrize("first,then", [("card1", "evo1"), ("evo1", "card1")])
 def test_a_job_prepared_for_one_printer_kind_prints_right_on_another(tmp_path: Path, first: str,
                                                                      then: str) -> None:
-    with daemon_thread(config_text(printers=MIXED, seed=300), tmp_path / "state") as d, d.client() as admin:
+    with daemon_thread(config_text(printers=mock_and_evolis(), seed=300), tmp_path / "state") as d, d.client() as admin:
         # only `first` takes work, but it cannot print yet (cover open): the job is prepared for its kind
         assert admin.post(f"/api/v1/printers/{then}/pause", json={"when": "now"}).status_code == 200
         assert admin.post(f"/api/v1/printers/{first}/faults", json={"kind": "cover-open"}).status_code == 200

@@ -8,30 +8,15 @@ import pytest
 
 from printd.drivers.evolis.emulator import EvolisEmulator
 from printd.drivers.evolis.emulator_links import PtyServer
-from tests.support import config_text, daemon_thread, job_payload, wait_for
+from tests.support import config_text, daemon_thread, job_payload, mock_and_evolis, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
-PRINTERS = """
-[printers.card1]
-driver = "mock"
-time_scale = 400
-hopper_capacity = 200
-
-[printers.evo1]
-driver = "evolis"
-transport = "emulator"
-# the emulated Evolis stands in for a second KTP-el printer here: an Evolis is direct-to-card by default
-technology = "retransfer"
-time_scale = 400
-timeout_s = 10
-dialect = "{dialect}"
-"""
 
 
 @pytest.mark.parametrize("dialect", ["guide", "primacy"])
 def test_fifty_jobs_across_a_simulated_and_an_emulated_evolis_printer(tmp_path: Path, dialect: str) -> None:
-    with (daemon_thread(config_text(printers=PRINTERS.format(dialect=dialect), seed=300), tmp_path / "state") as d,
+    with (daemon_thread(config_text(printers=mock_and_evolis(dialect), seed=300), tmp_path / "state") as d,
           d.client() as admin):
         evo = admin.get("/api/v1/printers/evo1").json()
         assert evo["driver"] == "evolis" and evo["serial"] and evo["state"] in ("idle", "printing")
