@@ -398,7 +398,9 @@ class Station:
         version = self.queue.version
         entries, count, hoppers, used = await self.db(read)
         if resync:
-            if self.queue.version != version:
+            if self.queue.version != version and first:
+                self._views_changed()   # the first read raced a change: read the whole order again soon
+            elif self.queue.version != version:
                 # a change raced the read: look again in a second rather than at every refresh
                 self._queue_synced_at = time.monotonic() - QUEUE_RESYNC_S + QUEUE_SUSPECT_S
             elif entries is not None:

@@ -424,3 +424,43 @@ async def test_the_live_queue_follows_a_change_it_did_not_see_but_not_one_on_its
         assert loads and loads[-1] == 2
     finally:
         await st.stop()
+
+
+async def test_a_change_racing_the_first_read_of_the_queue_does_not_leave_it_empty(tmp_path: Path) -> None:
+    """At start the whole order is read; a change that races that read makes it be read again, at once,
+    not after the resync interval (the live queue would show no positions meanwhile)."""
+    settings = parse(config_text(time_scale=500, seed=200, enabled=False), "<t>")
+    seed = Station(settings, tmp_path / "s")
+    seed.open_store()
+    sha = seed.images.put(_card(1))
+    for i in range(3):
+        seed.store.submit(NewJob(client="t", request_id=f"q{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                                 card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
+                                 back_sha=None, callback_url=None))
+    assert seed.database is not None
+    seed.database.close()
+    raced: list[bool] = []
+
+    class RacingStation(Station):
+        def open_store(self) -> None:
+            super().open_store()
+            assert self.store is not None
+            read = self.store.queue_entries
+
+            def entries() -> Any:
+                rows = read()
+                if not raced:
+                    raced.append(True)
+                    self.queue.version += 1   # as if a job changed while the rows were read
+                return rows
+
+            self.store.queue_entries = entries  # type: ignore[method-assign]
+
+    st = RacingStation(settings, tmp_path / "s")
+    await st.start()
+    try:
+        await until(lambda: len(st.queue) == 3, timeout=5, what="the whole order read again")
+        assert raced == [True]
+    finally:
+        await st.stop()
+
