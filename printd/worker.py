@@ -46,8 +46,6 @@ T = TypeVar("T")
 #: the attempt's reason when the images exist but cannot be read now (I/O error, out of descriptors):
 #: the job goes back to the queue, unlike IMAGES_MISSING, and the printer waits until reading works
 IMAGES_UNREADABLE = "images-unreadable"
-#: after a card printed cleanly, the printer is polled this much later (the next card may start first)
-AFTER_CARD_POLL_S = 0.05
 
 
 class Host(Protocol):
@@ -396,7 +394,6 @@ class PrinterWorker:
         outcome: AttemptOutcome
         reason: str | None = None
         counters: Counters | None = None
-        clean = False
         updated: Job | None = None
         try:
             # the images, the prepared card and the printer's fresh counters at once: files, the
@@ -432,7 +429,6 @@ class PrinterWorker:
             updated = await self._record(job, attempt, outcome, reason, counters)
             if outcome == AttemptOutcome.PRINTED:
                 self.cards_today += 1
-                clean = True
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -444,12 +440,8 @@ class PrinterWorker:
                 self.pause_after_current = False
                 self.enabled = False
             loop = asyncio.get_running_loop()
-            if clean:
-                # a next card reads the status itself before it is sent: poll once it has started (then
-                # the poll waits for the card) rather than in the middle of its claim (issue 20)
-                loop.call_later(AFTER_CARD_POLL_S, self.poll_soon)
-            else:
-                self.poll_soon()   # a fault, a cancel, a card not sent: show the printer as it is now
+            # read the printer as the card left it (its ribbon may be used up) before anyone relies on it
+            self.poll_soon()
             self.host.wake_dispatcher()
             # the views and events of this card's end (~0.5 ms of the event loop) run right after the
             # dispatcher has sent the next claim to the database thread, not before it (issue 20)
