@@ -8,22 +8,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from printd import views
 from printd.blangko.custody import Custody
-from printd.blangko.forecast import QueueView, Replay, WorkingHours, estimate_jobs, used_today
+from printd.blangko.forecast import QueueView, WorkingHours, used_today
 from printd.blangko.live_queue import Entry as QueueEntry
 from printd.blangko.live_queue import LiveQueue
 from printd.blangko.stock import Stock
 from printd.cards.pipeline import CardPipeline
 from printd.cards.prepare import Preparer
-from printd.cards.technology import NO_FIT_PRINTER, fit_by_printer, printable, printer_technology
+from printd.cards.technology import fit_by_printer
 from printd.clock import StationClock
 from printd.config import PolicyConfig, Settings
 from printd.drivers import create_driver
@@ -32,7 +31,6 @@ from printd.errors import Conflict, Invalid, NotFound
 from printd.events import EventBus
 from printd.fitness.checks import Checks
 from printd.fitness.duty import DutyCycle
-from printd.fitness.view import fitness_view
 from printd.ops.journal import log_action
 from printd.ops.shutdown import stop_grace_s
 from printd.ops.supervisor import Supervisor
@@ -40,24 +38,21 @@ from printd.queue import switches
 from printd.queue.card_times import CardTimes, configured_seconds
 from printd.queue.db import Database
 from printd.queue.dispatch import Candidate, claim_order
+from printd.queue.group_commit import GroupCommit, Outcome, write_batch
 from printd.queue.images import ImageStore
 from printd.queue.integrity import open_database
 from printd.queue.models import AttemptOutcome, Job, JobState, Resolution
 from printd.queue.policy_store import PolicyStore
-from printd.queue.rationing import OPEN, Gate, order_key
+from printd.queue.rationing import OPEN, Gate
+from printd.queue.settle import settle_by_counter
 from printd.queue.store import CANCEL_REQUESTED, HISTORY_FLUSH_S, JobHook, NewJob, Store
 from printd.supplies.gate import gates_anything, station_gate
 from printd.supplies.service import Supplies
 from printd.supplies.watch import SupplyWatch
+from printd.views import ESTIMATE_DAYS  # noqa: F401 - part of the station's vocabulary
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
-#: estimates cover the jobs this many working days of capacity print; further back, none
-ESTIMATE_DAYS = 3
-#: how often the live queue's length is compared with the database's count, as a safety net
-QUEUE_RESYNC_S = 30.0
-#: a count that differs is checked again this much later, and only a difference that lasts reloads
-QUEUE_SUSPECT_S = 1.0
 #: a change is followed by a background refresh of the cached views after VIEWS_COALESCE_S, and at
 #: most once every VIEWS_MIN_INTERVAL_S while changes keep coming (reads refresh a changed view at once)
 VIEWS_COALESCE_S = 0.05
@@ -108,9 +103,8 @@ class Station:
         #: when the live queue's length was first seen to differ from the database's count (None: it agrees)
         self._queue_suspect: float | None = None
         self._history_tasks: set[asyncio.Future[None]] = set()
-        #: submissions waiting for the next group commit, and the task writing them (None: idle)
-        self._submissions: list[tuple[NewJob, bool, asyncio.Future[tuple[Job, bool]]]] = []
-        self._submitting: asyncio.Future[None] | None = None
+        #: submissions, written together when they arrive together (printd/queue/group_commit.py)
+        self.submissions = GroupCommit(self.db, self._write_batch)
         self._dispatcher: asyncio.Task[None] | None = None
         #: the cached queue view, replaced whole (never mutated) so a reader sees one consistent snapshot
         self._view = QueueView()
@@ -369,59 +363,8 @@ class Station:
         return {n: self.store.hopper_card_types(n) for n in self.workers}, used_today(self.store)
 
     async def refresh_views(self) -> None:
-        """Read hopper balances on the db thread; estimates are replayed from the live queue's head.
-
-        Every QUEUE_RESYNC_S, a safety net: the live queue's length is compared with the database's
-        count of queued jobs, and if they still differ a second later (a change the station did not
-        see, not one on its way: a commit whose job the loop has not followed yet), it is reloaded.
-        A reload reads every queued row (~50 ms of the database thread at 20,000): it must not run
-        for a difference that a burst of submissions or a printing printer makes for a moment.
-        """
-        if self.store is None:
-            return
-        now = time.monotonic()
-        first = self._queue_synced_at == 0.0
-        resync = first or now - self._queue_synced_at > QUEUE_RESYNC_S
-        expected = len(self.queue)
-        lasting = self._queue_suspect is not None and now - self._queue_suspect >= QUEUE_SUSPECT_S
-
-        def read() -> tuple[list[tuple[str, str, str, int, str, str, bool, str]] | None, int | None,
-                            dict[str, dict[str, int]], int]:
-            entries = count = None
-            if resync:
-                count = None if first else self.store.count(state=JobState.QUEUED.value)
-                if first or (lasting and count != expected):
-                    entries = self.store.queue_entries()
-            return entries, count, *self._read_hoppers()
-
-        self._estimates_dirty = False
-        version = self.queue.version
-        entries, count, hoppers, used = await self.db(read)
-        if resync:
-            if self.queue.version != version and first:
-                self._views_changed()   # the first read raced a change: read the whole order again soon
-            elif self.queue.version != version:
-                # a change raced the read: look again in a second rather than at every refresh
-                self._queue_synced_at = time.monotonic() - QUEUE_RESYNC_S + QUEUE_SUSPECT_S
-            elif entries is not None:
-                if not first:
-                    log.info("the queue view was resynchronised (%d queued, %d in view)",
-                             len(entries), expected)
-                self.queue.load(QueueEntry(order_key(p, d, r, q), i, t, du, r, cl)
-                                for p, d, r, q, i, t, du, cl in entries)
-                self._queue_synced_at, self._queue_suspect = time.monotonic(), None
-            elif count != expected:
-                # it differs now: reload if it still differs QUEUE_SUSPECT_S from now
-                if self._queue_suspect is None:
-                    self._queue_suspect = time.monotonic()
-                self._queue_synced_at = time.monotonic() - QUEUE_RESYNC_S + QUEUE_SUSPECT_S
-                # so the check comes back even if nothing else changes meanwhile
-                asyncio.get_running_loop().call_later(QUEUE_SUSPECT_S * 1.05, self._views_changed)
-            else:
-                self._queue_synced_at, self._queue_suspect = time.monotonic(), None
-        self._view = self._queue_view(hoppers, used)
-        self._hoppers_version += 1
-        self._views_refreshed_at = time.monotonic()
+        """Hopper balances read again, estimates replayed, the live queue checked (printd/views.py)."""
+        await views.refresh(self)
 
     async def read_card_images(self, job: Job) -> tuple[bytes, bytes | None]:
         """The job's images, read on the default thread pool (files: the database thread stays free)."""
@@ -439,45 +382,8 @@ class Station:
         return await self.cards.card_for(job, worker)
 
     async def settle_in_doubt(self, worker: PrinterWorker) -> bool:
-        """A printer answered: its counters may tell what happened to a card in doubt.
-
-        Called before the printer takes new work. Settles only when exactly one card of this printer
-        is open, so the counters cannot be attributed to the wrong card; otherwise the operator decides.
-        """
-        open_ = [(j, a) for j, a in await self.db(self.store.open_attempts, worker.name)
-                 if worker.current_job is None or j.id != worker.current_job.id]
-        if len(open_) != 1:
-            if len(open_) > 1:
-                log.warning("%s: %d cards in doubt; counters cannot tell them apart, the operator must resolve",
-                            worker.name, len(open_))
-            return True
-        job, att = open_[0]
-        now = worker.counters
-        if now.printed is None and now.fed is not None and att.fed_before is not None:
-            return False  # the printer has counters but has not settled its last card yet: ask again
-        if now.printed is None or att.printed_before is None:
-            return True  # no card counter (e.g. CUPS): the operator resolves it
-        if now.printed > att.printed_before:
-            outcome = AttemptOutcome.PRINTED
-        elif now.fed is not None and att.fed_before is not None and now.fed == att.fed_before:
-            outcome = AttemptOutcome.NOT_FED
-        elif now.fed is not None and att.fed_before is not None and now.fed > att.fed_before:
-            outcome = AttemptOutcome.SPOILED
-        else:
-            return True
-        try:
-            updated = await self.db(self.store.finish_attempt, job.id, att.n, outcome, reason="counter",
-                                    counters=now)
-        except Conflict:
-            # an operator resolved it between the read above and now: settled either way
-            log.info("%s: job %s was resolved by the operator while its counter was read", worker.name, job.id)
-            return True
-        if outcome == AttemptOutcome.PRINTED:
-            worker.cards_today = await self.db(self.store.printed_today, worker.name)
-        log.info("%s: job %s settled by the printer's counter: %s", worker.name, job.id, outcome.value)
-        self.job_changed(updated)
-        self.wake_dispatcher()
-        return True
+        """A printer answered: its counters may tell what happened to a card in doubt (queue/settle.py)."""
+        return await settle_by_counter(self, worker)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -566,68 +472,18 @@ class Station:
         await self.db(self.database.check_headroom)
 
     async def submit(self, new: NewJob, check_headroom: bool = False) -> tuple[Job, bool]:
-        """Make the job durable. `check_headroom` first refuses (503) on a disk or database too full,
-        in the same trip to the database thread.
-
-        Submissions that arrive while the database thread is writing others are written together
-        next, in one transaction with one commit (group commit, `_write_submissions`); each still
-        returns only once its own job is durable, and each succeeds or fails on its own.
-        """
-        answer: asyncio.Future[tuple[Job, bool]] = asyncio.get_running_loop().create_future()
-        self._submissions.append((new, check_headroom, answer))
-        if self._submitting is None:
-            self._submitting = asyncio.ensure_future(self._write_submissions())
-        job, created = await answer
+        """Make the job durable (group commit: printd/queue/group_commit.py). `check_headroom` first
+        refuses (503) on a disk or database too full, in the same trip to the database thread."""
+        job, created = await self.submissions.submit(new, check_headroom)
         if created:
             self.job_changed(job)
             self.cards.accepted(job)
             self.wake_dispatcher()
         return job, created
 
-    async def _write_submissions(self) -> None:
-        """Write what was submitted, a batch per trip to the database thread, until none is waiting."""
-        try:
-            while self._submissions:
-                batch, self._submissions = self._submissions, []
-                try:
-                    results = await self.db(self._write_batch, [(new, check) for new, check, _ in batch])
-                except Exception as exc:  # noqa: BLE001 - the commit failed: none of the batch is durable
-                    results = [exc] * len(batch)
-                for (_, _, answer), result in zip(batch, results, strict=True):
-                    if answer.done():
-                        continue   # its request went away; the job stands (idempotent by request_id)
-                    if isinstance(result, BaseException):
-                        answer.set_exception(result)
-                    else:
-                        answer.set_result(result)
-        finally:
-            self._submitting = None
-
-    def _write_batch(self, items: list[tuple[NewJob, bool]]) -> list[tuple[Job, bool] | Exception]:
-        """On the database thread: the batch in one transaction, each job under its own savepoint."""
+    def _write_batch(self, items: list[tuple[NewJob, bool]]) -> list[Outcome]:
         assert self.database is not None
-        full: Exception | None = None
-        if any(check for _, check in items):
-            try:
-                self.database.check_headroom()
-            except Exception as exc:  # noqa: BLE001 - StoreUnavailable: refused to those that asked
-                full = exc
-        out: list[tuple[Job, bool] | Exception] = []
-        with self.database.tx() as c:
-            for new, check in items:
-                if check and full is not None:
-                    out.append(full)
-                    continue
-                c.execute("SAVEPOINT submission")
-                try:
-                    out.append(self.store.submit(new))
-                except sqlite3.Error:
-                    raise   # the database's trouble, not this job's: the whole batch fails (503 or 500)
-                except Exception as exc:  # noqa: BLE001 - this job's answer (409, 422...); the rest go on
-                    c.execute("ROLLBACK TO submission")
-                    out.append(exc)
-                c.execute("RELEASE submission")
-        return out
+        return write_batch(self.database, self.store, items)
 
     async def get_job(self, job_id: str, client: str | None = None) -> Job:
         job = await self.db(self.store.get, job_id)
@@ -828,138 +684,21 @@ class Station:
         self._views_changed()
         self.events.publish("stock", {"changed_at": self.clock.iso(self.clock.now())})
 
-    # ------------------------------------------------------------------ views (API objects)
-
+    # ------------------------------------------------------------------ views (API objects: printd/views.py)
     def _queue_view(self, hoppers: dict[str, dict[str, int]], used_today: int) -> QueueView:
-        printers = []
-        for w in self.workers.values():
-            if not (w.online and w.enabled and w.accepting) or (w.status is not None and w.status.errors and not w.busy):
-                continue
-            if self.checks is not None and self.checks.unfit_reasons(w.name):
-                continue   # an unfit printer takes no card until a new check: it prints none of these
-            types = (frozenset(hoppers.get(w.name, {})) or w.sensor_card_types()) & self.fits[w.name]
-            # when the card in it is out; a rest (owed, running or still ahead) comes from the duty replay
-            printers.append((w.name, types, w.busy_until(), w.seconds_single, w.seconds_dual))
-        capacity = self.settings.station.daily_capacity
-        # jobs held back by rationing or a quota take no printer time: the replay skips them
-        head = self.queue.head(capacity * ESTIMATE_DAYS, self._held_back())
-        now = self.clock.now()
-        duty = {n: d.forecast() for n, d in self.duty.items()}   # copies the replay advances
-        replay = Replay(printers, now, self._hours, capacity, used_today, duty)
-        return QueueView(estimates=estimate_jobs(head, printers, now, self._hours, capacity, used_today,
-                                                 replay=replay),
-                         hoppers=hoppers, used_today=used_today, replay=replay, replayed=len(head),
-                         version=self.queue.version)
+        return views.queue_view(self, hoppers, used_today)
 
     def _held_back(self) -> Callable[[QueueEntry], bool] | None:
-        """Which queued jobs the current rationing gate keeps from starting (None: it keeps none)."""
-        gate = self.gate
-        if gate == OPEN:
-            return None
-        return lambda e: gate.reason_for(e.card_type, e.reason, e.client) is not None
+        return views.held_back(self)
 
     def _extend_view(self, job: Job) -> bool:
-        """A job just appended at the end of the queue: extend the cached replay by it (O(1)), so the
-        answer to its submission carries its estimate without replaying the queue."""
-        view = self._view
-        if (self._estimates_dirty or view.replay is None or view.version + 1 != self.queue.version
-                or not self.queue.is_last(job.id)):
-            return False
-        if view.replayed >= self.settings.station.daily_capacity * ESTIMATE_DAYS:
-            # the estimates stop before it (beyond the horizon: none)
-            self._view = replace(view, version=self.queue.version)
-            return True
-        # the replay walked the whole queue before this job (it stops early only at the horizon)
-        held = self._held_back()
-        if held is not None and held(QueueEntry.of(job)):
-            self._view = replace(view, version=self.queue.version)   # held back: it takes no printer time
-            return True
-        done = view.replay.add(job.card_type, job.dual)
-        estimates = dict(view.estimates)
-        if done is not None:
-            estimates[job.id] = done
-        self._view = replace(view, estimates=estimates, replayed=view.replayed + 1, version=self.queue.version)
-        return True
+        return views.extend_view(self, job)
 
     def job_view(self, job: Job, *, fresh: bool = False, extras: bool = True) -> dict[str, Any]:
-        """The API's job object.
-
-        `fresh` recomputes position and estimate now (for a view built inside the transaction that
-        changed the job); `extras=False` leaves out the fields added by `job_view_extras`.
-        """
-        fmt = self.clock.iso
-        view = self._view
-        position = None
-        estimate = None
-        reason = job.state_reason
-        if job.state == JobState.QUEUED:
-            # `fresh`: on the db thread, inside the transaction that changed the job, before the live
-            # queue has seen the change: the place the job takes in it, from the cached order
-            position = self.queue.position_of(job) if fresh else self.queue.position(job.id)
-            est = view.estimates.get(job.id)
-            estimate = fmt(est) if est else None
-            waits = self.gate.reason_for(job.card_type, job.reason, job.client)
-            if not printable(job.card_type, self.fits.values()):
-                reason = NO_FIT_PRINTER
-            elif waits is not None:
-                reason, estimate = waits, None
-            elif est is None and not any(job.card_type in view.hoppers.get(w, {}) for w in self.workers):
-                reason = "no-blanks"
-        elif job.state == JobState.PRINTING and job.printer in self.workers:
-            estimate = fmt(self.workers[job.printer].busy_until())
-        out: dict[str, Any] = {
-            "id": job.id, "request_id": job.request_id, "client": job.client, "nik_masked": job.nik_masked,
-            "name": job.name, "card_type": job.card_type, "reason": job.reason, "priority": job.priority.value,
-            "state": job.state.value, "state_reason": reason, "printer": job.printer, "position": position,
-            "estimated_done_at": estimate, "dual": job.dual,
-            "attempts": [a.to_api(fmt) for a in job.attempts],
-            "created_at": fmt(job.created_at), "updated_at": fmt(job.updated_at), "printed_at": fmt(job.printed_at),
-            "purged": job.purged,   # name, NIK and images deleted (retention); name is then null
-        }
-        for fields in self.job_view_fields:
-            out.update(fields(job))
-        if extras:
-            for extra in self.job_view_extras:
-                out.update(extra(job))
-        return out
+        return views.job_view(self, job, fresh=fresh, extras=extras)
 
     def printer_view(self, w: PrinterWorker) -> dict[str, Any]:
-        """The API's printer object."""
-        st = w.status
-        ribbon = st.ribbon if st else None
-        film = st.film if st else None
-        ledger_count = None
-        card_type = st.hopper_card_type if st and st.hopper_card_type else w.default_card_type
-        if self.store is not None:
-            held = self._view.hoppers.get(w.name, {})
-            if held:
-                card_type = next(iter(held))
-            ledger_count = held.get(card_type, 0)
-        counters = st.counters if st else None
-        return {
-            "name": w.name, "driver": w.driver_kind,
-            "technology": printer_technology(self.settings, w.name),
-            "model": w.identity.model if w.identity else None,
-            "serial": w.identity.serial if w.identity else None,
-            "firmware": w.identity.firmware if w.identity else None,
-            "state": w.state.value,
-            "reasons": [r.keyword for r in w.reasons],
-            "reason_details": [{"keyword": r.keyword, "severity": r.severity.value, "vendor_code": r.vendor_code,
-                                "message": r.message} for r in w.reasons],
-            "accepting": w.accepting, "enabled": w.enabled, "pause_after_current": w.pause_after_current,
-            "simulated": w.simulated,
-            "ribbon": {"type": ribbon.type, "remaining": ribbon.remaining, "capacity": ribbon.capacity} if ribbon else None,
-            "film": {"remaining": film.remaining, "capacity": film.capacity} if film else None,
-            "hopper": {"card_type": card_type, "count": ledger_count,
-                       "sensor_count": st.hopper_count if st else None,
-                       "sensor_empty": st.hopper_empty if st else None},
-            "counters": {"total": counters.printed if counters else None, "today": w.cards_today,
-                         "since_cleaning": counters.since_cleaning if counters else None},
-            "current_job": w.current_job.id if w.current_job else None,
-            "last_seen_at": self.clock.iso(w.last_seen_at),
-            **(fitness_view(self, w) if self.checks is not None else {}),
-            "card_seconds": self.card_times.view(w.name),
-        }
+        return views.printer_view(self, w)
 
     def health(self) -> dict[str, Any]:
         ready = sum(1 for w in self.workers.values() if w.online and w.status is not None and

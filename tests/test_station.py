@@ -350,8 +350,13 @@ async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_ow
 
         await st.submit(new(0, "FIRST"))
         trips: list[int] = []
-        real = st._write_batch
-        st._write_batch = lambda items: (trips.append(len(items)), real(items))[1]  # type: ignore[method-assign]
+        real = st.submissions.write
+
+        def counted(items: list[Any]) -> Any:
+            trips.append(len(items))
+            return real(items)
+
+        st.submissions.write = counted
         answers = await asyncio.gather(*(st.submit(new(i, "OTHER" if i == 0 else f"N{i}")) for i in range(6)),
                                        return_exceptions=True)
         assert isinstance(answers[0], Conflict) and answers[0].code == "request_id_conflict"
@@ -364,10 +369,10 @@ async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_ow
         def broken(items: list[Any]) -> Any:
             raise StoreUnavailable("database cannot persist: disk I/O error")
 
-        st._write_batch = broken  # type: ignore[method-assign]
+        st.submissions.write = broken
         failed = await asyncio.gather(*(st.submit(new(10 + i, f"X{i}")) for i in range(3)), return_exceptions=True)
         assert all(isinstance(f, StoreUnavailable) for f in failed)
-        st._write_batch = real  # type: ignore[method-assign]
+        st.submissions.write = real
         job, created = await st.submit(new(20, "AFTER"))   # the writer goes on after a failed batch
         assert created and (await st.get_job(job.id)).name == "AFTER"
     finally:
@@ -379,10 +384,10 @@ async def test_the_live_queue_follows_a_change_it_did_not_see_but_not_one_on_its
     """The resync safety net (issue 20): a queued job written behind the station's back is picked up once
     the count still differs QUEUE_SUSPECT_S later; a difference that is gone by then reads nothing more
     than a count (a reload reads every queued row: ~50 ms of the database thread at 20,000)."""
-    import printd.station as station_module
+    import printd.views as views_module
 
-    monkeypatch.setattr(station_module, "QUEUE_RESYNC_S", 0.3)
-    monkeypatch.setattr(station_module, "QUEUE_SUSPECT_S", 0.3)
+    monkeypatch.setattr(views_module, "QUEUE_RESYNC_S", 0.3)
+    monkeypatch.setattr(views_module, "QUEUE_SUSPECT_S", 0.3)
     st = Station(parse(config_text(time_scale=500, seed=200, enabled=False), "<t>"), tmp_path / "s")
     await st.start()
     try:
