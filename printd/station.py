@@ -49,7 +49,6 @@ from printd.queue.store import CANCEL_REQUESTED, HISTORY_FLUSH_S, JobHook, NewJo
 from printd.supplies.gate import gates_anything, station_gate
 from printd.supplies.service import Supplies
 from printd.supplies.watch import SupplyWatch
-from printd.views import ESTIMATE_DAYS  # noqa: F401 - part of the station's vocabulary
 from printd.worker import PrinterWorker
 
 log = logging.getLogger("printd.station")
