@@ -1,6 +1,7 @@
 """Helpers shared by the tests: payloads, images, a real daemon in a thread or a subprocess."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -229,3 +230,17 @@ time_scale = 400
 timeout_s = 10
 dialect = "{dialect}"
 """
+
+
+async def until(pred: Any, timeout: float = 20.0, what: str = "condition", interval: float = 0.02) -> Any:
+    """Await `pred()` (a value or a coroutine) until it is truthy; its value, or TimeoutError(what)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        value = pred()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise TimeoutError(what)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +15,7 @@ from printd.drivers.base import Counters
 from printd.queue.models import AttemptOutcome, JobState, Priority, Resolution
 from printd.queue.store import NewJob
 from printd.station import Station
-from tests.support import config_text
-
-
-async def until(pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = pred()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError(what)
+from tests.support import config_text, until
 
 
 @functools.cache

@@ -13,24 +13,13 @@ from printd.config import parse
 from printd.queue.models import Priority
 from printd.queue.store import NewJob
 from printd.station import Station
-from tests.support import config_text
+from tests.support import config_text, until
 
 
 @functools.cache
 def _card(i: int) -> bytes:
     return sample_card("TEST", i)
 
-
-async def until(pred: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = pred()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError(what)
 
 
 async def submit(st: Station, i: int) -> str:

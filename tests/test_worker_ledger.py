@@ -16,7 +16,6 @@ import functools
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,23 +25,11 @@ from printd.config import parse
 from printd.queue.models import FINAL, JobState, Priority
 from printd.queue.store import NewJob
 from printd.station import Station
-from tests.support import config_text
+from tests.support import config_text, until
 
 #: what happens to one card at the printer (two cards for "jam-then-link-lost": the second is the victim)
 STEPS = ["ok", "jam", "cancel", "jam-then-link-lost", "link-lost-mid-card", "hang-mid-card"]
 
-
-async def until(pred: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        value = pred()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise TimeoutError(what)
 
 
 def printer_counters(st_: Station, printer: str) -> tuple[int, int]:
@@ -83,7 +70,7 @@ async def card_in_mechanism(st_: Station, job_id: str) -> None:
         flight = w.driver.diagnostics()["state"]["in_flight"]   # type: ignore[attr-defined]
         return bool(flight and flight["job_id"] == job_id)
 
-    await until(fed, what=f"{job_id} fed")
+    await until(fed, timeout=30.0, interval=0.01, what=f"{job_id} fed")
 
 
 async def run_card(st_: Station, step: str, n: int) -> list[str]:
@@ -123,7 +110,7 @@ async def scenario(steps: list[str], directory: Path) -> None:
                 states = [(await st_.get_job(j)).state for j in jobs]
                 return all(s in FINAL for s in states) and not st_.workers["card1"].busy
 
-            await until(settled, what=f"step {step} settled")
+            await until(settled, timeout=30.0, interval=0.01, what=f"step {step} settled")
             used, printed = ledger_counts(st_, "card1")
             fed, printer_printed = printer_counters(st_, "card1")
             assert (used, printed) == (fed, printer_printed), (

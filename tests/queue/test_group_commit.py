@@ -20,17 +20,6 @@ def _card(i: int) -> bytes:
     return sample_card("TEST", i)
 
 
-async def until(pred: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = pred()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise TimeoutError(what)
-
 
 async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_own_answer(tmp_path: Path) -> None:
     """Group commit (issue 20): one transaction for the submissions waiting together, a savepoint each,
