@@ -46,6 +46,8 @@ T = TypeVar("T")
 #: the attempt's reason when the images exist but cannot be read now (I/O error, out of descriptors):
 #: the job goes back to the queue, unlike IMAGES_MISSING, and the printer waits until reading works
 IMAGES_UNREADABLE = "images-unreadable"
+#: how long a status read after the last card stands in for the next card's own read before it starts
+FRESH_STATUS_S = 1.0
 
 
 class Host(Protocol):
@@ -99,6 +101,10 @@ class PrinterWorker:
         self.pause_after_current = False
         self.identity: PrinterIdentity | None = None
         self.status: PrinterStatus | None = None
+        #: when (monotonic) the status call behind `status` was sent, and when the last card's call ended:
+        #: a status sent before the card ended does not show what that card used (ribbon, the last blank)
+        self._status_sent_at = 0.0
+        self._card_done_at: float | None = None
         self.online = False
         self.last_seen_at: float | None = None
         self.current_job: Job | None = None
@@ -182,10 +188,23 @@ class PrinterWorker:
 
     @property
     def able(self) -> bool:
-        """Can take a new card now."""
+        """Can take a new card now: among the rest, on a status read after the last card ended."""
         return (self.online and not self.busy and not self.hung and self.enabled and self.accepting
                 and not self.pause_after_current and not self.doubt_pending and self.status is not None
-                and self.status.can_print and self.images_fault is None)
+                and not self.status_stale and self.status.can_print and self.images_fault is None)
+
+    @property
+    def status_stale(self) -> bool:
+        """The last card ended after the status was read: the poll that follows every card must answer
+        before a new card is claimed here, or a card that used up the ribbon or the last blank would be
+        followed by a claim that can only end `not_fed`."""
+        return self._card_done_at is not None and self._status_sent_at < self._card_done_at
+
+    def _status_fresh_for_card(self) -> bool:
+        """The status was read after the last card ended, moments ago: the card about to start may
+        use it as its start counters instead of asking the printer again (one status call per card)."""
+        return (self._card_done_at is not None and not self.status_stale
+                and time.monotonic() - self._status_sent_at < FRESH_STATUS_S)
 
     @property
     def counters(self) -> Counters:
@@ -296,6 +315,7 @@ class PrinterWorker:
                     return
                 self.identity = identity
             t0 = time.perf_counter()
+            sent = time.monotonic()
             self.health.calls += 1
             status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
             self.health.rtts_ms.append((time.perf_counter() - t0) * 1000)
@@ -310,6 +330,7 @@ class PrinterWorker:
             return
         was_online = self.online
         self.status = status
+        self._status_sent_at = sent
         self.last_seen_at = time.time()
         self._backoff = 1.0
         self.offline_code = None
@@ -440,7 +461,9 @@ class PrinterWorker:
                 self.pause_after_current = False
                 self.enabled = False
             loop = asyncio.get_running_loop()
-            # read the printer as the card left it (its ribbon may be used up) before anyone relies on it
+            # read the printer as the card left it (its ribbon may be used up) before anyone relies on it:
+            # until that read answers, `able` is False and no card is claimed here (status_stale)
+            self._card_done_at = time.monotonic()
             self.poll_soon()
             self.host.wake_dispatcher()
             # the views and events of this card's end (~0.5 ms of the event loop) run right after the
@@ -455,7 +478,12 @@ class PrinterWorker:
         The claim's counters come from the last poll, which may predate the previous card's jam or
         cancel: a card then in doubt would be charged with the previous card's feed (issue 14).
         Returns the outcome when the printer cannot be read: the card was never sent (not fed).
+        The poll that follows every card was read after the previous card ended; a claim made on it
+        moments ago uses it rather than asking the printer a second time.
         """
+        if self.status is not None and self._status_fresh_for_card():
+            return self.status
+        sent = time.monotonic()
         try:
             status = await self.call(self.driver.status, timeout=self.driver.status_timeout_s)
         except PrinterError as exc:
@@ -467,6 +495,7 @@ class PrinterWorker:
             self._note_error(job, "other", f"driver error: {exc}")
             return AttemptOutcome.NOT_FED, "driver-error"
         self.status = status
+        self._status_sent_at = sent
         self.last_seen_at = time.time()
         return status
 

@@ -1,0 +1,90 @@
+"""PrinterWorker between two cards: the next card is claimed on a status read after the last one.
+
+Found reading the chain for issue 20: the dispatcher claimed the next job on the status polled before
+the last card, so a printer whose last card had just used up its ribbon (or its last blank) was given
+one more job, which the printer then refused: an attempt ending `not_fed` that did nothing. The station
+runs in-process with the real simulated printers and a real SQLite database; the poll interval is long,
+so only the read that follows each card can show the ribbon gone.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from printd.cards.art import sample_card
+from printd.config import parse
+from printd.queue.models import AttemptOutcome, JobState, Priority
+from printd.queue.store import NewJob
+from printd.station import Station
+from tests.support import config_text, until
+
+
+async def _submit(st_: Station, i: int) -> str:
+    sha = st_.images.put(sample_card("TEST", i))
+    job, _ = await st_.submit(NewJob(client="t", request_id=f"r{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                                     card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
+                                     back_sha=None, callback_url=None))
+    return job.id
+
+
+def test_the_card_that_uses_up_the_ribbon_is_the_last_one_claimed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        # two prints of ribbon; a poll every 30 s, so the status before each card is the claim's only other source
+        st_ = Station(parse(config_text(time_scale=200, poll=30.0, ribbon_capacity=2), "<t>"), tmp_path / "state")
+        await st_.start()
+        try:
+            await st_.pause("card2", "now", "t")
+            ids = [await _submit(st_, i) for i in range(3)]
+
+            async def two_printed() -> bool:
+                return [(await st_.get_job(j)).state for j in ids[:2]] == [JobState.PRINTED] * 2
+
+            await until(two_printed, timeout=30.0, interval=0.01, what="two cards printed")
+            await asyncio.sleep(0.5)   # time for a wrong claim to be made and to fail at the printer
+            worker = st_.workers["card1"]
+            third = await st_.get_job(ids[2])
+            assert third.state == JobState.QUEUED
+            assert third.attempts == [], [(a.n, a.outcome) for a in third.attempts]
+            assert not worker.able and worker.status is not None and not worker.status.can_print
+            assert not worker.status_stale   # the read after the card answered: it is the ribbon, not the wait
+        finally:
+            await st_.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_read_after_a_card_is_the_next_cards_start_counters(tmp_path: Path) -> None:
+    """One status call per card: the start counters of a card claimed on the read after the previous card
+    are that read's, and they are the printer's counters as the previous card left them."""
+    async def scenario() -> None:
+        st_ = Station(parse(config_text(time_scale=200, poll=30.0), "<t>"), tmp_path / "state")
+        await st_.start()
+        try:
+            await st_.pause("card2", "now", "t")
+            worker = st_.workers["card1"]
+            calls = 0
+            status = worker.driver.status
+
+            def counted() -> object:
+                nonlocal calls
+                calls += 1
+                return status()
+
+            worker.driver.status = counted   # type: ignore[method-assign]
+            ids = [await _submit(st_, i) for i in range(4)]
+
+            async def all_printed() -> bool:
+                return [(await st_.get_job(j)).state for j in ids] == [JobState.PRINTED] * len(ids)
+
+            await until(all_printed, timeout=30.0, interval=0.01, what="four cards printed")
+            await until(lambda: not worker.status_stale, timeout=10.0, interval=0.01, what="the last read")
+            # the first card's own read (the claim's status came from the start), then one read after each card
+            assert calls == 1 + len(ids), calls
+            jobs = [await st_.get_job(j) for j in ids]
+            for before, after in zip(jobs, jobs[1:], strict=False):
+                assert after.attempts[0].outcome == AttemptOutcome.PRINTED
+                assert after.attempts[0].fed_before == before.attempts[0].fed_before + 1, (before, after)
+        finally:
+            await st_.stop()
+
+    asyncio.run(scenario())
