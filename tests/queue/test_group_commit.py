@@ -63,3 +63,40 @@ async def test_submissions_arriving_together_share_a_commit_and_each_gets_its_ow
         assert created and (await st.get_job(job.id)).name == "AFTER"
     finally:
         await st.stop()
+
+
+async def test_a_batch_makes_its_image_names_durable_before_its_jobs(tmp_path: Path) -> None:
+    """A submission's image files are fsync'd by the request; their names by one directory fsync for the
+    whole batch, run before the batch's commit. If it fails, none of the batch is stored."""
+    st = Station(parse(config_text(time_scale=500, seed=200, enabled=False), "<t>"), tmp_path / "s")
+    await st.start()
+    try:
+        assert st.database is not None
+        seen: list[int] = []
+        real = st.images.sync_dir
+
+        def sync_dir() -> None:
+            # the jobs of this batch are not committed yet when their names are synced
+            seen.append(st.database.query("SELECT COUNT(*) FROM jobs")[0][0])   # type: ignore[union-attr]
+            real()
+
+        st.images.sync_dir = sync_dir   # type: ignore[method-assign]
+
+        def new(i: int) -> NewJob:
+            sha = st.images.put_all(_card(i), sync_dir=False)[0]
+            return NewJob(client="t", request_id=f"d{i}", nik=f"327401120390{i + 1:04d}", name=f"N{i}",
+                          card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha, back_sha=None,
+                          callback_url=None)
+
+        await asyncio.gather(*(st.submit(new(i)) for i in range(4)))
+        assert seen and seen[0] == 0 and len(seen) < 4
+
+        def failing() -> None:
+            raise StoreUnavailable("card images cannot be written to images: Input/output error")
+
+        st.images.sync_dir = failing   # type: ignore[method-assign]
+        failed = await asyncio.gather(*(st.submit(new(10 + i)) for i in range(3)), return_exceptions=True)
+        assert all(isinstance(f, StoreUnavailable) for f in failed)
+        assert st.database.query("SELECT COUNT(*) FROM jobs")[0][0] == 4
+    finally:
+        await st.stop()
