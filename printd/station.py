@@ -482,7 +482,7 @@ class Station:
 
     def _write_batch(self, items: list[tuple[NewJob, bool]]) -> list[Outcome]:
         assert self.database is not None
-        return write_batch(self.database, self.store, items, before=self.images.sync_dir)
+        return write_batch(self.database, self.store, items)
 
     async def get_job(self, job_id: str, client: str | None = None) -> Job:
         job = await self.db(self.store.get, job_id)

@@ -85,8 +85,7 @@ def _parse_job(raw: bytes) -> JobIn:
 
 def _accept(station: Any, raw: bytes, client: str) -> NewJob:
     """On a pool thread, the whole of a submission's own work: parse and validate the body, check each
-    image's structure, then write both images (bytes fsync'd here; their names with the batch's group
-    commit, before its jobs: ImageStore.sync_dir). The job to make durable, or the error.
+    image's structure, then write both images durably. The job to make durable, or the error.
 
     One trip to the pool and none of it on the event loop, which is left to the HTTP traffic of the
     other submissions: the parse (~0.5 ms of an 800 KB body under load) and the checks hold the GIL, but
@@ -99,8 +98,7 @@ def _accept(station: Any, raw: bytes, client: str) -> NewJob:
     callback = _check_callback(body.callback_url, station.settings.server.callback_hosts) if body.callback_url else None
     front = check_card_image(body.front.content_type, body.front.data, "front")
     back = check_card_image(body.back.content_type, body.back.data, "back") if body.back else None
-    # the files' bytes are fsync'd here, in parallel; their names with the batch's group commit
-    shas = station.images.put_all(front, *([back] if back is not None else []), sync_dir=False)
+    shas = station.images.put_all(front, *([back] if back is not None else []))
     return NewJob(client=client, request_id=body.request_id, nik=nik, name=name, card_type=body.card_type,
                   reason=body.reason, priority=Priority(body.priority), front_sha=shas[0],
                   back_sha=shas[1] if back is not None else None, callback_url=callback, reprint=body.reprint)

@@ -19,14 +19,9 @@ from printd.queue.store import NewJob, Store
 Outcome = tuple[Job, bool] | Exception
 
 
-def write_batch(database: Database, store: Store, items: list[tuple[NewJob, bool]],
-                before: Callable[[], None] | None = None) -> list[Outcome]:
+def write_batch(database: Database, store: Store, items: list[tuple[NewJob, bool]]) -> list[Outcome]:
     """On the database thread: the batch in one transaction, each job under its own savepoint.
-    `(new, check_headroom)`: a disk or database too full is refused (503) to those that asked.
-    `before` runs first and fails the whole batch if it raises: the station passes the image store's
-    `sync_dir`, so the names of the batch's image files are durable before its jobs are."""
-    if before is not None:
-        before()
+    `(new, check_headroom)`: a disk or database too full is refused (503) to those that asked."""
     full: Exception | None = None
     if any(check for _, check in items):
         try:

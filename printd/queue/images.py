@@ -19,9 +19,6 @@ class ImageStore:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        #: a file was renamed into the directory and the directory was not fsync'd since (sync_dir)
-        self._dir_pending = False
-        self._dir_lock = threading.Lock()
 
     def path(self, sha: str) -> Path:
         if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
@@ -32,51 +29,21 @@ class ImageStore:
         """Store durably (fsync file and directory) and return the sha256. Thread-safe."""
         return self.put_all(data)[0]
 
-    def put_all(self, *images: bytes, sync_dir: bool = True) -> list[str]:
+    def put_all(self, *images: bytes) -> list[str]:
         """Store several images durably with one directory fsync; returns their sha256s in order.
 
         Safe to call from several threads at once (submissions write in parallel, off the database
         thread): each writer has its own temporary file, and identical content renames onto the
         same name with the same bytes. A read-only or full disk raises StoreUnavailable.
-
-        `sync_dir=False`: each file's bytes are fsync'd, but its name is durable only once `sync_dir()`
-        has run. Submissions pass it: their group commit calls `sync_dir()` once for its batch before
-        the commit that makes the jobs durable (printd/queue/group_commit.py), one directory fsync for
-        the batch instead of one per submission.
         """
         try:
-            return self._put_all(images, sync_dir)
+            return self._put_all(images)
         except OSError as exc:
-            raise self._cannot_persist(exc) from exc
+            if exc.errno in _CANNOT_PERSIST:
+                raise StoreUnavailable(f"card images cannot be written to {self.dir}: {exc.strerror}") from exc
+            raise
 
-    def sync_dir(self) -> None:
-        """Make the names of the files stored with `sync_dir=False` durable (fsync of the directory).
-        Thread-safe; a no-op when there is nothing to sync. A full or read-only disk: StoreUnavailable."""
-        with self._dir_lock:
-            if not self._dir_pending:
-                return
-            # cleared before the fsync: a rename that lands during it sets it again for the next caller
-            self._dir_pending = False
-        try:
-            self._fsync_dir()
-        except OSError as exc:
-            with self._dir_lock:
-                self._dir_pending = True
-            raise self._cannot_persist(exc) from exc
-
-    def _cannot_persist(self, exc: OSError) -> OSError | StoreUnavailable:
-        if exc.errno in _CANNOT_PERSIST:
-            return StoreUnavailable(f"card images cannot be written to {self.dir}: {exc.strerror}")
-        return exc
-
-    def _fsync_dir(self) -> None:
-        dfd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-    def _put_all(self, images: tuple[bytes, ...], sync_dir: bool) -> list[str]:
+    def _put_all(self, images: tuple[bytes, ...]) -> list[str]:
         shas = []
         written = False
         for data in images:
@@ -104,11 +71,12 @@ class ImageStore:
             os.close(fd)
             os.replace(tmp, target)
             written = True
-        if written and sync_dir:
-            self._fsync_dir()
-        elif written:
-            with self._dir_lock:
-                self._dir_pending = True
+        if written:
+            dfd = os.open(self.dir, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
         return shas
 
     def get(self, sha: str) -> bytes:
