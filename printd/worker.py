@@ -105,6 +105,7 @@ class PrinterWorker:
         #: a status sent before the card ended does not show what that card used (ribbon, the last blank)
         self._status_sent_at = 0.0
         self._card_done_at: float | None = None
+        self._after_card: asyncio.Future[None] | None = None
         self.online = False
         self.last_seen_at: float | None = None
         self.current_job: Job | None = None
@@ -278,10 +279,10 @@ class PrinterWorker:
             except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - warn, stop anyway
                 log.warning("%s: stopping with a card still in the printer; it will be settled at the next start",
                             self.name)
-        for task in (self._task, self._print_task):
+        for task in (self._task, self._print_task, self._after_card):
             if task is not None:
                 task.cancel()
-        for task in (self._task, self._print_task):
+        for task in (self._task, self._print_task, self._after_card):
             if task is not None:
                 try:
                     await task
@@ -416,6 +417,8 @@ class PrinterWorker:
         reason: str | None = None
         counters: Counters | None = None
         updated: Job | None = None
+        card_done: float | None = None
+        after_card: asyncio.Future[None] | None = None
         try:
             # the images, the prepared card and the printer's fresh counters at once: files, the
             # preparation and the printer's thread are three different places (issue 20)
@@ -444,6 +447,10 @@ class PrinterWorker:
                     outcome, reason = AttemptOutcome.CANCELED, "canceled"
                 else:
                     outcome, reason, counters = await self._print_card(job, card)
+                    # the card has left the printer's call: read the printer as it left it now, beside the
+                    # record of its end (a commit), not after it; the next claim waits for both (status_stale)
+                    card_done = self._card_done_at = time.monotonic()
+                    after_card = self._after_card = asyncio.ensure_future(self.refresh())
             await asyncio.gather(status_read, return_exceptions=True)   # read even when the card was not sent
             if outcome == AttemptOutcome.IN_DOUBT:
                 self.doubt_pending = True
@@ -462,9 +469,14 @@ class PrinterWorker:
                 self.enabled = False
             loop = asyncio.get_running_loop()
             # read the printer as the card left it (its ribbon may be used up) before anyone relies on it:
-            # until that read answers, `able` is False and no card is claimed here (status_stale)
-            self._card_done_at = time.monotonic()
-            self.poll_soon()
+            # until that read answers, `able` is False and no card is claimed here (status_stale). A read
+            # still under way wakes the dispatcher itself; one made while busy left a doubt to settle or
+            # an image fault to probe for the poll
+            if card_done is None:
+                self._card_done_at = time.monotonic()
+            if after_card is None or after_card.done():
+                if self.status_stale or self.doubt_pending or self.images_fault is not None:
+                    self.poll_soon()
             self.host.wake_dispatcher()
             # the views and events of this card's end (~0.5 ms of the event loop) run right after the
             # dispatcher has sent the next claim to the database thread, not before it (issue 20)
