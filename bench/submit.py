@@ -2,13 +2,14 @@
 server (`python -m printd serve` in a subprocess) and against the framework floor (`bench/floor_app.py`:
 a bare FastAPI endpoint served the same way that parses the same JSON body and stores nothing).
 
-    .venv/bin/python bench/submit.py [--jobs 250] [--clients 8] [--repeat 3] [--json]
+    .venv/bin/python bench/submit.py [--jobs 250] [--clients 8] [--repeat 3] [--client raw|httpx] [--json]
 
 Both printers are configured `enabled = false` (paused): jobs are accepted and queued but nothing
 prints, so the simulated printers take no CPU from the submission path being measured. Each repeat
 starts both servers afresh (printd on an empty state dir), warms each up with one request per client,
-then sends the same pre-encoded bodies; the client keeps its own work to a socket write per job.
-Reported: total wall time, per-job p50/p99 (client-side, request sent -> response read), and
+then sends the same pre-encoded bodies. The client (`RawClient`, the default) keeps its own work to
+one `sendmsg` and one response read per job (~0.3 ms of CPU; httpx, `--client httpx`, costs ~2.4 ms on
+the two cores the servers are measured on, and its CPU is reported either way). Reported: total wall time, per-job p50/p99 (client-side, request sent -> response read), and
 printd / floor ratios. The median over the repeats is the figure; the spread shows the noise.
 """
 from __future__ import annotations
