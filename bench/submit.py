@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import queue
 import random
@@ -150,12 +151,6 @@ class RawClient:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> RawClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def drive(url: str, token: str, bodies: list[bytes], clients: int, client_kind: str = "raw") -> dict[str, Any]:
     """Send every body once from `clients` threads; per-job latency and the total wall time.
@@ -173,7 +168,7 @@ def drive(url: str, token: str, bodies: list[bytes], clients: int, client_kind: 
 
     def post_raw() -> Any:
         c = RawClient(url, headers)
-        return c, lambda body: c.request("POST", "/api/v1/jobs", body), lambda: c.request("GET", "/healthz")
+        return contextlib.closing(c), lambda body: c.request("POST", "/api/v1/jobs", body), lambda: c.request("GET", "/healthz")
 
     def post_httpx() -> Any:
         c = httpx.Client(base_url=url, timeout=60.0, headers=headers)
