@@ -474,9 +474,9 @@ class PrinterWorker:
             # an image fault to probe for the poll
             if card_done is None:
                 self._card_done_at = time.monotonic()
-            if after_card is None or after_card.done():
-                if self.status_stale or self.doubt_pending or self.images_fault is not None:
-                    self.poll_soon()
+            if (after_card is None or after_card.done()) and (
+                    self.status_stale or self.doubt_pending or self.images_fault is not None):
+                self.poll_soon()
             self.host.wake_dispatcher()
             # the views and events of this card's end (~0.5 ms of the event loop) run right after the
             # dispatcher has sent the next claim to the database thread, not before it (issue 20)

@@ -9,6 +9,7 @@ so only the read that follows each card can show the ribbon gone.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 from printd.cards.art import sample_card
@@ -81,7 +82,7 @@ def test_the_read_after_a_card_is_the_next_cards_start_counters(tmp_path: Path) 
             # the first card's own read (the claim's status came from the start), then one read after each card
             assert calls == 1 + len(ids), calls
             jobs = [await st_.get_job(j) for j in ids]
-            for before, after in zip(jobs, jobs[1:], strict=False):
+            for before, after in itertools.pairwise(jobs):
                 assert after.attempts[0].outcome == AttemptOutcome.PRINTED
                 assert after.attempts[0].fed_before == before.attempts[0].fed_before + 1, (before, after)
         finally:
