@@ -253,6 +253,9 @@ class PrinterWorker:
         try:
             return await self.call(fn, *args, timeout=timeout)
         finally:
+            # a test card, a raw command or a cleaning may have fed a blank or used the ribbon: as after
+            # a job's card, the next claim and its start counters wait for a status read sent after it
+            self._card_done_at = time.monotonic()
             self.exclusive = None
             if self.pause_after_current:
                 self.pause_after_current = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from pathlib import Path
 
 from printd.cards.art import sample_card
@@ -85,6 +86,50 @@ def test_the_read_after_a_card_is_the_next_cards_start_counters(tmp_path: Path) 
             for before, after in itertools.pairwise(jobs):
                 assert after.attempts[0].outcome == AttemptOutcome.PRINTED
                 assert after.attempts[0].fed_before == before.attempts[0].fed_before + 1, (before, after)
+        finally:
+            await st_.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_test_card_between_two_jobs_is_in_the_next_cards_start_counters(tmp_path: Path) -> None:
+    """A technician's test card feeds a blank too: the next job is claimed, and its start counters taken,
+    on a status read after the test card, never on the read after the job before it (issue 14's rule)."""
+    from printd.diagnostics.technician import print_test_card
+
+    async def scenario() -> None:
+        st_ = Station(parse(config_text(time_scale=200, poll=30.0), "<t>"), tmp_path / "state")
+        await st_.start()
+        try:
+            await st_.pause("card2", "now", "t")
+            worker = st_.workers["card1"]
+            first = await _submit(st_, 0)
+
+            async def printed() -> bool:
+                return (await st_.get_job(first)).state == JobState.PRINTED
+
+            await until(printed, timeout=30.0, interval=0.01, what="the first card printed")
+            await until(lambda: not worker.status_stale, timeout=10.0, interval=0.01, what="the read after it")
+            read_after_first = worker.counters.fed
+            assert read_after_first is not None
+            status = worker.driver.status
+
+            def slow() -> object:   # the reads from now on answer late: the race is there to be lost
+                time.sleep(0.3)
+                return status()
+
+            worker.driver.status = slow   # type: ignore[method-assign]
+            await print_test_card(st_, "card1", "technician:t")
+            # the read after the test card is still under way: no claim on the read after the first job
+            assert worker.status_stale and not worker.able
+            # submitted the moment the test card is out, before any poll has answered
+            second = await _submit(st_, 1)
+
+            async def second_printed() -> bool:
+                return (await st_.get_job(second)).state == JobState.PRINTED
+
+            await until(second_printed, timeout=30.0, interval=0.01, what="the second card printed")
+            assert (await st_.get_job(second)).attempts[0].fed_before == read_after_first + 1
         finally:
             await st_.stop()
 
