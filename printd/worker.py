@@ -234,11 +234,14 @@ class PrinterWorker:
             except TimeoutError as exc:
                 raise PrinterTimeout(f"{self.name}: no answer within {timeout:.1f} s") from exc
 
-    async def run_exclusive(self, what: str, fn: Callable[..., T], *args: Any, timeout: float) -> T:
+    async def run_exclusive(self, what: str, fn: Callable[..., T], *args: Any, timeout: float,
+                            reads_only: bool = False) -> T:
         """Run one technician driver call (test card, raw command, diagnostics) while no card prints.
 
         Dispatch and polling wait until it returns; a printer that is printing, or still owes an
         answer, is refused with 409. `what` = "test-print" shows the printer as printing meanwhile.
+        Unless `reads_only` (a diagnostics report), the call may have changed the printer, and no card
+        is claimed here until a status read sent after it has answered (`status_stale`).
         """
         if not self.busy and self.hung and self._inflight is not None:
             # most likely a status poll answering right now: give it its status timeout
@@ -255,7 +258,8 @@ class PrinterWorker:
         finally:
             # a test card, a raw command or a cleaning may have fed a blank or used the ribbon: as after
             # a job's card, the next claim and its start counters wait for a status read sent after it
-            self._card_done_at = time.monotonic()
+            if not reads_only:
+                self._card_done_at = time.monotonic()
             self.exclusive = None
             if self.pause_after_current:
                 self.pause_after_current = False

@@ -52,7 +52,7 @@ async def _driver_report(w: PrinterWorker) -> dict[str, Any]:
                                "read when it is idle"}
     try:
         report = await w.run_exclusive("diagnostics", w.driver.diagnostics,
-                                       timeout=w.driver.status_timeout_s * 3)
+                                       timeout=w.driver.status_timeout_s * 3, reads_only=True)
     except Exception as exc:  # noqa: BLE001 - a failing report must not hide the rest of the document
         return {"error": f"{type(exc).__name__}: {exc}"}
     return jsonable(report) if isinstance(report, dict) else {"report": jsonable(report)}
