@@ -284,6 +284,12 @@ def image_costs_ms(bodies: list[bytes], directory: Path) -> tuple[float, float]:
     return median(checks) * 1000, median(stores) * 1000
 
 
+def _ratio(value: float, baseline: float) -> float:
+    """value / baseline; infinite when the baseline measured zero (CPU is read in 10 ms clock ticks, and a
+    few jobs of the floor can take less than one)."""
+    return value / baseline if baseline else float("inf")
+
+
 def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None = None,
         client_kind: str = "raw") -> dict[str, Any]:
     """Run the benchmark; returns every run and the medians."""
@@ -303,9 +309,9 @@ def run(jobs: int = 250, clients: int = 8, repeat: int = 3, workdir: Path | None
             with start_printd(printd_config(enabled=False), work / f"state-{k}") as daemon:
                 p = _one(daemon, daemon.tokens["enrollment"], bodies, warm, single, clients, work / f"state-{k}",
                          client_kind)
-            runs.append({"floor": f, "printd": p, "ratio_total": p["total_s"] / f["total_s"],
-                         "ratio_p50": p["p50_ms"] / f["p50_ms"],
-                         "ratio_cpu": p["cpu_ms_per_job"] / f["cpu_ms_per_job"]})
+            runs.append({"floor": f, "printd": p, "ratio_total": _ratio(p["total_s"], f["total_s"]),
+                         "ratio_p50": _ratio(p["p50_ms"], f["p50_ms"]),
+                         "ratio_cpu": _ratio(p["cpu_ms_per_job"], f["cpu_ms_per_job"])})
         check_ms, store_ms = image_costs_ms(bodies[:20], work / "images")
     summary = {
         key: median(r[side][metric] for r in runs)

@@ -19,13 +19,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_submit_smallest() -> None:
-    res = submit.run(jobs=5, clients=2, repeat=1)
+    # 20 jobs, not fewer: CPU is read in 10 ms clock ticks, and the floor's share of 5 jobs can be none
+    res = submit.run(jobs=20, clients=2, repeat=1)
     m = res["median"]
     for key in ("floor_total_s", "printd_total_s", "floor_p50_ms", "printd_p50_ms", "printd_p99_ms",
                 "floor_cpu_ms", "printd_cpu_ms", "floor_single_p50_ms", "printd_single_p50_ms",
                 "image_check_ms", "image_store_ms", "ratio_total", "ratio_cpu"):
         assert m[key] > 0, key
-    assert res["runs"][0]["printd"]["statuses"] == {201: 5}
+    assert res["runs"][0]["printd"]["statuses"] == {201: 20}
     assert 250 < m["png_kb"] < 350   # the noisy cards really are ~300 KB
     assert "| total time (s) |" in submit.render(res)
 
