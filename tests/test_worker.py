@@ -9,8 +9,10 @@ so only the read that follows each card can show the ribbon gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from printd.cards.art import sample_card
@@ -27,6 +29,18 @@ async def _submit(st_: Station, i: int) -> str:
                                      card_type="ktp-el", reason="new", priority=Priority.NORMAL, front_sha=sha,
                                      back_sha=None, callback_url=None))
     return job.id
+
+
+@contextlib.asynccontextmanager
+async def card1_only(tmp_path: Path, **mock: object) -> AsyncIterator[Station]:
+    """A started station with card2 paused; a poll every 30 s, so only the reads around cards matter."""
+    st_ = Station(parse(config_text(time_scale=200, poll=30.0, **mock), "<t>"), tmp_path / "state")
+    await st_.start()
+    try:
+        await st_.pause("card2", "now", "t")
+        yield st_
+    finally:
+        await st_.stop()
 
 
 def test_the_card_that_uses_up_the_ribbon_is_the_last_one_claimed(tmp_path: Path) -> None:
@@ -59,10 +73,7 @@ def test_the_read_after_a_card_is_the_next_cards_start_counters(tmp_path: Path) 
     """One status call per card: the start counters of a card claimed on the read after the previous card
     are that read's, and they are the printer's counters as the previous card left them."""
     async def scenario() -> None:
-        st_ = Station(parse(config_text(time_scale=200, poll=30.0), "<t>"), tmp_path / "state")
-        await st_.start()
-        try:
-            await st_.pause("card2", "now", "t")
+        async with card1_only(tmp_path) as st_:
             worker = st_.workers["card1"]
             calls = 0
             status = worker.driver.status
@@ -86,8 +97,6 @@ def test_the_read_after_a_card_is_the_next_cards_start_counters(tmp_path: Path) 
             for before, after in itertools.pairwise(jobs):
                 assert after.attempts[0].outcome == AttemptOutcome.PRINTED
                 assert after.attempts[0].fed_before == before.attempts[0].fed_before + 1, (before, after)
-        finally:
-            await st_.stop()
 
     asyncio.run(scenario())
 
@@ -98,10 +107,7 @@ def test_a_test_card_between_two_jobs_is_in_the_next_cards_start_counters(tmp_pa
     from printd.diagnostics.technician import print_test_card
 
     async def scenario() -> None:
-        st_ = Station(parse(config_text(time_scale=200, poll=30.0), "<t>"), tmp_path / "state")
-        await st_.start()
-        try:
-            await st_.pause("card2", "now", "t")
+        async with card1_only(tmp_path) as st_:
             worker = st_.workers["card1"]
             first = await _submit(st_, 0)
 
@@ -130,7 +136,5 @@ def test_a_test_card_between_two_jobs_is_in_the_next_cards_start_counters(tmp_pa
 
             await until(second_printed, timeout=30.0, interval=0.01, what="the second card printed")
             assert (await st_.get_job(second)).attempts[0].fed_before == read_after_first + 1
-        finally:
-            await st_.stop()
 
     asyncio.run(scenario())
